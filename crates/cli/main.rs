@@ -1,0 +1,50 @@
+//! `sluice`: the operator's and device engineer's command line for Sluice, an
+//! over-the-air firmware-update service.
+//!
+//! Offline work (keys, packing and verifying releases) needs no server.
+
+mod atomic_file;
+mod byte_size;
+mod keydir;
+mod keygen;
+mod release;
+mod timestamps;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Staged, signed, resumable firmware updates for device fleets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a root key, a signing key certified by it, and the public trust material.
+    Keygen(keygen::Args),
+    /// Pack, verify and publish releases.
+    #[command(subcommand)]
+    Release(release::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Release(command) => release::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,17 @@
+# Shared by the scripts in scripts/: find cargo, install the wasm target.
+# shellcheck shell=bash
+
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    source "$HOME/.cargo/env"
+fi
+command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+ensure_wasm_target() {
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+        step "installing the wasm32-wasip2 target"
+        rustup target add wasm32-wasip2
+    fi
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `sluice` binary, driven as an operator would drive it.
+//!
+//! One test binary (as wasmtime does it) so that the workspace links it once.
+
+mod cli;
+mod release;
