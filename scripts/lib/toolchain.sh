@@ -15,3 +15,10 @@ ensure_wasm_target() {
         rustup target add wasm32-wasip2
     fi
 }
+
+# Every crate that is built as a wasm32-wasip2 component.
+WASM_PACKAGES=(sluice-checkin sluice-status sluice-manifest sluice-chunks sluice-admin sluice-policy-staged)
+
+build_components() {
+    cargo build --locked --release --target wasm32-wasip2 "${WASM_PACKAGES[@]/#/-p}"
+}

@@ -72,7 +72,7 @@ pub use envelope::{Envelope, EnvelopeSignature, signed_message};
 pub use error::Error;
 pub use keys::{KeyId, ParseKeyIdError, PublicKey, SIGNATURE_LEN, SecretKey};
 pub use limits::{DEFAULT_CHUNK_SIZE, Limits};
-pub use manifest::{ChunkRef, ImageInfo, MANIFEST_FORMAT, MANIFEST_TYPE, Manifest};
+pub use manifest::{ChunkRef, ImageInfo, MANIFEST_FORMAT, MANIFEST_TYPE, Manifest, is_valid_name};
 pub use signed::SignedManifest;
 pub use trust::{
     KEY_STATEMENT_TYPE, KeyStatement, KeyStatus, TrustRoot, decode_statement_file,

@@ -147,22 +147,42 @@ impl Manifest {
 /// Version strings and hardware ids: 1 to `max_name_len` characters from
 /// `A-Z a-z 0-9 . _ - + ~`, so they are safe in URLs, file names and logs.
 fn check_name(field: &str, value: &str, limits: &Limits) -> Result<(), Error> {
+    if is_valid_name(value, limits.max_name_len) {
+        return Ok(());
+    }
     if value.is_empty() || value.len() > limits.max_name_len {
         return Err(invalid(
             field,
             format!("must be 1 to {} characters long", limits.max_name_len),
         ));
     }
-    if let Some(bad) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~')))
-    {
+    if let Some(bad) = value.chars().find(|c| !is_name_char(*c)) {
         return Err(invalid(
             field,
             format!("{value:?} contains {bad:?}; allowed are letters, digits and . _ - + ~"),
         ));
     }
-    Ok(())
+    Err(invalid(field, format!("{value:?} is not a name")))
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~')
+}
+
+/// Whether `value` is usable as a version, hardware id or any other name Sluice
+/// puts in URLs, keys and file names: 1 to `max_len` characters from
+/// `A-Z a-z 0-9 . _ - + ~`.
+///
+/// ```
+/// assert!(sluice_protocol::is_valid_name("cam-v2.1", 128));
+/// assert!(!sluice_protocol::is_valid_name("../etc", 128));
+/// ```
+pub fn is_valid_name(value: &str, max_len: usize) -> bool {
+    !value.is_empty()
+        && value.len() <= max_len
+        && value.chars().all(is_name_char)
+        && value != "."
+        && value != ".."
 }
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {

@@ -1,0 +1,13 @@
+//! Spin component: the operator API (/v1/admin/...). A thin adapter; the logic is
+//! [`sluice_service::admin::handle`].
+
+use spin_sdk::http::{Request, Response};
+
+#[spin_sdk::http_component]
+fn handle(request: Request) -> Response {
+    sluice_spin::serve(
+        request,
+        &sluice_spin::ImportedPolicy,
+        sluice_service::admin::handle,
+    )
+}

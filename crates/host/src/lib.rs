@@ -1,0 +1,1 @@
+//! `sluice up` (in progress).

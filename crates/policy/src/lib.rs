@@ -1,0 +1,115 @@
+//! The rollout policy contract of `wit/policy.wit`, as plain Rust.
+//!
+//! The service talks to policies through the [`Policy`] trait. In a Spin component
+//! the trait is implemented by calls to the imported `sluice:policy/rollout`
+//! interface (satisfied by a policy component through
+//! `[component.checkin.dependencies]`); natively (tests, the policy simulator) by a
+//! policy's own Rust logic. The types mirror the WIT records field for field.
+//!
+//! ```
+//! use sluice_policy::*;
+//!
+//! /// Offers everything, at once, to everyone: what Sluice exists to prevent.
+//! struct YoloPolicy;
+//! impl Policy for YoloPolicy {
+//!     fn validate(&self, _config: &str) -> Result<(), String> { Ok(()) }
+//!     fn decide(&self, _: &Device, _: &Campaign, _: &Stats, _now: u64) -> Decision { Decision::Offer }
+//!     fn review(&self, _: &Campaign, _: &Stats, _now: u64) -> Verdict { Verdict::Proceed }
+//! }
+//! assert_eq!(YoloPolicy.decide(&Device::default(), &Campaign::default(), &Stats::default(), 0), Decision::Offer);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Buckets run from 0 to `BUCKETS - 1`; a stage of p percent covers the buckets
+/// below `p * BUCKETS / 100`.
+pub const BUCKETS: u32 = 10_000;
+
+/// The device asking for work.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub hardware: String,
+    pub version: String,
+    pub tags: Vec<String>,
+    /// `0..BUCKETS`, from hash(campaign id, device id).
+    pub bucket: u32,
+    pub battery_percent: Option<u8>,
+    pub charging: Option<bool>,
+    pub utc_offset_minutes: Option<i16>,
+    pub network: Option<String>,
+}
+
+/// The campaign being rolled out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaign {
+    pub id: String,
+    pub release: String,
+    /// Policy configuration, JSON as given at creation.
+    pub config: String,
+    pub critical: bool,
+    pub created_at: u64,
+    pub stage: u32,
+    pub stage_started_at: u64,
+}
+
+/// How many devices reached each outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeCounts {
+    pub offered: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub rolled_back: u64,
+    pub rejected: u64,
+}
+
+impl OutcomeCounts {
+    /// Devices that reached an end state (any outcome but still in progress).
+    pub fn finished(&self) -> u64 {
+        self.succeeded + self.failed + self.rolled_back + self.rejected
+    }
+
+    /// Devices whose update went wrong.
+    pub fn unsuccessful(&self) -> u64 {
+        self.failed + self.rolled_back + self.rejected
+    }
+}
+
+/// Campaign statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub total: OutcomeCounts,
+    pub stage: OutcomeCounts,
+    pub in_flight: u64,
+}
+
+/// The answer at check-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Offer,
+    Defer { seconds: u32, reason: String },
+    Skip(String),
+    Halt(String),
+}
+
+/// The answer to a review of campaign statistics.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Proceed,
+    Advance(u32),
+    Complete,
+    Halt(String),
+    Rollback(String),
+}
+
+/// A rollout policy.
+pub trait Policy {
+    /// Checks a campaign configuration; the error says what is wrong.
+    fn validate(&self, config: &str) -> Result<(), String>;
+    /// Whether to offer the release to `device` now.
+    fn decide(&self, device: &Device, campaign: &Campaign, stats: &Stats, now: u64) -> Decision;
+    /// Whether the campaign should advance, halt, roll back or carry on.
+    fn review(&self, campaign: &Campaign, stats: &Stats, now: u64) -> Verdict;
+}

@@ -1,0 +1,312 @@
+//! The operator's API under `/v1/admin/`, behind a bearer token.
+//!
+//! | method and path | does |
+//! |---|---|
+//! | `POST /v1/admin/devices` | enrol devices: `{"devices":[{"id","hardware","tags","attributes"}]}` → their secrets, shown once |
+//! | `GET /v1/admin/devices/{id}` | a device's enrolment, rollout state and last check-in |
+//! | `PUT /v1/admin/chunks/{sha256}` | upload a chunk (`HEAD`: is it stored?) |
+//! | `POST /v1/admin/releases` | publish a signed manifest (body: the `manifest` file) |
+//! | `GET /v1/admin/releases[/{version}]` | list releases, or one |
+//! | `PUT /v1/admin/key-statement` | give the server a newer root-signed key statement |
+//! | `POST /v1/admin/campaigns` | create a campaign |
+//! | `GET /v1/admin/campaigns[/{id}]` | list campaigns, or one with its progress |
+//! | `POST /v1/admin/campaigns/{id}/{pause,resume,abort,rollback}` | operator actions |
+//! | `GET /v1/admin/audit?after=N&limit=M` | the audit log |
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::campaign::{Action, CampaignRecord, CreateCampaign};
+use crate::credentials::{SECRET_BYTES, check_admin, hash_secret, new_secret};
+use crate::device::{DeviceRecord, DeviceState, Seen, valid_id};
+use crate::http::{ApiError, Request, Response, parse_json, respond};
+use crate::release::ReleaseRecord;
+use crate::service::Service;
+use crate::{audit, campaign, chunks, counters, keys, records, release};
+
+/// Largest JSON body accepted by the admin API.
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+/// Most devices one enrolment request may carry.
+pub const MAX_ENROL: usize = 1000;
+const MAX_ATTRIBUTES: usize = 64;
+const MAX_ATTRIBUTE_VALUE: usize = 256;
+
+/// Handles any request under `/v1/admin/`.
+pub fn handle(svc: &Service, request: &Request) -> Response {
+    respond(route(svc, request))
+}
+
+fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
+    check_admin(request, svc.config.admin_token.as_deref())?;
+    let rest = request
+        .path
+        .strip_prefix("/v1/admin/")
+        .ok_or_else(|| ApiError::not_found("no such admin resource"))?;
+    let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let method = request.method.as_str();
+    match (method, parts.as_slice()) {
+        ("POST", ["devices"]) => enrol(svc, request),
+        ("GET", ["devices", id]) => show_device(svc, id),
+        (_, ["chunks", digest]) => chunks::upload(svc, request, digest),
+        ("POST", ["releases"]) => {
+            let published = release::publish(svc, &request.body)?;
+            let status = if published.created { 201 } else { 200 };
+            Ok(Response::json(status, &published))
+        }
+        ("GET", ["releases"]) => list_releases(svc),
+        ("GET", ["releases", version]) => show_release(svc, version),
+        ("PUT", ["key-statement"]) => {
+            let version = release::put_key_statement(svc, &request.body)?;
+            Ok(Response::json(200, &json!({"version": version})))
+        }
+        ("POST", ["campaigns"]) => {
+            let body: CreateCampaign = parse_json(&request.body, MAX_JSON_BODY)?;
+            let record = campaign::create(svc, body)?;
+            Ok(Response::json(201, &record))
+        }
+        ("GET", ["campaigns"]) => list_campaigns(svc),
+        ("GET", ["campaigns", id]) => progress(svc, id).map(|p| Response::json(200, &p)),
+        ("POST", ["campaigns", id, action]) => {
+            let action = Action::parse(action).ok_or_else(|| {
+                ApiError::not_found("actions are pause, resume, abort and rollback")
+            })?;
+            let record = campaign::apply_action(svc, id, action)?;
+            Ok(Response::json(200, &record))
+        }
+        ("GET", ["audit"]) => {
+            let number = |name: &str, default: i64| -> Result<i64, ApiError> {
+                request
+                    .query_param(name)
+                    .map(|v| {
+                        v.parse::<i64>()
+                            .map_err(|_| ApiError::bad_request(format!("{name} must be a number")))
+                    })
+                    .transpose()
+                    .map(|v| v.unwrap_or(default))
+            };
+            let after = number("after", 0)?;
+            let limit = number("limit", 100)?.clamp(1, audit::MAX_PAGE as i64) as usize;
+            let entries = audit::read(svc.store, after, limit)?;
+            Ok(Response::json(200, &json!({"entries": entries})))
+        }
+        _ => Err(ApiError::not_found(format!(
+            "no admin resource {method} {}",
+            request.path
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrolRequest {
+    devices: Vec<NewDevice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDevice {
+    id: String,
+    hardware: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Enrolled {
+    id: String,
+    secret: String,
+}
+
+fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
+    let body: EnrolRequest = parse_json(&request.body, MAX_JSON_BODY)?;
+    if body.devices.is_empty() || body.devices.len() > MAX_ENROL {
+        return Err(ApiError::bad_request(format!(
+            "enrol 1 to {MAX_ENROL} devices per request"
+        )));
+    }
+    for (i, d) in body.devices.iter().enumerate() {
+        let bad = |what: &str| ApiError::bad_request(format!("devices[{i}].{what}"));
+        if !valid_id(&d.id) {
+            return Err(bad("id is not a valid name (letters, digits, . _ - + ~)"));
+        }
+        if !valid_id(&d.hardware) {
+            return Err(bad("hardware is not a valid name"));
+        }
+        if d.tags.len() > 64 || d.tags.iter().any(|t| !valid_id(t)) {
+            return Err(bad("tags: at most 64 valid names"));
+        }
+        if d.attributes.len() > MAX_ATTRIBUTES
+            || d.attributes
+                .iter()
+                .any(|(k, v)| !valid_id(k) || v.len() > MAX_ATTRIBUTE_VALUE)
+        {
+            return Err(bad(
+                "attributes: at most 64, names valid, values at most 256 bytes",
+            ));
+        }
+        if body.devices[..i].iter().any(|o| o.id == d.id) {
+            return Err(bad("id appears twice"));
+        }
+    }
+    let device_keys: Vec<String> = body.devices.iter().map(|d| keys::device(&d.id)).collect();
+    let existing: Vec<&str> = svc
+        .store
+        .get_many(&device_keys)?
+        .iter()
+        .zip(&body.devices)
+        .filter(|(v, _)| v.is_some())
+        .map(|(_, d)| d.id.as_str())
+        .collect();
+    if !existing.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "already enrolled: {}",
+            existing
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let now = svc.env.now();
+    let mut enrolled = Vec::with_capacity(body.devices.len());
+    for d in body.devices {
+        let mut random = [0u8; SECRET_BYTES];
+        svc.env.fill_random(&mut random);
+        let secret = new_secret(random);
+        let record = DeviceRecord {
+            id: d.id.clone(),
+            hardware: d.hardware,
+            tags: d.tags,
+            attributes: d.attributes,
+            credential: hash_secret(&secret),
+            enrolled_at: now,
+        };
+        // The state record exists from the start, so every later change to it is a
+        // compare-and-swap against a present value.
+        svc.store.set(
+            &keys::state(&d.id),
+            &records::encode(&DeviceState {
+                updated_at: now,
+                ..DeviceState::default()
+            }),
+        )?;
+        svc.store
+            .set(&keys::device(&d.id), &records::encode(&record))?;
+        enrolled.push(Enrolled { id: d.id, secret });
+    }
+    let ids: Vec<&str> = enrolled.iter().map(|e| e.id.as_str()).collect();
+    audit::append(
+        svc.store,
+        now,
+        "admin",
+        "device.enrol",
+        &format!("{} device(s)", ids.len()),
+        None,
+        Some(json!({"ids": ids})),
+    )?;
+    Ok(Response::json(201, &json!({"devices": enrolled})))
+}
+
+fn show_device(svc: &Service, id: &str) -> Result<Response, ApiError> {
+    if !valid_id(id) {
+        return Err(ApiError::not_found("no such device"));
+    }
+    let keys = [keys::device(id), keys::state(id), keys::seen(id)];
+    let values = svc.store.get_many(&keys)?;
+    let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
+        .ok_or_else(|| ApiError::not_found(format!("no device {id:?}")))?;
+    let state: Option<DeviceState> = records::decode_opt(&keys[1], values[1].as_ref())?;
+    let seen: Option<Seen> = records::decode_opt(&keys[2], values[2].as_ref())?;
+    Ok(Response::json(
+        200,
+        &json!({
+            "id": device.id, "hardware": device.hardware, "tags": device.tags,
+            "attributes": device.attributes, "enrolled_at": device.enrolled_at,
+            "state": state, "seen": seen,
+        }),
+    ))
+}
+
+fn read_list(svc: &Service, key: &str) -> Result<Vec<String>, ApiError> {
+    Ok(records::read(svc.store, key)?.unwrap_or_default())
+}
+
+fn list_releases(svc: &Service) -> Result<Response, ApiError> {
+    let versions = read_list(svc, keys::RELEASE_INDEX)?;
+    let keys: Vec<String> = versions.iter().map(|v| keys::release(v)).collect();
+    let releases: Vec<ReleaseRecord> = records::read_many(svc.store, &keys)?;
+    Ok(Response::json(200, &json!({"releases": releases})))
+}
+
+fn show_release(svc: &Service, version: &str) -> Result<Response, ApiError> {
+    if !valid_id(version) {
+        return Err(ApiError::not_found("no such release"));
+    }
+    let record: ReleaseRecord = records::read(svc.store, &keys::release(version))?
+        .ok_or_else(|| ApiError::not_found(format!("no release {version:?}")))?;
+    Ok(Response::json(200, &record))
+}
+
+fn list_campaigns(svc: &Service) -> Result<Response, ApiError> {
+    let ids = read_list(svc, keys::CAMPAIGN_INDEX)?;
+    let keys: Vec<String> = ids.iter().map(|id| keys::campaign(id)).collect();
+    let campaigns: Vec<CampaignRecord> = records::read_many(svc.store, &keys)?;
+    Ok(Response::json(200, &json!({"campaigns": campaigns})))
+}
+
+/// A campaign's progress report.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Progress {
+    pub campaign: CampaignRecord,
+    pub total: sluice_policy::OutcomeCounts,
+    pub in_flight: u64,
+    /// Per stage reached so far, from stage 0.
+    pub stages: Vec<sluice_policy::OutcomeCounts>,
+    pub failure_codes: BTreeMap<String, i64>,
+    /// Devices per version across the fleet.
+    pub versions: BTreeMap<String, i64>,
+}
+
+/// Reads a campaign's progress: a handful of round trips, none proportional to
+/// the fleet.
+pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
+    if !valid_id(id) {
+        return Err(ApiError::not_found("no such campaign"));
+    }
+    let campaign: CampaignRecord = records::read(svc.store, &keys::campaign(id))?
+        .ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
+    let now = svc.env.now();
+    let stats = counters::read_stats(svc.store, id, campaign.stage, now)?;
+    let stages = counters::read_stages(svc.store, id, campaign.stage)?;
+    let codes = read_list(svc, &keys::failure_codes(id))?;
+    let code_counts = svc.store.counters(
+        &codes
+            .iter()
+            .map(|c| counters::failure_key(id, c))
+            .collect::<Vec<_>>(),
+    )?;
+    let versions = read_list(svc, keys::VERSION_INDEX)?;
+    let version_counts = svc.store.counters(
+        &versions
+            .iter()
+            .map(|v| counters::version_key(v))
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(Progress {
+        campaign,
+        total: stats.total,
+        in_flight: stats.in_flight,
+        stages,
+        failure_codes: codes.into_iter().zip(code_counts).collect(),
+        versions: versions
+            .into_iter()
+            .zip(version_counts)
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+    })
+}

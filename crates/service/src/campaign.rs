@@ -1,0 +1,449 @@
+//! Campaigns: a release rolled out to a selection of devices under a policy.
+//!
+//! A campaign's record is changed only by compare-and-swap: by operators (pause,
+//! resume, abort, roll back) and by the policy's verdicts (advance, halt, roll back,
+//! complete). Each change is audited. Campaigns not yet finished are listed in
+//! `campaigns/active`, which check-in reads to find work without scanning.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sluice_policy::Verdict;
+
+use crate::device::{DeviceRecord, valid_id};
+use crate::http::ApiError;
+use crate::service::Service;
+use crate::{audit, keys, records};
+
+/// Most campaigns that may be unfinished at once (bounds check-in's work).
+pub const MAX_ACTIVE: usize = 16;
+/// Most entries in each selector list.
+pub const MAX_SELECTOR_ENTRIES: usize = 10_000;
+
+/// A campaign's lifecycle state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignState {
+    /// Offering the release as the policy allows.
+    Running,
+    /// Paused by an operator: no new offers; devices already updating carry on.
+    Paused,
+    /// Stopped by the policy (failures rose): no new offers.
+    Halted,
+    /// Stopped by an operator: devices still updating are told to stop.
+    Aborted,
+    /// Devices that installed the release are sent back to their previous version.
+    RolledBack,
+    /// Every stage done.
+    Completed,
+}
+
+impl CampaignState {
+    /// Still listed among active campaigns (check-in looks at it).
+    pub fn is_active(self) -> bool {
+        !matches!(self, CampaignState::Aborted | CampaignState::Completed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Running => "running",
+            CampaignState::Paused => "paused",
+            CampaignState::Halted => "halted",
+            CampaignState::Aborted => "aborted",
+            CampaignState::RolledBack => "rolled_back",
+            CampaignState::Completed => "completed",
+        }
+    }
+}
+
+/// Which devices a campaign targets. Empty lists match everything; every
+/// non-empty list must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    /// Hardware ids (the release must also have an image for the device's hardware).
+    #[serde(default)]
+    pub hardware: Vec<String>,
+    /// Tags the device must all have (from enrolment).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Explicit device ids.
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// Versions the device must currently run.
+    #[serde(default)]
+    pub versions: Vec<String>,
+}
+
+impl Selector {
+    /// Whether the device, currently running `version`, is targeted.
+    pub fn matches(&self, device: &DeviceRecord, version: &str) -> bool {
+        (self.hardware.is_empty() || self.hardware.contains(&device.hardware))
+            && self.tags.iter().all(|t| device.tags.contains(t))
+            && (self.ids.is_empty() || self.ids.contains(&device.id))
+            && (self.versions.is_empty() || self.versions.iter().any(|v| v == version))
+    }
+
+    fn validate(&self) -> Result<(), ApiError> {
+        for (name, list) in [
+            ("hardware", &self.hardware),
+            ("tags", &self.tags),
+            ("ids", &self.ids),
+            ("versions", &self.versions),
+        ] {
+            if list.len() > MAX_SELECTOR_ENTRIES {
+                return Err(ApiError::bad_request(format!(
+                    "selector.{name} has {} entries, the limit is {MAX_SELECTOR_ENTRIES}",
+                    list.len()
+                )));
+            }
+            if let Some(bad) = list.iter().find(|v| !valid_id(v)) {
+                return Err(ApiError::bad_request(format!(
+                    "selector.{name}: {bad:?} is not a valid name"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The image a campaign installs on one hardware id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRef {
+    pub manifest_id: String,
+    pub security_version: u64,
+    pub size: u64,
+}
+
+/// A campaign as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignRecord {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// The release version.
+    pub release: String,
+    /// The release's images, by hardware id, fixed at creation.
+    pub manifests: BTreeMap<String, ManifestRef>,
+    pub selector: Selector,
+    /// The policy configuration, JSON text as given.
+    pub policy: String,
+    pub critical: bool,
+    pub state: CampaignState,
+    /// Why it was halted, rolled back or aborted.
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub stage: u32,
+    pub stage_started_at: u64,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+impl CampaignRecord {
+    /// The campaign as the policy sees it.
+    pub fn policy_view(&self) -> sluice_policy::Campaign {
+        sluice_policy::Campaign {
+            id: self.id.clone(),
+            release: self.release.clone(),
+            config: self.policy.clone(),
+            critical: self.critical,
+            created_at: self.created_at,
+            stage: self.stage,
+            stage_started_at: self.stage_started_at,
+        }
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        json!({"state": self.state.as_str(), "stage": self.stage, "reason": self.reason})
+    }
+}
+
+/// What an operator sends to create a campaign.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCampaign {
+    pub release: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub selector: Selector,
+    /// The policy configuration (any JSON value; passed to the policy as text).
+    #[serde(default = "empty_object")]
+    pub policy: serde_json::Value,
+    #[serde(default)]
+    pub critical: bool,
+}
+
+fn empty_object() -> serde_json::Value {
+    json!({})
+}
+
+/// Operator actions on a campaign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Pause,
+    Resume,
+    Abort,
+    Rollback,
+}
+
+impl Action {
+    pub fn parse(text: &str) -> Option<Action> {
+        Some(match text {
+            "pause" => Action::Pause,
+            "resume" => Action::Resume,
+            "abort" => Action::Abort,
+            "rollback" => Action::Rollback,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Abort => "abort",
+            Action::Rollback => "rollback",
+        }
+    }
+}
+
+/// Creates a campaign. The policy checks its configuration first.
+pub fn create(svc: &Service, request: CreateCampaign) -> Result<CampaignRecord, ApiError> {
+    request.selector.validate()?;
+    if request.name.len() > 200 {
+        return Err(ApiError::bad_request("name is longer than 200 characters"));
+    }
+    let config = request.policy.to_string();
+    svc.policy
+        .validate(&config)
+        .map_err(|e| ApiError::new(422, "invalid_policy_config", e))?;
+    let release: crate::release::ReleaseRecord =
+        records::read(svc.store, &keys::release(&request.release))?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no release {:?} has been published",
+                request.release
+            ))
+        })?;
+    let manifests: BTreeMap<String, ManifestRef> = release
+        .manifests
+        .iter()
+        .flat_map(|m| {
+            m.hardware.iter().map(|hw| {
+                (
+                    hw.clone(),
+                    ManifestRef {
+                        manifest_id: m.manifest_id.clone(),
+                        security_version: m.security_version,
+                        size: m.size,
+                    },
+                )
+            })
+        })
+        .filter(|(hw, _)| {
+            request.selector.hardware.is_empty() || request.selector.hardware.contains(hw)
+        })
+        .collect();
+    if manifests.is_empty() {
+        return Err(ApiError::new(
+            422,
+            "no_matching_image",
+            "the release has no image for any hardware the selector names",
+        ));
+    }
+    let active: Vec<String> = records::read(svc.store, keys::ACTIVE_CAMPAIGNS)?.unwrap_or_default();
+    if active.len() >= MAX_ACTIVE {
+        return Err(ApiError::conflict(format!(
+            "{MAX_ACTIVE} campaigns are already unfinished; abort or finish one first"
+        )));
+    }
+
+    let now = svc.env.now();
+    let seq = svc.store.increment(keys::CAMPAIGN_SEQ, 1)?;
+    let record = CampaignRecord {
+        id: format!("c{seq}"),
+        name: request.name,
+        release: request.release,
+        manifests,
+        selector: request.selector,
+        policy: config,
+        critical: request.critical,
+        state: CampaignState::Running,
+        reason: None,
+        stage: 0,
+        stage_started_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    svc.store
+        .set(&keys::campaign(&record.id), &records::encode(&record))?;
+    add_to_list(svc, keys::ACTIVE_CAMPAIGNS, &record.id)?;
+    add_to_list(svc, keys::CAMPAIGN_INDEX, &record.id)?;
+    audit::append(
+        svc.store,
+        now,
+        "admin",
+        "campaign.create",
+        &record.id,
+        None,
+        Some(
+            json!({"release": record.release, "selector": record.selector, "policy": request.policy,
+                    "critical": record.critical}),
+        ),
+    )?;
+    Ok(record)
+}
+
+/// Adds `id` to a list record, once.
+pub fn add_to_list(svc: &Service, key: &str, id: &str) -> Result<(), ApiError> {
+    records::update::<Vec<String>, _>(svc.store, key, |current| {
+        let mut list = current.cloned().unwrap_or_default();
+        if list.iter().any(|x| x == id) {
+            return Ok(None);
+        }
+        list.push(id.to_owned());
+        Ok(Some(list))
+    })?;
+    Ok(())
+}
+
+fn remove_from_active(svc: &Service, id: &str) -> Result<(), ApiError> {
+    records::update::<Vec<String>, _>(svc.store, keys::ACTIVE_CAMPAIGNS, |current| {
+        let list = current.cloned().unwrap_or_default();
+        if !list.iter().any(|x| x == id) {
+            return Ok(None);
+        }
+        Ok(Some(list.into_iter().filter(|x| x != id).collect()))
+    })?;
+    Ok(())
+}
+
+/// Applies an operator action, refusing ones that make no sense in the current state.
+pub fn apply_action(svc: &Service, id: &str, action: Action) -> Result<CampaignRecord, ApiError> {
+    let now = svc.env.now();
+    let key = keys::campaign(id);
+    let mut before = None;
+    let (record, _) = records::update::<CampaignRecord, _>(svc.store, &key, |current| {
+        let current = current.ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
+        use CampaignState::*;
+        let next = match (action, current.state) {
+            (Action::Pause, Running) => Paused,
+            (Action::Resume, Paused | Halted) => Running,
+            (Action::Abort, Running | Paused | Halted | RolledBack) => Aborted,
+            (Action::Rollback, Running | Paused | Halted | Completed) => RolledBack,
+            (_, state) => {
+                return Err(ApiError::conflict(format!(
+                    "campaign {id} is {}; it cannot {}",
+                    state.as_str(),
+                    action.name()
+                )));
+            }
+        };
+        before = Some(current.summary());
+        let mut updated = current.clone();
+        updated.state = next;
+        updated.reason = match action {
+            Action::Resume => None,
+            _ => Some(format!("{} by operator", action.name())),
+        };
+        updated.updated_at = now;
+        Ok(Some(updated))
+    })?;
+    let record = record.ok_or_else(|| ApiError::internal("campaign vanished"))?;
+    finish_change(
+        svc,
+        &record,
+        "admin",
+        &format!("campaign.{}", action.name()),
+        before,
+        now,
+    )?;
+    Ok(record)
+}
+
+/// Applies a policy verdict to a campaign (advance, halt, roll back, complete) and
+/// returns the campaign as it now stands. Concurrent requests reviewing the same
+/// statistics apply it once.
+pub fn apply_verdict(
+    svc: &Service,
+    campaign: &CampaignRecord,
+    verdict: &Verdict,
+) -> Result<CampaignRecord, ApiError> {
+    if *verdict == Verdict::Proceed {
+        return Ok(campaign.clone());
+    }
+    let now = svc.env.now();
+    let seen_stage = campaign.stage;
+    let mut before = None;
+    let (record, wrote) = records::update::<CampaignRecord, _>(
+        svc.store,
+        &keys::campaign(&campaign.id),
+        |current| {
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            // Only a running campaign, at the stage that was reviewed, takes the verdict.
+            if current.state != CampaignState::Running || current.stage != seen_stage {
+                return Ok(None);
+            }
+            let mut updated = current.clone();
+            match verdict {
+                Verdict::Proceed => return Ok(None),
+                Verdict::Advance(stage) if *stage > current.stage => {
+                    updated.stage = *stage;
+                    updated.stage_started_at = now;
+                }
+                Verdict::Advance(_) => return Ok(None),
+                Verdict::Complete => updated.state = CampaignState::Completed,
+                Verdict::Halt(reason) => {
+                    updated.state = CampaignState::Halted;
+                    updated.reason = Some(reason.clone());
+                }
+                Verdict::Rollback(reason) => {
+                    updated.state = CampaignState::RolledBack;
+                    updated.reason = Some(reason.clone());
+                }
+            }
+            before = Some(current.summary());
+            updated.updated_at = now;
+            Ok(Some(updated))
+        },
+    )?;
+    let record =
+        record.ok_or_else(|| ApiError::not_found(format!("no campaign {:?}", campaign.id)))?;
+    if wrote {
+        let action = match verdict {
+            Verdict::Advance(_) => "campaign.advance",
+            Verdict::Complete => "campaign.complete",
+            Verdict::Halt(_) => "campaign.halt",
+            Verdict::Rollback(_) => "campaign.rollback",
+            Verdict::Proceed => "campaign.proceed",
+        };
+        finish_change(svc, &record, "policy", action, before, now)?;
+    }
+    Ok(record)
+}
+
+fn finish_change(
+    svc: &Service,
+    record: &CampaignRecord,
+    actor: &str,
+    action: &str,
+    before: Option<serde_json::Value>,
+    now: u64,
+) -> Result<(), ApiError> {
+    if !record.state.is_active() {
+        remove_from_active(svc, &record.id)?;
+    }
+    audit::append(
+        svc.store,
+        now,
+        actor,
+        action,
+        &record.id,
+        before,
+        Some(record.summary()),
+    )?;
+    Ok(())
+}

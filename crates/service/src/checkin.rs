@@ -1,0 +1,375 @@
+//! `POST /v1/checkin`: a device says what it runs; the service answers nothing to
+//! do, update, or roll back, with when to ask again.
+//!
+//! Key-value work is bounded and independent of fleet size: one `get_many` of the
+//! device's records and the active campaign list, one of the active campaigns,
+//! one of the matched campaign's counters (only when a decision is needed), and one
+//! small last-seen write. State changes (an offer, a new version) are
+//! compare-and-swap writes that happen once per change, not per poll.
+
+use serde::{Deserialize, Serialize};
+use sluice_policy::{BUCKETS, Decision, Verdict};
+use sluice_protocol::Digest;
+
+use crate::campaign::{CampaignRecord, CampaignState};
+use crate::counters;
+use crate::credentials::{device_credentials, secret_matches};
+use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, valid_id};
+use crate::http::{ApiError, Request, Response, parse_json, respond};
+use crate::service::Service;
+use crate::{campaign, keys, records};
+
+/// Largest check-in body accepted.
+pub const MAX_BODY: usize = 16 * 1024;
+/// Most tags a device may report.
+const MAX_TAGS: usize = 64;
+
+/// What a device sends.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckinRequest {
+    pub hardware: String,
+    pub version: String,
+    pub security_version: u64,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub telemetry: Telemetry,
+}
+
+/// What the service answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckinResponse {
+    /// `none`, `update` or `rollback`.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+    /// The release (version) to install, or to return to on rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_url: Option<String>,
+    /// Why there is nothing to do now, when there is a reason worth telling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When to check in next (already jittered for this device).
+    pub next_poll_seconds: u32,
+}
+
+impl CheckinResponse {
+    fn none(next_poll_seconds: u32, reason: Option<String>) -> Self {
+        CheckinResponse {
+            action: "none".into(),
+            campaign: None,
+            release: None,
+            manifest_url: None,
+            reason,
+            next_poll_seconds,
+        }
+    }
+
+    fn update(campaign: &CampaignRecord, next_poll_seconds: u32) -> Self {
+        CheckinResponse {
+            action: "update".into(),
+            campaign: Some(campaign.id.clone()),
+            release: Some(campaign.release.clone()),
+            manifest_url: Some(manifest_url(&campaign.release)),
+            reason: None,
+            next_poll_seconds,
+        }
+    }
+}
+
+fn manifest_url(release: &str) -> String {
+    format!("/v1/releases/{release}/manifest")
+}
+
+/// A device's fixed place in a campaign's rollout order: `0..BUCKETS`.
+pub fn bucket(campaign: &str, device: &str) -> u32 {
+    let digest = Digest::of(format!("{campaign}\n{device}").as_bytes());
+    let b = digest.as_bytes();
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]]) % BUCKETS
+}
+
+/// `base` seconds spread over ±20% per device and per period, so a fleet never
+/// polls in lockstep, yet the answer is reproducible.
+pub fn jitter(base: u32, device: &str, now: u64) -> u32 {
+    let base = base.max(1);
+    let period = now / u64::from(base);
+    let digest = Digest::of(format!("{device}\n{period}").as_bytes());
+    let b = digest.as_bytes();
+    let fraction = f64::from(u16::from_le_bytes([b[0], b[1]])) / f64::from(u16::MAX);
+    ((f64::from(base) * (0.8 + 0.4 * fraction)).round() as u32).max(1)
+}
+
+/// Handles a check-in.
+pub fn handle(svc: &Service, request: &Request) -> Response {
+    respond(checkin(svc, request).map(|answer| Response::json(200, &answer)))
+}
+
+fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError> {
+    if request.method != "POST" {
+        return Err(ApiError::method_not_allowed("POST"));
+    }
+    let (device_id, secret) = device_credentials(request)?;
+    let body: CheckinRequest = parse_json(&request.body, MAX_BODY)?;
+    for (field, value) in [("hardware", &body.hardware), ("version", &body.version)] {
+        if !valid_id(value) {
+            return Err(ApiError::bad_request(format!(
+                "{field} {value:?} is not a valid name"
+            )));
+        }
+    }
+    if body.tags.len() > MAX_TAGS || body.tags.iter().any(|t| !valid_id(t)) {
+        return Err(ApiError::bad_request(format!(
+            "tags: at most {MAX_TAGS} valid names"
+        )));
+    }
+    let now = svc.env.now();
+
+    let keys = [
+        keys::device(&device_id),
+        keys::state(&device_id),
+        keys::ACTIVE_CAMPAIGNS.to_owned(),
+    ];
+    let values = svc.store.get_many(&keys)?;
+    let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
+        .filter(|d: &DeviceRecord| secret_matches(&secret, &d.credential))
+        .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
+    if body.hardware != device.hardware {
+        return Err(ApiError::new(
+            409,
+            "hardware_mismatch",
+            format!(
+                "device {device_id} is enrolled as hardware {:?}, not {:?}",
+                device.hardware, body.hardware
+            ),
+        ));
+    }
+    let mut state: DeviceState =
+        records::decode_opt(&keys[1], values[1].as_ref())?.unwrap_or_default();
+    let active: Vec<String> =
+        records::decode_opt(&keys[2], values[2].as_ref())?.unwrap_or_default();
+
+    let seen = Seen {
+        at: now,
+        version: body.version.clone(),
+        telemetry: body.telemetry.clone(),
+    };
+    svc.store
+        .set(&keys::seen(&device_id), &records::encode(&seen))?;
+    if state.version != body.version || state.security_version != body.security_version {
+        state = note_version(svc, &device_id, &body, now)?;
+    }
+    let poll = jitter(svc.config.poll_seconds, &device_id, now);
+    if active.is_empty() {
+        return Ok(CheckinResponse::none(poll, None));
+    }
+    let campaign_keys: Vec<String> = active.iter().map(|id| keys::campaign(id)).collect();
+    let campaigns: Vec<CampaignRecord> = records::read_many(svc.store, &campaign_keys)?;
+
+    if let Some(answer) = continue_rollout(&state, &body, &campaigns, poll) {
+        return Ok(answer);
+    }
+    for campaign in &campaigns {
+        if let Some(answer) = consider(svc, campaign, &device, &state, &body, now, poll)? {
+            return Ok(answer);
+        }
+    }
+    Ok(CheckinResponse::none(poll, None))
+}
+
+/// The device's own rollout, when its campaign is still active: resume it, hold
+/// it, or roll it back.
+fn continue_rollout(
+    state: &DeviceState,
+    body: &CheckinRequest,
+    campaigns: &[CampaignRecord],
+    poll: u32,
+) -> Option<CheckinResponse> {
+    let rollout = state.rollout.as_ref()?;
+    let campaign = campaigns.iter().find(|c| c.id == rollout.campaign)?;
+    let installed = body.version == campaign.release;
+    match campaign.state {
+        CampaignState::RolledBack if installed && rollout.phase != Phase::RolledBack => {
+            Some(CheckinResponse {
+                action: "rollback".into(),
+                campaign: Some(campaign.id.clone()),
+                release: Some(rollout.from_version.clone()),
+                manifest_url: Some(manifest_url(&rollout.from_version)),
+                reason: campaign.reason.clone(),
+                next_poll_seconds: poll,
+            })
+        }
+        CampaignState::Running | CampaignState::Paused
+            if rollout.phase.is_in_flight() && !installed =>
+        {
+            // Offered earlier: the device resumes (a pause only stops new offers).
+            Some(CheckinResponse::update(campaign, poll))
+        }
+        _ if rollout.phase.is_in_flight() => Some(CheckinResponse::none(
+            poll,
+            Some(format!(
+                "campaign {} is {}",
+                campaign.id,
+                campaign.state.as_str()
+            )),
+        )),
+        _ => None,
+    }
+}
+
+/// Whether `campaign` has something for this device; `None` to look further.
+fn consider(
+    svc: &Service,
+    campaign: &CampaignRecord,
+    device: &DeviceRecord,
+    state: &DeviceState,
+    body: &CheckinRequest,
+    now: u64,
+    poll: u32,
+) -> Result<Option<CheckinResponse>, ApiError> {
+    if campaign.state != CampaignState::Running || !campaign.selector.matches(device, &body.version)
+    {
+        return Ok(None);
+    }
+    // Never an image for other hardware, never below the device's security version.
+    let Some(image) = campaign.manifests.get(&device.hardware) else {
+        return Ok(None);
+    };
+    if body.version == campaign.release || body.security_version > image.security_version {
+        return Ok(None);
+    }
+    if state
+        .rollout
+        .as_ref()
+        .is_some_and(|r| r.campaign == campaign.id)
+    {
+        // This device already took part and finished (successfully or not).
+        return Ok(None);
+    }
+
+    let mut campaign = campaign.clone();
+    let mut stats = counters::read_stats(svc.store, &campaign.id, campaign.stage, now)?;
+    let verdict = svc.policy.review(&campaign.policy_view(), &stats, now);
+    if verdict != Verdict::Proceed {
+        let stage = campaign.stage;
+        campaign = campaign::apply_verdict(svc, &campaign, &verdict)?;
+        if campaign.state != CampaignState::Running {
+            return Ok(Some(CheckinResponse::none(poll, None)));
+        }
+        if campaign.stage != stage {
+            stats = counters::read_stats(svc.store, &campaign.id, campaign.stage, now)?;
+        }
+    }
+
+    let view = sluice_policy::Device {
+        id: device.id.clone(),
+        hardware: device.hardware.clone(),
+        version: body.version.clone(),
+        tags: device.tags.iter().chain(&body.tags).cloned().collect(),
+        bucket: bucket(&campaign.id, &device.id),
+        battery_percent: body.telemetry.battery_percent,
+        charging: body.telemetry.charging,
+        utc_offset_minutes: body.telemetry.utc_offset_minutes,
+        network: body.telemetry.network.clone(),
+    };
+    match svc
+        .policy
+        .decide(&view, &campaign.policy_view(), &stats, now)
+    {
+        Decision::Offer => offer(svc, &campaign, device, body, now, poll).map(Some),
+        Decision::Defer { seconds, reason } => Ok(Some(CheckinResponse::none(
+            jitter(seconds.max(1), &device.id, now),
+            Some(reason),
+        ))),
+        Decision::Skip(_) => Ok(Some(CheckinResponse::none(poll, None))),
+        Decision::Halt(reason) => {
+            campaign::apply_verdict(svc, &campaign, &Verdict::Halt(reason))?;
+            Ok(Some(CheckinResponse::none(poll, None)))
+        }
+    }
+}
+
+/// Records the offer (once, even if the device checks in twice at the same time)
+/// and answers `update`.
+fn offer(
+    svc: &Service,
+    campaign: &CampaignRecord,
+    device: &DeviceRecord,
+    body: &CheckinRequest,
+    now: u64,
+    poll: u32,
+) -> Result<CheckinResponse, ApiError> {
+    let rollout = Rollout {
+        campaign: campaign.id.clone(),
+        release: campaign.release.clone(),
+        stage: campaign.stage,
+        phase: Phase::Offered,
+        offered_at: now,
+        from_version: body.version.clone(),
+        failure: None,
+        updated_at: now,
+    };
+    let key = keys::state(&device.id);
+    let (_, wrote) = records::update::<DeviceState, _>(svc.store, &key, |current| {
+        let mut state = current.cloned().unwrap_or_default();
+        if state
+            .rollout
+            .as_ref()
+            .is_some_and(|r| r.campaign == campaign.id)
+        {
+            return Ok(None);
+        }
+        state.rollout = Some(rollout.clone());
+        state.updated_at = now;
+        Ok(Some(state))
+    })?;
+    if wrote {
+        counters::record_offer(
+            svc.store,
+            &campaign.id,
+            campaign.stage,
+            counters::window(now),
+        )?;
+    }
+    Ok(CheckinResponse::update(campaign, poll))
+}
+
+/// The device reports a version (or security version) the service has not seen:
+/// record it and keep the fleet's version counts exact.
+fn note_version(
+    svc: &Service,
+    device_id: &str,
+    body: &CheckinRequest,
+    now: u64,
+) -> Result<DeviceState, ApiError> {
+    let mut previous = None;
+    let (state, wrote) =
+        records::update::<DeviceState, _>(svc.store, &keys::state(device_id), |current| {
+            let mut state = current.cloned().unwrap_or_default();
+            if state.version == body.version && state.security_version == body.security_version {
+                return Ok(None);
+            }
+            previous = Some(state.version.clone());
+            state.version = body.version.clone();
+            state.security_version = body.security_version;
+            state.updated_at = now;
+            Ok(Some(state))
+        })?;
+    if wrote
+        && let Some(previous) = previous
+        && previous != body.version
+    {
+        if !previous.is_empty() {
+            svc.store.increment(&counters::version_key(&previous), -1)?;
+        }
+        svc.store
+            .increment(&counters::version_key(&body.version), 1)?;
+        let known: Vec<String> = records::read(svc.store, keys::VERSION_INDEX)?.unwrap_or_default();
+        if !known.contains(&body.version) {
+            campaign::add_to_list(svc, keys::VERSION_INDEX, &body.version)?;
+        }
+    }
+    Ok(state.unwrap_or_default())
+}

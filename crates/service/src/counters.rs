@@ -1,0 +1,197 @@
+//! Campaign and fleet counters, kept with atomic increments so they are exact
+//! under concurrent reports, and read in one round trip, never by scanning.
+//!
+//! | key | counts |
+//! |---|---|
+//! | `cnt/{campaign}/total/{outcome}` | devices per outcome over the whole campaign |
+//! | `cnt/{campaign}/stage/{n}/{outcome}` | the same, for devices offered in stage n |
+//! | `cnt/{campaign}/inflight/{window}` | devices offered in that 10-minute window and not finished |
+//! | `cnt/{campaign}/fail/{code}` | failures by code |
+//! | `cnt/version/{version}` | devices running a version |
+//!
+//! In-flight devices are counted per offer window: a device that never reports
+//! stops counting against the concurrency cap once its window is older than the
+//! lease ([`LEASE_WINDOWS`] windows), so a dead device cannot block a rollout.
+
+use sluice_policy::{OutcomeCounts, Stats};
+
+use crate::http::ApiError;
+use crate::store::Store;
+
+/// Width of an in-flight window.
+pub const WINDOW_SECONDS: u64 = 600;
+/// How many windows an offered device counts as in flight without reporting.
+pub const LEASE_WINDOWS: u64 = 12;
+
+/// The outcomes counted per campaign and stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Offered,
+    Succeeded,
+    Failed,
+    RolledBack,
+    Rejected,
+}
+
+const OUTCOMES: [Outcome; 5] = [
+    Outcome::Offered,
+    Outcome::Succeeded,
+    Outcome::Failed,
+    Outcome::RolledBack,
+    Outcome::Rejected,
+];
+
+impl Outcome {
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Offered => "offered",
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// The in-flight window of an instant.
+pub fn window(now: u64) -> u64 {
+    now / WINDOW_SECONDS
+}
+
+fn total_key(campaign: &str, outcome: Outcome) -> String {
+    format!("cnt/{campaign}/total/{}", outcome.name())
+}
+
+fn stage_key(campaign: &str, stage: u32, outcome: Outcome) -> String {
+    format!("cnt/{campaign}/stage/{stage}/{}", outcome.name())
+}
+
+fn in_flight_key(campaign: &str, window: u64) -> String {
+    format!("cnt/{campaign}/inflight/{window}")
+}
+
+/// Key of the counter of failures with `code`.
+pub fn failure_key(campaign: &str, code: &str) -> String {
+    format!("cnt/{campaign}/fail/{code}")
+}
+
+/// Key of the counter of devices running `version`.
+pub fn version_key(version: &str) -> String {
+    format!("cnt/version/{version}")
+}
+
+fn counts(values: &[i64]) -> OutcomeCounts {
+    let v = |i: usize| values.get(i).copied().unwrap_or(0).max(0) as u64;
+    OutcomeCounts {
+        offered: v(0),
+        succeeded: v(1),
+        failed: v(2),
+        rolled_back: v(3),
+        rejected: v(4),
+    }
+}
+
+/// Reads a campaign's statistics for `stage` at `now`: one store round trip.
+pub fn read_stats(
+    store: &dyn Store,
+    campaign: &str,
+    stage: u32,
+    now: u64,
+) -> Result<Stats, ApiError> {
+    let mut keys: Vec<String> = OUTCOMES.iter().map(|o| total_key(campaign, *o)).collect();
+    keys.extend(OUTCOMES.iter().map(|o| stage_key(campaign, stage, *o)));
+    let current = window(now);
+    keys.extend(
+        (0..LEASE_WINDOWS)
+            .filter_map(|back| current.checked_sub(back))
+            .map(|w| in_flight_key(campaign, w)),
+    );
+    let values = store.counters(&keys)?;
+    let n = OUTCOMES.len();
+    let in_flight: i64 = values[2 * n..].iter().copied().map(|v| v.max(0)).sum();
+    Ok(Stats {
+        total: counts(&values[..n]),
+        stage: counts(&values[n..2 * n]),
+        in_flight: in_flight as u64,
+    })
+}
+
+/// Per-stage counts for stages `0..=last` (admin progress reports).
+pub fn read_stages(
+    store: &dyn Store,
+    campaign: &str,
+    last: u32,
+) -> Result<Vec<OutcomeCounts>, ApiError> {
+    let keys: Vec<String> = (0..=last)
+        .flat_map(|s| OUTCOMES.iter().map(move |o| stage_key(campaign, s, *o)))
+        .collect();
+    let values = store.counters(&keys)?;
+    Ok(values.chunks(OUTCOMES.len()).map(counts).collect())
+}
+
+/// Counts an offer made in `stage` at in-flight `window`.
+pub fn record_offer(
+    store: &dyn Store,
+    campaign: &str,
+    stage: u32,
+    window: u64,
+) -> Result<(), ApiError> {
+    store.increment(&total_key(campaign, Outcome::Offered), 1)?;
+    store.increment(&stage_key(campaign, stage, Outcome::Offered), 1)?;
+    store.increment(&in_flight_key(campaign, window), 1)?;
+    Ok(())
+}
+
+/// Adds `delta` to an outcome's campaign and stage counters.
+pub fn record_outcome(
+    store: &dyn Store,
+    campaign: &str,
+    stage: u32,
+    outcome: Outcome,
+    delta: i64,
+) -> Result<(), ApiError> {
+    store.increment(&total_key(campaign, outcome), delta)?;
+    store.increment(&stage_key(campaign, stage, outcome), delta)?;
+    Ok(())
+}
+
+/// Takes a device that finished out of its offer window's in-flight count.
+pub fn leave_flight(store: &dyn Store, campaign: &str, window: u64) -> Result<(), ApiError> {
+    store.increment(&in_flight_key(campaign, window), -1)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory_store::MemoryStore;
+
+    #[test]
+    fn stats_read_back_what_was_recorded_in_one_round_trip() {
+        let store = MemoryStore::new();
+        let now = 10 * WINDOW_SECONDS;
+        record_offer(&store, "c1", 0, window(now)).unwrap();
+        record_offer(&store, "c1", 0, window(now)).unwrap();
+        record_outcome(&store, "c1", 0, Outcome::Succeeded, 1).unwrap();
+        leave_flight(&store, "c1", window(now)).unwrap();
+        let before = store.ops().reads;
+        let stats = read_stats(&store, "c1", 0, now).unwrap();
+        assert_eq!(store.ops().reads, before + 1);
+        assert_eq!(stats.total.offered, 2);
+        assert_eq!(stats.stage.succeeded, 1);
+        assert_eq!(stats.in_flight, 1);
+        assert_eq!(
+            read_stats(&store, "c1", 1, now).unwrap().stage,
+            OutcomeCounts::default()
+        );
+    }
+
+    #[test]
+    fn in_flight_expires_after_the_lease() {
+        let store = MemoryStore::new();
+        record_offer(&store, "c1", 0, window(0)).unwrap();
+        assert_eq!(read_stats(&store, "c1", 0, 0).unwrap().in_flight, 1);
+        let later = LEASE_WINDOWS * WINDOW_SECONDS;
+        assert_eq!(read_stats(&store, "c1", 0, later).unwrap().in_flight, 0);
+    }
+}

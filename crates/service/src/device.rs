@@ -1,0 +1,146 @@
+//! Devices: enrolment records, per-device rollout state, and last-seen records.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest device id, tag or attribute name.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Device ids, tags and attribute names share the release name rules (safe in
+/// keys, URLs and logs; no `:` so Basic credentials stay unambiguous).
+pub fn valid_id(id: &str) -> bool {
+    sluice_protocol::is_valid_name(id, MAX_ID_LEN)
+}
+
+/// What an operator enrolled: who the device is and how it proves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub id: String,
+    pub hardware: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// SHA-256 of the device secret.
+    pub credential: String,
+    pub enrolled_at: u64,
+}
+
+/// Where a device is in a rollout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Offered,
+    Downloading,
+    Downloaded,
+    Installing,
+    Rebooting,
+    Succeeded,
+    Failed,
+    RolledBack,
+    Rejected,
+}
+
+impl Phase {
+    /// The states a device may report (all but `offered`, which only the server sets).
+    pub fn parse_reported(text: &str) -> Option<Phase> {
+        Some(match text {
+            "downloading" => Phase::Downloading,
+            "downloaded" => Phase::Downloaded,
+            "installing" => Phase::Installing,
+            "rebooting" => Phase::Rebooting,
+            "succeeded" => Phase::Succeeded,
+            "failed" => Phase::Failed,
+            "rolled_back" => Phase::RolledBack,
+            "rejected" => Phase::Rejected,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Offered => "offered",
+            Phase::Downloading => "downloading",
+            Phase::Downloaded => "downloaded",
+            Phase::Installing => "installing",
+            Phase::Rebooting => "rebooting",
+            Phase::Succeeded => "succeeded",
+            Phase::Failed => "failed",
+            Phase::RolledBack => "rolled_back",
+            Phase::Rejected => "rejected",
+        }
+    }
+
+    /// An end state of the rollout for this device.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Phase::Succeeded | Phase::Failed | Phase::RolledBack | Phase::Rejected
+        )
+    }
+
+    /// Offered and not yet finished: counts against concurrency caps.
+    pub fn is_in_flight(self) -> bool {
+        !self.is_final()
+    }
+}
+
+/// A failure a device reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub phase: String,
+    pub code: String,
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// A device's part in one campaign.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    pub campaign: String,
+    pub release: String,
+    /// The stage the device was offered in (its outcome counts there).
+    pub stage: u32,
+    pub phase: Phase,
+    pub offered_at: u64,
+    /// The version the device ran when it was offered (what rollback returns to).
+    pub from_version: String,
+    #[serde(default)]
+    pub failure: Option<Failure>,
+    pub updated_at: u64,
+}
+
+/// The device's state as the service tracks it; changed only by compare-and-swap.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceState {
+    /// The version the device last reported (empty before its first check-in).
+    pub version: String,
+    pub security_version: u64,
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
+    pub updated_at: u64,
+}
+
+/// Telemetry a device sends at check-in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Telemetry {
+    #[serde(default)]
+    pub battery_percent: Option<u8>,
+    #[serde(default)]
+    pub charging: Option<bool>,
+    #[serde(default)]
+    pub network: Option<String>,
+    #[serde(default)]
+    pub utc_offset_minutes: Option<i16>,
+}
+
+/// The small record a check-in writes: when the device was last heard from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    pub at: u64,
+    pub version: String,
+    #[serde(default)]
+    pub telemetry: Telemetry,
+}

@@ -1,0 +1,52 @@
+//! Every key the service reads or writes, in one place.
+//!
+//! | key | value |
+//! |---|---|
+//! | `device/{id}` | enrolment: hardware, tags, attributes, credential hash |
+//! | `state/{id}` | the device's version and its current rollout (CAS-updated) |
+//! | `seen/{id}` | last check-in time and telemetry (the one write a quiet poll makes) |
+//! | `release/{version}` | the release and its manifests by hardware |
+//! | `manifest/{manifest id}` | signed manifest bytes, exactly as published |
+//! | `chunk/{sha256}` | chunk bytes |
+//! | `campaign/{id}` | campaign record (CAS-updated) |
+//! | `campaigns/active` | ids of campaigns not yet finished, oldest first |
+//! | `index/releases`, `index/campaigns`, `index/versions` | small lists for admin views |
+//! | `codes/{campaign}` | failure codes seen in a campaign |
+//! | `keys/statement` | the newest key statement the server was given |
+//! | `audit/{seq}` | audit entries; `seq/audit` and `seq/campaign` are counters |
+//! | `cnt/...` | atomic counters (see [`crate::counters`]) |
+
+pub fn device(id: &str) -> String {
+    format!("device/{id}")
+}
+pub fn state(id: &str) -> String {
+    format!("state/{id}")
+}
+pub fn seen(id: &str) -> String {
+    format!("seen/{id}")
+}
+pub fn release(version: &str) -> String {
+    format!("release/{version}")
+}
+pub fn manifest(id: &str) -> String {
+    format!("manifest/{id}")
+}
+pub fn chunk(sha256: &str) -> String {
+    format!("chunk/{sha256}")
+}
+pub fn campaign(id: &str) -> String {
+    format!("campaign/{id}")
+}
+pub fn failure_codes(campaign: &str) -> String {
+    format!("codes/{campaign}")
+}
+pub fn audit(seq: i64) -> String {
+    format!("audit/{seq:016}")
+}
+pub const ACTIVE_CAMPAIGNS: &str = "campaigns/active";
+pub const RELEASE_INDEX: &str = "index/releases";
+pub const CAMPAIGN_INDEX: &str = "index/campaigns";
+pub const VERSION_INDEX: &str = "index/versions";
+pub const KEY_STATEMENT: &str = "keys/statement";
+pub const AUDIT_SEQ: &str = "seq/audit";
+pub const CAMPAIGN_SEQ: &str = "seq/campaign";

@@ -1,0 +1,286 @@
+//! Releases: publishing signed manifests (verified against the trust root, refused
+//! unless every chunk is already stored) and serving them to devices.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sluice_protocol::{Envelope, Limits, Verifier};
+
+use crate::credentials::{device_credentials, secret_matches};
+use crate::device::DeviceRecord;
+use crate::http::{ApiError, Request, Response};
+use crate::service::Service;
+use crate::{audit, campaign, keys, records};
+
+/// One image of a release, as published.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseManifest {
+    pub manifest_id: String,
+    pub hardware: Vec<String>,
+    pub security_version: u64,
+    pub size: u64,
+    pub chunks: u64,
+    pub key_id: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub published_at: u64,
+}
+
+/// A release: a version and its images, one per set of hardware ids.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    pub version: String,
+    pub manifests: Vec<ReleaseManifest>,
+}
+
+impl ReleaseRecord {
+    /// The image for `hardware`, if the release has one.
+    pub fn for_hardware(&self, hardware: &str) -> Option<&ReleaseManifest> {
+        self.manifests
+            .iter()
+            .find(|m| m.hardware.iter().any(|h| h == hardware))
+    }
+}
+
+/// What publishing did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Published {
+    pub release: String,
+    pub manifest_id: String,
+    pub hardware: Vec<String>,
+    /// False when this exact manifest was already published.
+    pub created: bool,
+}
+
+fn verifier(svc: &Service) -> Result<Verifier, ApiError> {
+    let trust = svc.config.trust_root.clone().ok_or_else(|| {
+        ApiError::new(
+            503,
+            "no_trust_root",
+            "publishing is disabled: set the trust_root variable",
+        )
+    })?;
+    let mut verifier = Verifier::new(trust);
+    if let Some(bytes) = svc.store.get(keys::KEY_STATEMENT)? {
+        let envelope = sluice_protocol::decode_statement_file(&bytes)
+            .map_err(|e| ApiError::internal(format!("stored key statement: {e}")))?;
+        verifier = verifier
+            .with_key_statement(&envelope)
+            .map_err(|e| ApiError::internal(format!("stored key statement: {e}")))?;
+    }
+    Ok(verifier)
+}
+
+/// Publishes a signed manifest: verifies it, checks that every chunk is stored,
+/// then makes it visible. Idempotent for the same manifest.
+pub fn publish(svc: &Service, body: &[u8]) -> Result<Published, ApiError> {
+    let limit = Limits::default().max_manifest_bytes;
+    if body.len() > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    let now = svc.env.now();
+    let verified = verifier(svc)?
+        .verify(body, now)
+        .map_err(|e| ApiError::new(422, "manifest_refused", e.to_string()))?;
+    let manifest = verified.manifest();
+
+    let mut digests: Vec<String> = manifest
+        .chunks
+        .iter()
+        .map(|c| c.sha256.to_string())
+        .collect();
+    digests.sort();
+    digests.dedup();
+    let mut missing = Vec::new();
+    for digest in &digests {
+        if !svc.store.exists(&keys::chunk(digest))? {
+            missing.push(digest.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::new(
+            409,
+            "chunks_missing",
+            format!(
+                "{} of {} chunks are not uploaded yet (first: {}); upload them, then publish again",
+                missing.len(),
+                digests.len(),
+                missing[0]
+            ),
+        ));
+    }
+
+    let manifest_id = verified.id().to_string();
+    let entry = ReleaseManifest {
+        manifest_id: manifest_id.clone(),
+        hardware: manifest.hardware.clone(),
+        security_version: manifest.security_version,
+        size: manifest.image.size,
+        chunks: manifest.chunks.len() as u64,
+        key_id: manifest.key_id.to_string(),
+        created_at: manifest.created_at,
+        expires_at: manifest.expires_at,
+        published_at: now,
+    };
+    // The manifest bytes first; the release record that makes them visible last.
+    svc.store.set(&keys::manifest(&manifest_id), body)?;
+    let version = manifest.version.clone();
+    let (_, created) = records::update::<ReleaseRecord, _>(
+        svc.store,
+        &keys::release(&version),
+        |current| {
+            let mut record = current.cloned().unwrap_or_else(|| ReleaseRecord {
+                version: version.clone(),
+                manifests: Vec::new(),
+            });
+            if record
+                .manifests
+                .iter()
+                .any(|m| m.manifest_id == manifest_id)
+            {
+                return Ok(None);
+            }
+            if let Some(clash) = record
+                .manifests
+                .iter()
+                .find(|m| m.hardware.iter().any(|h| entry.hardware.contains(h)))
+            {
+                return Err(ApiError::conflict(format!(
+                    "release {version} already has a different image ({}) for hardware {:?}; releases are immutable, publish a new version",
+                    clash.manifest_id, clash.hardware
+                )));
+            }
+            record.manifests.push(entry.clone());
+            Ok(Some(record))
+        },
+    )?;
+    if created {
+        campaign::add_to_list(svc, keys::RELEASE_INDEX, &version)?;
+        audit::append(
+            svc.store,
+            now,
+            "admin",
+            "release.publish",
+            &version,
+            None,
+            Some(
+                json!({"manifest_id": manifest_id, "hardware": entry.hardware,
+                        "security_version": entry.security_version, "key_id": entry.key_id}),
+            ),
+        )?;
+    }
+    Ok(Published {
+        release: version,
+        manifest_id,
+        hardware: entry.hardware,
+        created,
+    })
+}
+
+/// Stores a newer root-signed key statement, so that publishing refuses keys it
+/// revokes and devices can be given it.
+pub fn put_key_statement(svc: &Service, body: &[u8]) -> Result<u64, ApiError> {
+    let trust =
+        svc.config.trust_root.as_ref().ok_or_else(|| {
+            ApiError::new(503, "no_trust_root", "set the trust_root variable first")
+        })?;
+    let envelope: Envelope = sluice_protocol::decode_statement_file(body)
+        .map_err(|e| ApiError::new(422, "statement_refused", e.to_string()))?;
+    let statement = trust
+        .verify_statement(&envelope)
+        .map_err(|e| ApiError::new(422, "statement_refused", e.to_string()))?;
+    let now = svc.env.now();
+    let current = match svc.store.get(keys::KEY_STATEMENT)? {
+        Some(bytes) => sluice_protocol::decode_statement_file(&bytes)
+            .ok()
+            .and_then(|e| trust.verify_statement(&e).ok())
+            .map(|s| s.version),
+        None => None,
+    };
+    if let Some(version) = current
+        && version >= statement.version
+    {
+        return Err(ApiError::conflict(format!(
+            "the server already has key statement version {version}; this one is version {}",
+            statement.version
+        )));
+    }
+    svc.store.set(keys::KEY_STATEMENT, body)?;
+    audit::append(
+        svc.store,
+        now,
+        "admin",
+        "keys.statement",
+        &format!("v{}", statement.version),
+        current.map(|v| json!({"version": v})),
+        Some(json!({"version": statement.version, "revoked": statement.revoked})),
+    )?;
+    Ok(statement.version)
+}
+
+/// Handles `/v1/releases/{version}/manifest`.
+pub fn handle_manifest(svc: &Service, request: &Request) -> Response {
+    let version = request
+        .path
+        .strip_prefix("/v1/releases/")
+        .and_then(|rest| rest.strip_suffix("/manifest"))
+        .unwrap_or_default();
+    crate::http::respond(serve_manifest(svc, request, version))
+}
+
+/// `GET /v1/releases/{version}/manifest`: the signed manifest of the release's
+/// image for the authenticated device's hardware.
+pub fn serve_manifest(
+    svc: &Service,
+    request: &Request,
+    version: &str,
+) -> Result<Response, ApiError> {
+    if request.method != "GET" && request.method != "HEAD" {
+        return Err(ApiError::method_not_allowed("GET"));
+    }
+    let (device_id, secret) = device_credentials(request)?;
+    if !crate::device::valid_id(version) {
+        return Err(ApiError::not_found("no such release"));
+    }
+    let keys = [keys::device(&device_id), keys::release(version)];
+    let values = svc.store.get_many(&keys)?;
+    let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
+        .filter(|d: &DeviceRecord| secret_matches(&secret, &d.credential))
+        .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
+    let release: ReleaseRecord = records::decode_opt(&keys[1], values[1].as_ref())?
+        .ok_or_else(|| ApiError::not_found(format!("no release {version:?}")))?;
+    let image = release.for_hardware(&device.hardware).ok_or_else(|| {
+        ApiError::new(
+            404,
+            "no_image_for_hardware",
+            format!(
+                "release {version} has no image for hardware {:?}",
+                device.hardware
+            ),
+        )
+    })?;
+    let bytes = svc
+        .store
+        .get(&keys::manifest(&image.manifest_id))?
+        .ok_or_else(|| ApiError::internal("published manifest is missing from the store"))?;
+    let etag = format!("\"{}\"", image.manifest_id);
+    if request.header_value("if-none-match") == Some(etag.as_str()) {
+        return Ok(Response::empty(304).with_header("etag", etag));
+    }
+    let body = if request.method == "HEAD" {
+        Vec::new()
+    } else {
+        bytes
+    };
+    Ok(Response {
+        status: 200,
+        headers: vec![
+            (
+                "content-type".into(),
+                "application/vnd.sluice.manifest+json".into(),
+            ),
+            ("etag".into(), etag),
+            ("cache-control".into(), "no-cache".into()),
+        ],
+        body,
+    })
+}

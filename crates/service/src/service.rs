@@ -1,0 +1,65 @@
+//! The service: a store, a policy, configuration and the environment (clock,
+//! randomness), handed to every handler.
+
+use sluice_policy::Policy;
+use sluice_protocol::TrustRoot;
+
+use crate::store::Store;
+
+/// Default seconds between polls when nothing is happening (before jitter).
+pub const DEFAULT_POLL_SECONDS: u32 = 900;
+
+/// Time and randomness, which components take from WASI and tests control.
+pub trait Environment {
+    /// Unix seconds.
+    fn now(&self) -> u64;
+    /// Fills `buf` with cryptographically secure random bytes.
+    fn fill_random(&self, buf: &mut [u8]);
+}
+
+/// Deployment configuration, from Spin variables.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The operator's bearer token; the admin API is disabled without one.
+    pub admin_token: Option<String>,
+    /// The trust root releases must verify against; publishing is refused without one.
+    pub trust_root: Option<TrustRoot>,
+    /// Seconds between polls when nothing is happening.
+    pub poll_seconds: u32,
+}
+
+impl Config {
+    /// Reads configuration through `variable` (a Spin variable lookup): `admin_token`,
+    /// `trust_root` (the JSON of `trust.json`) and `poll_seconds`.
+    pub fn from_variables(variable: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let non_empty = |name: &str| variable(name).filter(|v| !v.trim().is_empty());
+        let trust_root = non_empty("trust_root")
+            .map(|json| TrustRoot::from_json(json.as_bytes()))
+            .transpose()
+            .map_err(|e| format!("variable trust_root: {e}"))?;
+        let poll_seconds = match non_empty("poll_seconds") {
+            Some(text) => text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s > 0)
+                .ok_or_else(|| {
+                    format!("variable poll_seconds: {text:?} is not a positive number")
+                })?,
+            None => DEFAULT_POLL_SECONDS,
+        };
+        Ok(Config {
+            admin_token: non_empty("admin_token"),
+            trust_root,
+            poll_seconds,
+        })
+    }
+}
+
+/// Everything a request handler needs.
+pub struct Service<'a> {
+    pub store: &'a dyn Store,
+    pub policy: &'a dyn Policy,
+    pub config: &'a Config,
+    pub env: &'a dyn Environment,
+}

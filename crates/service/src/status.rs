@@ -1,0 +1,252 @@
+//! `POST /v1/status`: a device reports how its update is going.
+//!
+//! Reports move the device's rollout forward (compare-and-swap, so a report sent
+//! twice, or two sent at once, count once); each change to a final outcome updates
+//! the campaign's counters, and then the policy reviews the campaign, which may
+//! advance, halt or roll it back.
+
+use serde::{Deserialize, Serialize};
+use sluice_policy::Verdict;
+
+use crate::campaign::{CampaignRecord, CampaignState};
+use crate::counters::{self, Outcome};
+use crate::credentials::{device_credentials, secret_matches};
+use crate::device::{DeviceRecord, DeviceState, Failure, Phase, valid_id};
+use crate::http::{ApiError, Request, Response, parse_json, respond};
+use crate::service::Service;
+use crate::{campaign, keys, records};
+
+/// Largest status body accepted.
+pub const MAX_BODY: usize = 16 * 1024;
+const MAX_DETAIL: usize = 2048;
+
+/// A status report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusReport {
+    pub campaign: String,
+    /// `downloading`, `downloaded`, `installing`, `rebooting`, `succeeded`,
+    /// `failed`, `rolled_back` or `rejected`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    /// For `failed` and `rejected`: where and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Failure>,
+}
+
+/// Download progress.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    pub bytes: u64,
+    pub total: u64,
+}
+
+/// The answer to a report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    pub accepted: bool,
+    /// The report repeated one already counted.
+    pub duplicate: bool,
+    /// `continue`, or `rollback` when the campaign was rolled back.
+    pub action: String,
+}
+
+/// Handles a status report.
+pub fn handle(svc: &Service, request: &Request) -> Response {
+    respond(report(svc, request).map(|answer| Response::json(200, &answer)))
+}
+
+fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> {
+    if request.method != "POST" {
+        return Err(ApiError::method_not_allowed("POST"));
+    }
+    let (device_id, secret) = device_credentials(request)?;
+    let body: StatusReport = parse_json(&request.body, MAX_BODY)?;
+    let phase = Phase::parse_reported(&body.state).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown state {:?}: use downloading, downloaded, installing, rebooting, succeeded, failed, rolled_back or rejected",
+            body.state
+        ))
+    })?;
+    if !valid_id(&body.campaign) {
+        return Err(ApiError::bad_request("campaign is not a valid id"));
+    }
+    let failure = match (&body.error, phase) {
+        (Some(e), _) => {
+            if !valid_id(&e.code) || !valid_id(&e.phase) || e.detail.len() > MAX_DETAIL {
+                return Err(ApiError::bad_request(format!(
+                    "error.phase and error.code must be short names; error.detail at most {MAX_DETAIL} bytes"
+                )));
+            }
+            Some(e.clone())
+        }
+        (None, Phase::Failed | Phase::Rejected) => Some(Failure {
+            phase: "unknown".into(),
+            code: "unspecified".into(),
+            detail: String::new(),
+        }),
+        (None, _) => None,
+    };
+    let now = svc.env.now();
+
+    let keys = [
+        keys::device(&device_id),
+        keys::state(&device_id),
+        keys::campaign(&body.campaign),
+    ];
+    let values = svc.store.get_many(&keys)?;
+    let _device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
+        .filter(|d: &DeviceRecord| secret_matches(&secret, &d.credential))
+        .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
+    let state: DeviceState = records::decode_opt(&keys[1], values[1].as_ref())?.unwrap_or_default();
+    let campaign: CampaignRecord = records::decode_opt(&keys[2], values[2].as_ref())?
+        .ok_or_else(|| ApiError::not_found(format!("no campaign {:?}", body.campaign)))?;
+    if state
+        .rollout
+        .as_ref()
+        .is_none_or(|r| r.campaign != campaign.id)
+    {
+        return Err(ApiError::conflict(format!(
+            "device {device_id} was not offered campaign {}",
+            campaign.id
+        )));
+    }
+    if campaign.state == CampaignState::Aborted {
+        return Err(ApiError::new(
+            410,
+            "campaign_aborted",
+            format!(
+                "campaign {} was aborted: stop, discard the download and keep the current version",
+                campaign.id
+            ),
+        ));
+    }
+
+    let mut from = None;
+    let (_, wrote) = records::update::<DeviceState, _>(svc.store, &keys[1], |current| {
+        let Some(mut state) = current.cloned() else {
+            return Ok(None);
+        };
+        let Some(rollout) = state.rollout.as_mut().filter(|r| r.campaign == campaign.id) else {
+            return Ok(None);
+        };
+        if !transition_allowed(rollout.phase, phase)? {
+            return Ok(None);
+        }
+        from = Some((rollout.phase, rollout.stage, rollout.offered_at));
+        rollout.phase = phase;
+        if failure.is_some() {
+            rollout.failure = failure.clone();
+        }
+        rollout.updated_at = now;
+        state.updated_at = now;
+        Ok(Some(state))
+    })?;
+
+    let action = if campaign.state == CampaignState::RolledBack && phase != Phase::RolledBack {
+        "rollback"
+    } else {
+        "continue"
+    };
+    let Some((previous, stage, offered_at)) = from.filter(|_| wrote) else {
+        return Ok(StatusResponse {
+            accepted: true,
+            duplicate: true,
+            action: action.into(),
+        });
+    };
+
+    count(
+        svc,
+        &campaign.id,
+        stage,
+        offered_at,
+        previous,
+        phase,
+        failure.as_ref(),
+    )?;
+    if phase.is_final() {
+        review(svc, &campaign, now)?;
+    }
+    Ok(StatusResponse {
+        accepted: true,
+        duplicate: false,
+        action: action.into(),
+    })
+}
+
+/// Whether a report moving `from` to `to` changes anything; an error for one that
+/// makes no sense.
+fn transition_allowed(from: Phase, to: Phase) -> Result<bool, ApiError> {
+    if from == to {
+        return Ok(false);
+    }
+    if from.is_final() {
+        return match (from, to) {
+            (Phase::Succeeded | Phase::Failed, Phase::RolledBack) => Ok(true),
+            _ => Err(ApiError::conflict(format!(
+                "the update already ended as {}; {} cannot follow",
+                from.as_str(),
+                to.as_str()
+            ))),
+        };
+    }
+    // In flight: final outcomes and forward progress count; going back (a
+    // download resumed after power loss) is accepted and changes nothing.
+    Ok(to.is_final() || to > from)
+}
+
+fn outcome_of(phase: Phase) -> Option<Outcome> {
+    match phase {
+        Phase::Succeeded => Some(Outcome::Succeeded),
+        Phase::Failed => Some(Outcome::Failed),
+        Phase::RolledBack => Some(Outcome::RolledBack),
+        Phase::Rejected => Some(Outcome::Rejected),
+        _ => None,
+    }
+}
+
+/// Updates counters for a change the device state recorded exactly once.
+fn count(
+    svc: &Service,
+    campaign: &str,
+    stage: u32,
+    offered_at: u64,
+    from: Phase,
+    to: Phase,
+    failure: Option<&Failure>,
+) -> Result<(), ApiError> {
+    if let Some(outcome) = outcome_of(to) {
+        counters::record_outcome(svc.store, campaign, stage, outcome, 1)?;
+    }
+    if from.is_final() {
+        // Succeeded or failed, then rolled back: it counts once, as rolled back.
+        if let Some(outcome) = outcome_of(from) {
+            counters::record_outcome(svc.store, campaign, stage, outcome, -1)?;
+        }
+    } else if to.is_final() {
+        counters::leave_flight(svc.store, campaign, counters::window(offered_at))?;
+    }
+    if let (Some(failure), Phase::Failed | Phase::Rejected) = (failure, to) {
+        svc.store
+            .increment(&counters::failure_key(campaign, &failure.code), 1)?;
+        campaign::add_to_list(svc, &keys::failure_codes(campaign), &failure.code)?;
+    }
+    Ok(())
+}
+
+fn review(svc: &Service, campaign: &CampaignRecord, now: u64) -> Result<(), ApiError> {
+    let current: CampaignRecord = records::read(svc.store, &keys::campaign(&campaign.id))?
+        .unwrap_or_else(|| campaign.clone());
+    if current.state != CampaignState::Running {
+        return Ok(());
+    }
+    let stats = counters::read_stats(svc.store, &current.id, current.stage, now)?;
+    let verdict = svc.policy.review(&current.policy_view(), &stats, now);
+    if verdict != Verdict::Proceed {
+        campaign::apply_verdict(svc, &current, &verdict)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! The rollout policy as the component imports it: `sluice:policy/rollout`,
+//! satisfied by a policy component through `[component.X.dependencies]`.
+
+use sluice_policy::{Campaign, Decision, Device, OutcomeCounts, Policy, Stats, Verdict};
+
+mod bindings {
+    spin_sdk::wit_bindgen::generate!({
+        path: "../../wit",
+        world: "sluice:policy/policy-client",
+        runtime_path: "::spin_sdk::wit_bindgen::rt",
+    });
+}
+
+use bindings::sluice::policy::{rollout, types};
+
+/// The policy this component was composed with.
+pub struct ImportedPolicy;
+
+impl Policy for ImportedPolicy {
+    fn validate(&self, config: &str) -> Result<(), String> {
+        rollout::validate(config)
+    }
+
+    fn decide(&self, device: &Device, campaign: &Campaign, stats: &Stats, now: u64) -> Decision {
+        match rollout::decide(
+            &device_to_wit(device),
+            &campaign_to_wit(campaign),
+            stats_to_wit(stats),
+            now,
+        ) {
+            types::Decision::Offer => Decision::Offer,
+            types::Decision::Defer(d) => Decision::Defer {
+                seconds: d.seconds,
+                reason: d.reason,
+            },
+            types::Decision::Skip(reason) => Decision::Skip(reason),
+            types::Decision::Halt(reason) => Decision::Halt(reason),
+        }
+    }
+
+    fn review(&self, campaign: &Campaign, stats: &Stats, now: u64) -> Verdict {
+        match rollout::review(&campaign_to_wit(campaign), stats_to_wit(stats), now) {
+            types::Verdict::Proceed => Verdict::Proceed,
+            types::Verdict::Advance(stage) => Verdict::Advance(stage),
+            types::Verdict::Complete => Verdict::Complete,
+            types::Verdict::Halt(reason) => Verdict::Halt(reason),
+            types::Verdict::Rollback(reason) => Verdict::Rollback(reason),
+        }
+    }
+}
+
+/// For components whose handlers never consult a policy (manifests, chunks): it
+/// keeps the policy import out of them.
+pub struct NoPolicy;
+
+impl Policy for NoPolicy {
+    fn validate(&self, _config: &str) -> Result<(), String> {
+        Err("this component has no rollout policy".into())
+    }
+    fn decide(&self, _: &Device, _: &Campaign, _: &Stats, _: u64) -> Decision {
+        Decision::Skip("this component has no rollout policy".into())
+    }
+    fn review(&self, _: &Campaign, _: &Stats, _: u64) -> Verdict {
+        Verdict::Proceed
+    }
+}
+
+fn device_to_wit(d: &Device) -> types::Device {
+    types::Device {
+        id: d.id.clone(),
+        hardware: d.hardware.clone(),
+        version: d.version.clone(),
+        tags: d.tags.clone(),
+        bucket: d.bucket,
+        battery_percent: d.battery_percent,
+        charging: d.charging,
+        utc_offset_minutes: d.utc_offset_minutes,
+        network: d.network.clone(),
+    }
+}
+
+fn campaign_to_wit(c: &Campaign) -> types::Campaign {
+    types::Campaign {
+        id: c.id.clone(),
+        release: c.release.clone(),
+        config: c.config.clone(),
+        critical: c.critical,
+        created_at: c.created_at,
+        stage: c.stage,
+        stage_started_at: c.stage_started_at,
+    }
+}
+
+fn counts_to_wit(c: &OutcomeCounts) -> types::OutcomeCounts {
+    types::OutcomeCounts {
+        offered: c.offered,
+        succeeded: c.succeeded,
+        failed: c.failed,
+        rolled_back: c.rolled_back,
+        rejected: c.rejected,
+    }
+}
+
+fn stats_to_wit(s: &Stats) -> types::Stats {
+    types::Stats {
+        total: counts_to_wit(&s.total),
+        stage: counts_to_wit(&s.stage),
+        in_flight: s.in_flight,
+    }
+}
