@@ -5,10 +5,13 @@
 
 mod atomic_file;
 mod byte_size;
+mod campaign;
+mod client;
 mod keydir;
 mod keygen;
 mod release;
 mod timestamps;
+mod up;
 
 use std::process::ExitCode;
 
@@ -32,6 +35,11 @@ enum Command {
     /// Pack, verify and publish releases.
     #[command(subcommand)]
     Release(release::Command),
+    /// Create, watch and steer rollout campaigns.
+    #[command(subcommand)]
+    Campaign(campaign::Command),
+    /// Run spin.toml locally: builds missing components, then serves it.
+    Up(up::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +47,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => keygen::run(args),
         Command::Release(command) => release::run(command),
+        Command::Up(args) => up::run(args),
+        Command::Campaign(command) => campaign::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -29,6 +29,16 @@ pub enum Command {
     Pack(PackArgs),
     /// Check a release directory with the public trust material only.
     Verify(VerifyArgs),
+    /// Upload a release directory to a server: chunks first, then the manifest.
+    Publish(PublishArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PublishArgs {
+    /// Release directory written by `sluice release pack`.
+    reldir: PathBuf,
+    #[command(flatten)]
+    server: crate::client::ServerArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -80,6 +90,7 @@ pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Pack(args) => pack(args),
         Command::Verify(args) => verify(args),
+        Command::Publish(args) => publish(args),
     }
 }
 
@@ -274,5 +285,50 @@ fn verify_chunks(release: &VerifiedManifest, dir: &Path) -> Result<()> {
     }
     image.finish()?;
     progress.finish_and_clear();
+    Ok(())
+}
+
+fn publish(args: PublishArgs) -> Result<()> {
+    let client = crate::client::Client::new(&args.server)?;
+    let manifest_path = args.reldir.join(MANIFEST_FILE);
+    let bytes = read_capped(&manifest_path, Limits::default().max_manifest_bytes as u64)?;
+    let signed = SignedManifest::from_bytes(&bytes, &Limits::default())
+        .with_context(|| format!("{}", manifest_path.display()))?;
+    let manifest: sluice_protocol::Manifest = serde_json::from_slice(&signed.manifest.payload)
+        .with_context(|| format!("{}: manifest payload", manifest_path.display()))?;
+    let mut chunks = manifest.chunks.clone();
+    chunks.sort_by_key(|c| c.sha256);
+    chunks.dedup_by_key(|c| c.sha256);
+    let total: u64 = chunks.iter().map(|c| c.size).sum();
+
+    let progress = bar(total, "uploading");
+    let (mut uploaded, mut skipped) = (0usize, 0usize);
+    for chunk in &chunks {
+        let path = format!("/v1/admin/chunks/{}", chunk.sha256);
+        if client.send("HEAD", &path, None)?.status == 200 {
+            skipped += 1;
+        } else {
+            let file = args.reldir.join(CHUNKS_DIR).join(chunk.sha256.to_string());
+            let data = read_capped(&file, chunk.size)?;
+            client
+                .send("PUT", &path, Some(&data))?
+                .json()
+                .with_context(|| format!("uploading chunk {}", chunk.sha256))?;
+            uploaded += 1;
+        }
+        progress.inc(chunk.size);
+    }
+    progress.finish_and_clear();
+    let published = client
+        .send("POST", "/v1/admin/releases", Some(&bytes))?
+        .json()
+        .context("publishing the manifest")?;
+    println!(
+        "published {} for {}: {uploaded} chunk(s) uploaded, {skipped} already on the server, manifest {}",
+        manifest.version,
+        manifest.hardware.join(","),
+        published["manifest_id"].as_str().unwrap_or("?"),
+    );
+    println!("{}", manifest.version);
     Ok(())
 }

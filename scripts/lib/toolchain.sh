@@ -17,8 +17,19 @@ ensure_wasm_target() {
 }
 
 # Every crate that is built as a wasm32-wasip2 component.
-WASM_PACKAGES=(sluice-checkin sluice-status sluice-manifest sluice-chunks sluice-admin sluice-policy-staged)
+WASM_PACKAGES=(sluice-checkin sluice-status sluice-manifest sluice-chunks sluice-admin sluice-policy-staged sluice-policy-hold sluice-test-trap)
 
 build_components() {
     cargo build --locked --release --target wasm32-wasip2 "${WASM_PACKAGES[@]/#/-p}"
+}
+
+# Installs a Debian package providing `command` when it is missing.
+ensure_command() {
+    local command="$1" package="$2"
+    command -v "$command" >/dev/null 2>&1 && return 0
+    step "installing $package (for $command)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$package" >/dev/null
 }

@@ -11,7 +11,8 @@ mod bindings {
     });
 }
 
-use bindings::sluice::policy::{rollout, types};
+use bindings::sluice::policy::rollout;
+use bindings::sluice::policy::rollout as types;
 
 /// The policy this component was composed with.
 pub struct ImportedPolicy;

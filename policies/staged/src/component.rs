@@ -11,8 +11,8 @@ mod bindings {
     });
 }
 
+use bindings::exports::sluice::policy::rollout as types;
 use bindings::exports::sluice::policy::rollout::Guest;
-use bindings::sluice::policy::types;
 
 struct Component;
 

@@ -1,0 +1,208 @@
+//! `sluice campaign create|list|status|pause|resume|abort|rollback`.
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use crate::client::{Client, ServerArgs};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Start rolling a release out.
+    Create(CreateArgs),
+    /// List campaigns.
+    List(ServerOnly),
+    /// Show a campaign's progress.
+    Status(StatusArgs),
+    /// Stop new offers; devices already updating carry on.
+    Pause(ActionArgs),
+    /// Resume a paused or halted campaign.
+    Resume(ActionArgs),
+    /// Stop the campaign; devices still updating are told to stop.
+    Abort(ActionArgs),
+    /// Send devices that installed the release back to their previous version.
+    Rollback(ActionArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServerOnly {
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    /// The release (version) to roll out.
+    #[arg(long)]
+    release: String,
+    /// Policy configuration: JSON, or @FILE. Default: the policy's own defaults.
+    #[arg(long, value_name = "JSON|@FILE")]
+    policy: Option<String>,
+    /// Only devices of this hardware (repeatable).
+    #[arg(long)]
+    hardware: Vec<String>,
+    /// Only devices with this tag (repeatable: all must match).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Only this device (repeatable).
+    #[arg(long)]
+    device: Vec<String>,
+    /// Only devices now running this version (repeatable).
+    #[arg(long)]
+    from_version: Vec<String>,
+    /// Mark the campaign critical (e.g. a security fix).
+    #[arg(long)]
+    critical: bool,
+    /// A name for people.
+    #[arg(long, default_value = "")]
+    name: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Campaign id.
+    id: String,
+    /// Print the raw progress report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ActionArgs {
+    /// Campaign id.
+    id: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Create(args) => create(args),
+        Command::List(args) => list(args),
+        Command::Status(args) => status(args),
+        Command::Pause(args) => action(args, "pause"),
+        Command::Resume(args) => action(args, "resume"),
+        Command::Abort(args) => action(args, "abort"),
+        Command::Rollback(args) => action(args, "rollback"),
+    }
+}
+
+fn create(args: CreateArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let policy: Value = match &args.policy {
+        None => json!({}),
+        Some(text) => {
+            let text = match text.strip_prefix('@') {
+                Some(path) => {
+                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?
+                }
+                None => text.clone(),
+            };
+            serde_json::from_str(&text).context("--policy is not JSON")?
+        }
+    };
+    let body = json!({
+        "release": args.release,
+        "name": args.name,
+        "critical": args.critical,
+        "policy": policy,
+        "selector": {"hardware": args.hardware, "tags": args.tag, "ids": args.device, "versions": args.from_version},
+    });
+    let campaign = client.json("POST", "/v1/admin/campaigns", Some(&body))?;
+    let id = campaign["id"].as_str().unwrap_or_default();
+    let hardware: Vec<&str> = campaign["manifests"]
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    println!(
+        "campaign {id} is rolling {} out to hardware {}",
+        campaign["release"].as_str().unwrap_or("?"),
+        hardware.join(",")
+    );
+    println!("{id}");
+    Ok(())
+}
+
+fn list(args: ServerOnly) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let reply = client.json("GET", "/v1/admin/campaigns", None)?;
+    for c in reply["campaigns"].as_array().into_iter().flatten() {
+        println!(
+            "{:<6} {:<12} {:<12} stage {}  {}",
+            c["id"].as_str().unwrap_or("?"),
+            c["release"].as_str().unwrap_or("?"),
+            c["state"].as_str().unwrap_or("?"),
+            c["stage"],
+            c["name"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+fn counts(c: &Value) -> String {
+    format!(
+        "offered {}, succeeded {}, failed {}, rolled back {}, rejected {}",
+        c["offered"], c["succeeded"], c["failed"], c["rolled_back"], c["rejected"]
+    )
+}
+
+fn status(args: StatusArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let p = client.json("GET", &format!("/v1/admin/campaigns/{}", args.id), None)?;
+    if args.json {
+        println!("{p}");
+        return Ok(());
+    }
+    let c = &p["campaign"];
+    println!(
+        "campaign {} ({}): release {}, {}, stage {}",
+        c["id"].as_str().unwrap_or("?"),
+        c["name"].as_str().unwrap_or(""),
+        c["release"].as_str().unwrap_or("?"),
+        c["state"].as_str().unwrap_or("?"),
+        c["stage"]
+    );
+    if let Some(reason) = c["reason"].as_str() {
+        println!("  reason: {reason}");
+    }
+    println!(
+        "  total: {}; in flight {}",
+        counts(&p["total"]),
+        p["in_flight"]
+    );
+    for (i, stage) in p["stages"].as_array().into_iter().flatten().enumerate() {
+        println!("  stage {i}: {}", counts(stage));
+    }
+    if let Some(codes) = p["failure_codes"].as_object().filter(|m| !m.is_empty()) {
+        let mut codes: Vec<_> = codes.iter().collect();
+        codes.sort_by_key(|(_, n)| std::cmp::Reverse(n.as_i64().unwrap_or(0)));
+        let text: Vec<String> = codes
+            .iter()
+            .map(|(code, n)| format!("{code} ×{n}"))
+            .collect();
+        println!("  failures: {}", text.join(", "));
+    }
+    if let Some(versions) = p["versions"].as_object().filter(|m| !m.is_empty()) {
+        let text: Vec<String> = versions.iter().map(|(v, n)| format!("{v}: {n}")).collect();
+        println!("  fleet versions: {}", text.join(", "));
+    }
+    Ok(())
+}
+
+fn action(args: ActionArgs, action: &str) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let c = client.json(
+        "POST",
+        &format!("/v1/admin/campaigns/{}/{action}", args.id),
+        None,
+    )?;
+    println!(
+        "campaign {} is now {}",
+        c["id"].as_str().unwrap_or("?"),
+        c["state"].as_str().unwrap_or("?")
+    );
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Talking to a Sluice server's admin API.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::up::ADMIN_TOKEN_FILE;
+
+/// Where the server is and how to authenticate, shared by every command that
+/// talks to one.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// The Sluice server.
+    #[arg(long, env = "SLUICE_SERVER", default_value = "http://127.0.0.1:3000")]
+    pub server: String,
+    /// File holding the admin token (default: SLUICE_TOKEN, else the token
+    /// `sluice up` wrote to .spin/admin-token).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// An admin API client.
+pub struct Client {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+/// A response: status and body.
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON; a non-2xx reply becomes an error with the server's message.
+    pub fn json(self) -> Result<Value> {
+        let value: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
+        if !(200..300).contains(&self.status) {
+            let message = value["message"].as_str().unwrap_or("").to_owned();
+            let code = value["error"].as_str().unwrap_or("error").to_owned();
+            bail!("server answered {} {code}: {message}", self.status);
+        }
+        Ok(value)
+    }
+}
+
+fn read_token(args: &ServerArgs) -> Result<String> {
+    if let Some(path) = &args.token_file {
+        return Ok(std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .trim()
+            .to_owned());
+    }
+    if let Ok(token) = std::env::var("SLUICE_TOKEN")
+        && !token.trim().is_empty()
+    {
+        return Ok(token.trim().to_owned());
+    }
+    let local = Path::new(".spin").join(ADMIN_TOKEN_FILE);
+    std::fs::read_to_string(&local)
+        .map(|t| t.trim().to_owned())
+        .with_context(|| {
+            format!(
+                "no admin token: set SLUICE_TOKEN, pass --token-file, or run from the directory where `sluice up` wrote {}",
+                local.display()
+            )
+        })
+}
+
+impl Client {
+    pub fn new(args: &ServerArgs) -> Result<Client> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Client {
+            base: args.server.trim_end_matches('/').to_owned(),
+            token: read_token(args)?,
+            agent,
+        })
+    }
+
+    /// Sends one admin request.
+    pub fn send(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Reply> {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.token);
+        let result = match (method, body) {
+            ("GET", _) => self.agent.get(&url).header("authorization", &auth).call(),
+            ("HEAD", _) => self.agent.head(&url).header("authorization", &auth).call(),
+            ("POST", body) => self
+                .agent
+                .post(&url)
+                .header("authorization", &auth)
+                .send(body.unwrap_or_default()),
+            ("PUT", body) => self
+                .agent
+                .put(&url)
+                .header("authorization", &auth)
+                .send(body.unwrap_or_default()),
+            _ => bail!("unsupported method {method}"),
+        };
+        let mut response = result.with_context(|| format!("{method} {url}"))?;
+        let status = response.status().as_u16();
+        let body = if method == "HEAD" {
+            Vec::new()
+        } else {
+            response
+                .body_mut()
+                .with_config()
+                .limit(64 << 20)
+                .read_to_vec()
+                .with_context(|| format!("reading the answer to {method} {url}"))?
+        };
+        Ok(Reply { status, body })
+    }
+
+    /// Sends JSON (or nothing) and expects JSON back.
+    pub fn json(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        self.send(method, path, bytes.as_deref())?.json()
+    }
+}

@@ -1,0 +1,155 @@
+//! The wasmtime engine, the linker of host capabilities, and compiled-component
+//! caching.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// Most component instances alive at once (one per request in flight).
+pub const MAX_INSTANCES: u32 = 1000;
+
+/// Per-request state: WASI, HTTP, key-value and variables.
+pub struct HostState {
+    pub table: ResourceTable,
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub hooks: NoOutboundHttp,
+    pub kv: sluice_host_key_value::KeyValue,
+    pub variables: sluice_host_variables::Variables,
+    pub limits: StoreLimits,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Components get no outbound HTTP (`allowed_outbound_hosts` is not supported).
+pub struct NoOutboundHttp;
+
+impl WasiHttpHooks for NoOutboundHttp {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async {
+            Err(wasmtime_wasi_http::p2::bindings::http::types::ErrorCode::HttpRequestDenied.into())
+        })
+    }
+}
+
+/// An engine with the pooling allocator (falling back to on-demand allocation
+/// where the machine cannot reserve the pool's address space).
+pub fn engine() -> Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(MAX_INSTANCES)
+        .total_core_instances(MAX_INSTANCES * 16)
+        .total_memories(MAX_INSTANCES * 4)
+        .total_tables(MAX_INSTANCES * 4)
+        .total_stacks(MAX_INSTANCES)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(16)
+        .max_tables_per_component(16)
+        .max_memory_size(512 << 20);
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match Engine::new(&config) {
+        Ok(engine) => Ok(engine),
+        Err(e) => {
+            tracing::warn!("pooling allocator unavailable ({e}); allocating instances on demand");
+            let mut config = Config::new();
+            config.wasm_component_model(true);
+            Ok(Engine::new(&config)?)
+        }
+    }
+}
+
+/// The linker every component is instantiated with.
+pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    sluice_host_key_value::add_to_linker(&mut linker, |s: &mut HostState| {
+        sluice_host_key_value::KeyValueView {
+            kv: &s.kv,
+            table: &mut s.table,
+        }
+    })?;
+    sluice_host_variables::add_to_linker(&mut linker, |s: &mut HostState| &s.variables)?;
+    Ok(linker)
+}
+
+/// Where compiled components are kept between runs.
+pub fn default_cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("sluice").join("compiled")
+}
+
+/// Compiles `bytes`, or loads the artifact compiled earlier by an engine with the
+/// same settings.
+pub fn load_component(engine: &Engine, bytes: &[u8], cache_dir: &Path) -> Result<Component> {
+    let mut settings = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut settings);
+    let key = format!("{:x}-{:016x}", Sha256::digest(bytes), settings.finish());
+    let path = cache_dir.join(format!("{key}.cwasm"));
+    if path.exists() {
+        // SAFETY: the file was written by `serialize` below, from this cache key.
+        // Incompatible or damaged artifacts fail to load and are rebuilt.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::warn!("recompiling: cached {} unusable: {e}", path.display()),
+        }
+    }
+    let component = Component::new(engine, bytes)
+        .map_err(anyhow::Error::from)
+        .context("compiling component")?;
+    if std::fs::create_dir_all(cache_dir).is_ok() {
+        let tmp = cache_dir.join(format!("{key}.{}.tmp", std::process::id()));
+        if let Ok(artifact) = component.serialize()
+            && std::fs::write(&tmp, artifact).is_ok()
+        {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+    Ok(component)
+}
+
+/// The response body type the server uses for everything.
+pub type Body = HyperOutgoingBody;
