@@ -7,6 +7,7 @@ mod atomic_file;
 mod byte_size;
 mod campaign;
 mod client;
+mod device;
 mod keydir;
 mod keygen;
 mod release;
@@ -38,6 +39,8 @@ enum Command {
     /// Create, watch and steer rollout campaigns.
     #[command(subcommand)]
     Campaign(campaign::Command),
+    /// The reference device agent: A/B slots in a directory, verified resumable updates.
+    Device(device::Args),
     /// Run spin.toml locally: builds missing components, then serves it.
     Up(up::Args),
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Release(command) => release::run(command),
         Command::Up(args) => up::run(args),
         Command::Campaign(command) => campaign::run(command),
+        Command::Device(args) => device::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ use crate::cli::{scratch, sluice};
 use crate::host::{Host, HostConfig, free_port, http, root};
 
 /// Keys and a packed release `1.2.0` for `cam-v2` in `dir`.
-fn release(dir: &Path) {
+pub fn release(dir: &Path) {
     sluice(dir, &["keygen", "--out", "keys"]).success();
     let image: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(dir.join("image"), image).unwrap();
@@ -36,11 +36,11 @@ fn release(dir: &Path) {
     .success();
 }
 
-fn trust(dir: &Path) -> String {
+pub fn trust(dir: &Path) -> String {
     format!("@{}", dir.join("keys/trust.json").display())
 }
 
-fn admin(host: &Host, method: &str, path: &str, body: Option<Value>) -> crate::host::Answer {
+pub fn admin(host: &Host, method: &str, path: &str, body: Option<Value>) -> crate::host::Answer {
     let auth = format!("Bearer {}", host.token());
     let body = body.map(|b| b.to_string().into_bytes());
     http(
@@ -52,7 +52,7 @@ fn admin(host: &Host, method: &str, path: &str, body: Option<Value>) -> crate::h
 }
 
 /// Enrols devices through the admin API at `url`; returns (id, secret) pairs.
-fn enrol_at(url: &str, token: &str, ids: &[String]) -> Vec<(String, String)> {
+pub fn enrol_at(url: &str, token: &str, ids: &[String]) -> Vec<(String, String)> {
     let devices: Vec<Value> = ids
         .iter()
         .map(|id| json!({"id": id, "hardware": "cam-v2"}))
@@ -79,18 +79,18 @@ fn enrol_at(url: &str, token: &str, ids: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn enrol(host: &Host, ids: &[String]) -> Vec<(String, String)> {
+pub fn enrol(host: &Host, ids: &[String]) -> Vec<(String, String)> {
     enrol_at(&host.url, &host.token(), ids)
 }
 
-fn basic(id: &str, secret: &str) -> String {
+pub fn basic(id: &str, secret: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
     )
 }
 
-fn checkin(url: &str, device: &(String, String), version: &str) -> Value {
+pub fn checkin(url: &str, device: &(String, String), version: &str) -> Value {
     let body = json!({"hardware": "cam-v2", "version": version, "security_version": 1}).to_string();
     let answer = http(
         "POST",
@@ -102,7 +102,7 @@ fn checkin(url: &str, device: &(String, String), version: &str) -> Value {
     answer.json()
 }
 
-fn status(url: &str, device: &(String, String), campaign: &str, state: &str) -> u16 {
+pub fn status(url: &str, device: &(String, String), campaign: &str, state: &str) -> u16 {
     let body = json!({"campaign": campaign, "state": state}).to_string();
     http(
         "POST",
@@ -113,7 +113,7 @@ fn status(url: &str, device: &(String, String), campaign: &str, state: &str) -> 
     .status
 }
 
-fn publish(dir: &Path, host: &Host) {
+pub fn publish(dir: &Path, host: &Host) {
     let run = sluice(
         dir,
         &[
@@ -130,7 +130,7 @@ fn publish(dir: &Path, host: &Host) {
     assert_eq!(run.last_line(), "1.2.0", "{}", run.stdout);
 }
 
-fn create_campaign(dir: &Path, host: &Host) -> String {
+pub fn create_campaign(dir: &Path, host: &Host, policy: &str) -> String {
     let run = sluice(
         dir,
         &[
@@ -139,7 +139,7 @@ fn create_campaign(dir: &Path, host: &Host) -> String {
             "--release",
             "1.2.0",
             "--policy",
-            r#"{"stages":[{"percent":100}],"max_failure_rate":1.0}"#,
+            policy,
             "--server",
             &host.url,
             "--token-file",
@@ -157,7 +157,11 @@ fn a_published_release_survives_a_restart_and_devices_update_through_the_compose
     let config = || HostConfig::sluice(&dir.join("state")).variable("trust_root", &trust(&dir));
     let host = Host::start(config());
     publish(&dir, &host);
-    let campaign = create_campaign(&dir, &host);
+    let campaign = create_campaign(
+        &dir,
+        &host,
+        r#"{"stages":[{"percent":100}],"max_failure_rate":1.0}"#,
+    );
     assert_eq!(campaign, "c1");
     let devices = enrol(&host, &["cam-1".to_string()]);
     host.stop();
@@ -331,7 +335,11 @@ fn the_policy_is_swapped_by_editing_one_line() {
 
     let host = Host::start(config());
     publish(&dir, &host);
-    create_campaign(&dir, &host);
+    create_campaign(
+        &dir,
+        &host,
+        r#"{"stages":[{"percent":100}],"max_failure_rate":1.0}"#,
+    );
     let devices = enrol(&host, &["cam-1".to_string(), "cam-2".to_string()]);
     assert_eq!(checkin(&host.url, &devices[0], "1.0.0")["action"], "update");
     host.stop();

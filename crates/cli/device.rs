@@ -1,0 +1,162 @@
+//! `sluice device`: the reference device agent (see the `sluice-device` crate).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use sluice_device::{Agent, AgentState, FileSlots, HealthCheck, HttpTransport, Next};
+use sluice_protocol::TrustRoot;
+
+use crate::atomic_file::{self, Visibility};
+
+pub const STATE_FILE: &str = "agent.json";
+const TRUST_FILE: &str = "trust.json";
+const SECRET_FILE: &str = "secret";
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The Sluice server.
+    #[arg(long)]
+    server: String,
+    /// This device's id.
+    #[arg(long)]
+    id: String,
+    /// Where the slots (slot-a, slot-b) and the agent's state live.
+    #[arg(long, value_name = "DIR")]
+    state_dir: PathBuf,
+    /// The device secret from enrolment (kept in DIR/secret after the first run).
+    #[arg(long, env = "SLUICE_DEVICE_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// The trust root (trust.json from `sluice keygen`); kept in DIR after the first run.
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
+    /// Hardware id (first run).
+    #[arg(long)]
+    hardware: Option<String>,
+    /// Version of the image already in slot A (first run).
+    #[arg(long, default_value = "0.0.0")]
+    version: String,
+    /// Command run after switching slots; exit status 0 means healthy. It sees the
+    /// new version in $SLUICE_VERSION. Without one, booting counts as healthy.
+    #[arg(long)]
+    health_cmd: Option<String>,
+    /// Take one step (check in and act on the answer) and exit.
+    #[arg(long)]
+    once: bool,
+}
+
+struct CommandHealth(Option<String>);
+
+impl HealthCheck for CommandHealth {
+    fn check(&mut self, version: &str) -> Result<(), String> {
+        let Some(cmd) = &self.0 else {
+            return Ok(());
+        };
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .env("SLUICE_VERSION", version)
+            .status()
+            .map_err(|e| format!("running health check: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("health check `{cmd}` exited with {status}"))
+        }
+    }
+}
+
+fn keep_file(
+    dir: &Path,
+    name: &str,
+    given: Option<Vec<u8>>,
+    visibility: Visibility,
+    what: &str,
+) -> Result<Vec<u8>> {
+    let path = dir.join(name);
+    match given {
+        Some(bytes) => {
+            atomic_file::write(&path, &bytes, visibility)?;
+            Ok(bytes)
+        }
+        None => std::fs::read(&path)
+            .with_context(|| format!("no {what}: pass it on the first run ({})", path.display())),
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    std::fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("creating {}", args.state_dir.display()))?;
+    let dir = args.state_dir.clone();
+    let trust_bytes = args
+        .trust
+        .as_ref()
+        .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()?;
+    let trust = TrustRoot::from_json(&keep_file(
+        &dir,
+        TRUST_FILE,
+        trust_bytes,
+        Visibility::Public,
+        "trust root (--trust)",
+    )?)
+    .context("trust root")?;
+    let secret = keep_file(
+        &dir,
+        SECRET_FILE,
+        args.secret.map(String::into_bytes),
+        Visibility::Secret,
+        "device secret (--secret)",
+    )?;
+    let secret = String::from_utf8_lossy(&secret).trim().to_owned();
+
+    let state_path = dir.join(STATE_FILE);
+    let state = match std::fs::read(&state_path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).with_context(|| format!("{}", state_path.display()))?
+        }
+        Err(_) => {
+            let Some(hardware) = &args.hardware else {
+                bail!("first run: --hardware is required");
+            };
+            AgentState::factory(hardware, &args.version, 0)
+        }
+    };
+    if let Some(hw) = &args.hardware
+        && *hw != state.hardware
+    {
+        bail!("this device is {:?}, not {hw:?}", state.hardware);
+    }
+    let persist_path = state_path.clone();
+    let mut agent = Agent::new(
+        state,
+        FileSlots::new(&dir),
+        HttpTransport::new(&args.server, &args.id, &secret),
+        CommandHealth(args.health_cmd),
+        trust,
+    )
+    .on_persist(move |state| {
+        let bytes = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+        atomic_file::write(&persist_path, &bytes, Visibility::Secret).map_err(std::io::Error::other)
+    })
+    .on_event(|line| println!("{line}"));
+    // Persist the first-run state before anything else happens.
+    let bytes = serde_json::to_vec_pretty(&agent.state)?;
+    atomic_file::write(&state_path, &bytes, Visibility::Secret)?;
+
+    loop {
+        match agent.step() {
+            Next::Wait(seconds) => {
+                if args.once {
+                    println!(
+                        "running {} (next check-in in {seconds} s)",
+                        agent.state.version
+                    );
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_secs(seconds));
+            }
+            Next::Stop(reason) => bail!("{reason}"),
+        }
+    }
+}

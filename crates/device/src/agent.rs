@@ -1,0 +1,623 @@
+//! The agent's state machine, driven one [`Agent::step`] at a time: a real device
+//! loops `step` then sleeps; the fleet simulator drives many agents from a pool.
+
+use std::collections::HashMap;
+use std::io;
+
+use serde::{Deserialize, Serialize};
+use sluice_protocol::{DeviceState, Manifest, SignedManifest, TrustRoot, Verifier};
+
+use crate::slots::{Slot, Slots};
+use crate::transport::{CheckinReport, FailureDetail, Telemetry, Transport, TransportError};
+
+/// Longest wait between retries after failures.
+pub const MAX_BACKOFF_SECONDS: u64 = 900;
+/// First wait after a failure; it doubles each time.
+pub const FIRST_BACKOFF_SECONDS: u64 = 5;
+/// Bytes read back at a time when checking the whole written image.
+const READ_BACK: usize = 1 << 20;
+
+/// Everything the agent must remember across power loss.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentState {
+    pub hardware: String,
+    /// The slot the device boots from.
+    pub active: Slot,
+    /// The committed version and security version (anti-rollback counter).
+    pub version: String,
+    pub security_version: u64,
+    /// The signed manifest of the active image, if it came from Sluice (lets the
+    /// agent reuse chunks it already holds).
+    #[serde(default)]
+    pub active_manifest: Option<String>,
+    /// What the other slot holds, for an operator rollback.
+    #[serde(default)]
+    pub previous: Option<Installed>,
+    /// The newest key statement seen (file bytes).
+    #[serde(default)]
+    pub key_statement: Option<String>,
+    /// An update in progress.
+    #[serde(default)]
+    pub pending: Option<Pending>,
+    /// A final report the server has not acknowledged yet.
+    #[serde(default)]
+    pub unreported: Option<Report>,
+    /// Campaigns this device is done with (failed, rejected, rolled back).
+    #[serde(default)]
+    pub finished_campaigns: Vec<String>,
+}
+
+/// An image that was installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installed {
+    pub version: String,
+    pub security_version: u64,
+    #[serde(default)]
+    pub manifest: Option<String>,
+}
+
+/// Where an update stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stage {
+    /// Chunks `0..next_chunk` are written and verified in the inactive slot.
+    Downloading,
+    /// Switched to the new slot; waiting for the health check to commit or revert.
+    Rebooted,
+}
+
+/// An update in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub campaign: String,
+    pub release: String,
+    pub manifest: String,
+    pub next_chunk: usize,
+    pub stage: Stage,
+}
+
+/// A status report kept until the server takes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub campaign: String,
+    pub state: String,
+    #[serde(default)]
+    pub error: Option<FailureDetail>,
+}
+
+impl AgentState {
+    /// A device that runs `version` from slot A and has never updated.
+    pub fn factory(hardware: &str, version: &str, security_version: u64) -> AgentState {
+        AgentState {
+            hardware: hardware.to_owned(),
+            active: Slot::A,
+            version: version.to_owned(),
+            security_version,
+            active_manifest: None,
+            previous: None,
+            key_statement: None,
+            pending: None,
+            unreported: None,
+            finished_campaigns: Vec::new(),
+        }
+    }
+}
+
+/// Decides whether a newly booted image is healthy.
+pub trait HealthCheck {
+    fn check(&mut self, version: &str) -> Result<(), String>;
+}
+
+/// Counters a simulator or operator cares about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AgentStats {
+    pub bytes_downloaded: u64,
+    pub chunks_downloaded: u64,
+    pub chunks_reused: u64,
+}
+
+/// Saves the agent's state durably (a file on a device, memory in a simulator).
+pub type Persist = Box<dyn FnMut(&AgentState) -> io::Result<()> + Send>;
+
+/// What the agent wants next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Step again after this many seconds.
+    Wait(u64),
+    /// The server refused this device (4xx at check-in): stop, do not retry.
+    Stop(String),
+}
+
+/// The device agent.
+pub struct Agent<S: Slots, T: Transport, H: HealthCheck> {
+    pub state: AgentState,
+    pub slots: S,
+    pub transport: T,
+    pub health: H,
+    pub stats: AgentStats,
+    pub telemetry: Telemetry,
+    trust: TrustRoot,
+    persist: Persist,
+    events: Box<dyn FnMut(&str) + Send>,
+    clock: fn() -> u64,
+    failures: u32,
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Names a verification error for reports (`CHUNK_DIGEST_MISMATCH`, ...).
+fn error_code(e: &sluice_protocol::Error) -> String {
+    let debug = format!("{e:?}");
+    let name = debug.split([' ', '{', '(']).next().unwrap_or("VERIFY");
+    let mut code = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            code.push('_');
+        }
+        code.push(c.to_ascii_uppercase());
+    }
+    code
+}
+
+impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
+    pub fn new(state: AgentState, slots: S, transport: T, health: H, trust: TrustRoot) -> Self {
+        Agent {
+            state,
+            slots,
+            transport,
+            health,
+            stats: AgentStats::default(),
+            telemetry: Telemetry::default(),
+            trust,
+            persist: Box::new(|_| Ok(())),
+            events: Box::new(|_| {}),
+            clock: now_unix,
+            failures: 0,
+        }
+    }
+
+    /// Called with the state after every change that must survive power loss.
+    pub fn on_persist(
+        mut self,
+        persist: impl FnMut(&AgentState) -> io::Result<()> + Send + 'static,
+    ) -> Self {
+        self.persist = Box::new(persist);
+        self
+    }
+
+    /// Called with a line for people at every state change.
+    pub fn on_event(mut self, events: impl FnMut(&str) + Send + 'static) -> Self {
+        self.events = Box::new(events);
+        self
+    }
+
+    fn event(&mut self, text: &str) {
+        (self.events)(text);
+    }
+
+    fn save(&mut self) -> io::Result<()> {
+        (self.persist)(&self.state)
+    }
+
+    fn backoff(&mut self, retry_after: Option<u64>) -> Next {
+        self.failures = self.failures.saturating_add(1);
+        let exponential =
+            FIRST_BACKOFF_SECONDS.saturating_mul(1 << self.failures.min(10).saturating_sub(1));
+        Next::Wait(
+            retry_after
+                .unwrap_or(exponential)
+                .clamp(1, MAX_BACKOFF_SECONDS),
+        )
+    }
+
+    /// One step: finish what is pending, or check in and act on the answer.
+    pub fn step(&mut self) -> Next {
+        match self.try_step() {
+            Ok(next) => next,
+            Err(e) => {
+                self.event(&format!("local storage error: {e}"));
+                self.backoff(None)
+            }
+        }
+    }
+
+    fn try_step(&mut self) -> io::Result<Next> {
+        if let Err(TransportError::Temporary { retry_after, .. }) = self.send_unreported()? {
+            return Ok(self.backoff(retry_after));
+        }
+        if let Some(pending) = self.state.pending.clone() {
+            return match pending.stage {
+                Stage::Downloading => self.download(),
+                Stage::Rebooted => self.after_reboot(),
+            };
+        }
+        let report = CheckinReport {
+            hardware: self.state.hardware.clone(),
+            version: self.state.version.clone(),
+            security_version: self.state.security_version,
+            telemetry: self.telemetry.clone(),
+        };
+        let answer = match self.transport.checkin(&report) {
+            Ok(answer) => answer,
+            Err(TransportError::Temporary {
+                message,
+                retry_after,
+            }) => {
+                self.event(&format!("check-in failed, backing off: {message}"));
+                return Ok(self.backoff(retry_after));
+            }
+            Err(TransportError::Refused {
+                status, message, ..
+            }) => {
+                return Ok(Next::Stop(format!(
+                    "server refused check-in ({status}): {message}"
+                )));
+            }
+        };
+        self.failures = 0;
+        let poll = u64::from(answer.next_poll_seconds.max(1));
+        match (answer.action.as_str(), answer.campaign, answer.release) {
+            ("update", Some(campaign), Some(release)) => self.start_update(campaign, release, poll),
+            ("rollback", Some(campaign), Some(release)) => self.rollback(campaign, release, poll),
+            _ => Ok(Next::Wait(poll)),
+        }
+    }
+
+    /// Sends a report; a refused one (the campaign was aborted) abandons the update.
+    fn report(&mut self, campaign: &str, state: &str) -> Result<(), String> {
+        match self.transport.status(campaign, state, None) {
+            Ok(()) => Ok(()),
+            Err(TransportError::Refused { code, message, .. }) if code == "campaign_aborted" => {
+                Err(message)
+            }
+            Err(e) => {
+                self.event(&format!("report {state} not delivered: {e}"));
+                Ok(())
+            }
+        }
+    }
+
+    /// A final report: saved first, then sent, and retried at the next step until
+    /// the server takes it.
+    fn report_final(
+        &mut self,
+        campaign: &str,
+        state: &str,
+        error: Option<FailureDetail>,
+    ) -> io::Result<()> {
+        self.state.unreported = Some(Report {
+            campaign: campaign.to_owned(),
+            state: state.to_owned(),
+            error,
+        });
+        self.save()?;
+        self.send_unreported().map(|_| ())
+    }
+
+    /// Sends the saved final report, if any; forgets it once the server answered.
+    fn send_unreported(&mut self) -> io::Result<Result<(), TransportError>> {
+        let Some(report) = self.state.unreported.clone() else {
+            return Ok(Ok(()));
+        };
+        match self
+            .transport
+            .status(&report.campaign, &report.state, report.error.as_ref())
+        {
+            Ok(()) | Err(TransportError::Refused { .. }) => {
+                self.state.unreported = None;
+                self.save()?;
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    fn verify(
+        &self,
+        manifest: &[u8],
+    ) -> Result<sluice_protocol::VerifiedManifest, sluice_protocol::Error> {
+        let mut verifier = Verifier::new(self.trust.clone());
+        if let Some(statement) = &self.state.key_statement
+            && let Ok(envelope) = sluice_protocol::decode_statement_file(statement.as_bytes())
+        {
+            verifier = verifier.with_key_statement(&envelope)?;
+        }
+        verifier.verify_for_device(
+            manifest,
+            &DeviceState {
+                hardware: self.state.hardware.clone(),
+                committed_security_version: self.state.security_version,
+                now: (self.clock)(),
+            },
+        )
+    }
+
+    fn reject(
+        &mut self,
+        campaign: &str,
+        phase: &str,
+        error: &sluice_protocol::Error,
+    ) -> io::Result<Next> {
+        self.event(&format!(
+            "rejected the release of campaign {campaign}: {error}"
+        ));
+        self.state.pending = None;
+        self.state.finished_campaigns.push(campaign.to_owned());
+        self.report_final(
+            campaign,
+            "rejected",
+            Some(FailureDetail {
+                phase: phase.into(),
+                code: error_code(error),
+                detail: error.to_string(),
+            }),
+        )?;
+        Ok(Next::Wait(60))
+    }
+
+    fn start_update(&mut self, campaign: String, release: String, poll: u64) -> io::Result<Next> {
+        if self.state.finished_campaigns.contains(&campaign) {
+            return Ok(Next::Wait(poll));
+        }
+        let manifest = match self.transport.manifest(&release) {
+            Ok(bytes) => bytes,
+            Err(TransportError::Temporary { retry_after, .. }) => {
+                return Ok(self.backoff(retry_after));
+            }
+            Err(e) => {
+                self.event(&format!("manifest of {release} refused: {e}"));
+                return Ok(Next::Wait(poll));
+            }
+        };
+        let verified = match self.verify(&manifest) {
+            Ok(verified) => verified,
+            Err(e) => return self.reject(&campaign, "verify", &e),
+        };
+        if let Some(newer) = verified.newer_key_statement() {
+            self.state.key_statement = Some(
+                String::from_utf8_lossy(&sluice_protocol::encode_statement_file(newer))
+                    .into_owned(),
+            );
+        }
+        let inactive = self.state.active.other();
+        self.slots.clear(inactive)?;
+        self.state.pending = Some(Pending {
+            campaign: campaign.clone(),
+            release: release.clone(),
+            manifest: String::from_utf8_lossy(&manifest).into_owned(),
+            next_chunk: 0,
+            stage: Stage::Downloading,
+        });
+        self.save()?;
+        self.event(&format!("updating to {release} (campaign {campaign})"));
+        if let Err(reason) = self.report(&campaign, "downloading") {
+            return self.abandon(&reason);
+        }
+        self.download()
+    }
+
+    fn abandon(&mut self, reason: &str) -> io::Result<Next> {
+        self.event(&format!("update abandoned: {reason}"));
+        if let Some(p) = self.state.pending.take() {
+            self.state.finished_campaigns.push(p.campaign);
+        }
+        self.save()?;
+        Ok(Next::Wait(60))
+    }
+
+    /// Chunks this device already holds in its active slot, by digest.
+    fn held_chunks(&self) -> HashMap<String, (u64, u64)> {
+        let Some(text) = &self.state.active_manifest else {
+            return HashMap::new();
+        };
+        let Ok(signed) =
+            SignedManifest::from_bytes(text.as_bytes(), &sluice_protocol::Limits::default())
+        else {
+            return HashMap::new();
+        };
+        let Ok(manifest) = serde_json::from_slice::<Manifest>(&signed.manifest.payload) else {
+            return HashMap::new();
+        };
+        manifest
+            .chunks
+            .iter()
+            .map(|c| (c.sha256.to_string(), (c.offset, c.size)))
+            .collect()
+    }
+
+    fn download(&mut self) -> io::Result<Next> {
+        let Some(pending) = self.state.pending.clone() else {
+            return Ok(Next::Wait(1));
+        };
+        let verified = match self.verify(pending.manifest.as_bytes()) {
+            Ok(v) => v,
+            Err(e) => return self.reject(&pending.campaign, "verify", &e),
+        };
+        let manifest = verified.manifest().clone();
+        let inactive = self.state.active.other();
+        let held = self.held_chunks();
+        for (index, chunk) in manifest.chunks.iter().enumerate().skip(pending.next_chunk) {
+            let digest = chunk.sha256.to_string();
+            let reused = match held.get(&digest) {
+                Some((offset, size)) if *size == chunk.size => self
+                    .slots
+                    .read_at(self.state.active, *offset, *size as usize)
+                    .ok(),
+                _ => None,
+            };
+            let data = match reused {
+                Some(data) => {
+                    self.stats.chunks_reused += 1;
+                    data
+                }
+                None => match self.transport.chunk(&digest) {
+                    Ok(data) => {
+                        self.stats.bytes_downloaded += data.len() as u64;
+                        self.stats.chunks_downloaded += 1;
+                        data
+                    }
+                    Err(TransportError::Temporary {
+                        retry_after,
+                        message,
+                    }) => {
+                        self.event(&format!(
+                            "chunk {index} not fetched, will resume: {message}"
+                        ));
+                        return Ok(self.backoff(retry_after));
+                    }
+                    Err(e) => {
+                        self.event(&format!("chunk {index} refused, will retry: {e}"));
+                        return Ok(self.backoff(None));
+                    }
+                },
+            };
+            if let Err(e) = verified.verify_chunk(index, &data) {
+                return self.reject(&pending.campaign, "download", &e);
+            }
+            self.slots.write_at(inactive, chunk.offset, &data)?;
+            if let Some(p) = self.state.pending.as_mut() {
+                p.next_chunk = index + 1;
+            }
+            self.save()?;
+        }
+        // The whole image, read back from the slot.
+        let mut image = verified.image_verifier();
+        let mut offset = 0u64;
+        let total = manifest.image.size;
+        while offset < total {
+            let len = READ_BACK.min((total - offset) as usize);
+            let data = self.slots.read_at(inactive, offset, len)?;
+            if let Err(e) = image.update(&data) {
+                return self.reject(&pending.campaign, "install", &e);
+            }
+            offset += len as u64;
+        }
+        if let Err(e) = image.finish() {
+            return self.reject(&pending.campaign, "install", &e);
+        }
+        for state in ["downloaded", "installing", "rebooting"] {
+            if let Err(reason) = self.report(&pending.campaign, state) {
+                return self.abandon(&reason);
+            }
+        }
+        // "Reboot" into the new slot; remember what the old one holds.
+        self.state.previous = Some(Installed {
+            version: self.state.version.clone(),
+            security_version: self.state.security_version,
+            manifest: self.state.active_manifest.clone(),
+        });
+        self.state.active = inactive;
+        if let Some(p) = self.state.pending.as_mut() {
+            p.stage = Stage::Rebooted;
+        }
+        self.save()?;
+        self.event(&format!(
+            "rebooted into slot {inactive:?} with {}",
+            pending.release
+        ));
+        self.after_reboot()
+    }
+
+    fn after_reboot(&mut self) -> io::Result<Next> {
+        let Some(pending) = self.state.pending.clone() else {
+            return Ok(Next::Wait(1));
+        };
+        let manifest: Option<Manifest> =
+            SignedManifest::from_bytes(pending.manifest.as_bytes(), &Default::default())
+                .ok()
+                .and_then(|s| serde_json::from_slice(&s.manifest.payload).ok());
+        match self.health.check(&pending.release) {
+            Ok(()) => {
+                self.state.version = pending.release.clone();
+                if let Some(m) = &manifest {
+                    self.state.security_version =
+                        self.state.security_version.max(m.security_version);
+                }
+                self.state.active_manifest = Some(pending.manifest.clone());
+                self.state.pending = None;
+                self.save()?;
+                self.event(&format!("committed {}", pending.release));
+                self.report_final(&pending.campaign, "succeeded", None)?;
+            }
+            Err(why) => {
+                // Revert on our own: boot the slot that worked.
+                self.state.active = self.state.active.other();
+                self.state.previous = None;
+                self.state.pending = None;
+                self.state.finished_campaigns.push(pending.campaign.clone());
+                self.save()?;
+                self.event(&format!(
+                    "health check failed, reverted to {}: {why}",
+                    self.state.version
+                ));
+                self.report_final(
+                    &pending.campaign,
+                    "failed",
+                    Some(FailureDetail {
+                        phase: "health".into(),
+                        code: "HEALTH_CHECK".into(),
+                        detail: why,
+                    }),
+                )?;
+            }
+        }
+        Ok(Next::Wait(1))
+    }
+
+    fn rollback(&mut self, campaign: String, release: String, poll: u64) -> io::Result<Next> {
+        let Some(previous) = self.state.previous.clone().filter(|p| p.version == release) else {
+            self.event(&format!(
+                "asked to roll back to {release}, which the other slot does not hold"
+            ));
+            return Ok(Next::Wait(poll));
+        };
+        if previous.security_version < self.state.security_version {
+            self.event(&format!(
+                "refusing to roll back to {release}: below the committed security version"
+            ));
+            self.state.finished_campaigns.push(campaign.clone());
+            self.report_final(
+                &campaign,
+                "failed",
+                Some(FailureDetail {
+                    phase: "rollback".into(),
+                    code: "ANTI_ROLLBACK".into(),
+                    detail: format!(
+                        "{release} has security version {}",
+                        previous.security_version
+                    ),
+                }),
+            )?;
+            return Ok(Next::Wait(poll));
+        }
+        let current = Installed {
+            version: self.state.version.clone(),
+            security_version: self.state.security_version,
+            manifest: self.state.active_manifest.clone(),
+        };
+        self.state.active = self.state.active.other();
+        self.state.version = previous.version;
+        self.state.active_manifest = previous.manifest;
+        self.state.previous = Some(current);
+        self.state.finished_campaigns.push(campaign.clone());
+        self.save()?;
+        self.event(&format!("rolled back to {release}"));
+        self.report_final(&campaign, "rolled_back", None)?;
+        Ok(Next::Wait(poll))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_code;
+
+    #[test]
+    fn error_codes_are_screaming_snake_case() {
+        let e = sluice_protocol::Error::ImageTooLong { expected: 1 };
+        assert_eq!(error_code(&e), "IMAGE_TOO_LONG");
+    }
+}

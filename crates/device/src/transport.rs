@@ -1,0 +1,200 @@
+//! How the agent talks to the server: check-in, manifest, chunks, status.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Why a request did not get a usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// Network trouble or a 5xx: retry with backoff (or after `retry_after`).
+    #[error("temporary failure: {message}")]
+    Temporary {
+        message: String,
+        retry_after: Option<u64>,
+    },
+    /// A 4xx: the server refuses this device's request; retrying would not help.
+    #[error("refused ({status}): {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+/// The check-in answer.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct CheckinAnswer {
+    pub action: String,
+    #[serde(default)]
+    pub campaign: Option<String>,
+    #[serde(default)]
+    pub release: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub next_poll_seconds: u32,
+}
+
+/// What the device reports at check-in.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheckinReport {
+    pub hardware: String,
+    pub version: String,
+    pub security_version: u64,
+    pub telemetry: Telemetry,
+}
+
+/// Telemetry sent at check-in.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Telemetry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub battery_percent: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charging: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc_offset_minutes: Option<i16>,
+}
+
+/// A failure detail for `failed` and `rejected` reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureDetail {
+    pub phase: String,
+    pub code: String,
+    pub detail: String,
+}
+
+/// The server, as the agent needs it.
+pub trait Transport {
+    fn checkin(&self, report: &CheckinReport) -> Result<CheckinAnswer, TransportError>;
+    fn manifest(&self, release: &str) -> Result<Vec<u8>, TransportError>;
+    fn chunk(&self, digest: &str) -> Result<Vec<u8>, TransportError>;
+    fn status(
+        &self,
+        campaign: &str,
+        state: &str,
+        error: Option<&FailureDetail>,
+    ) -> Result<(), TransportError>;
+}
+
+/// The HTTP transport of a real device.
+pub struct HttpTransport {
+    base: String,
+    authorization: String,
+    agent: ureq::Agent,
+}
+
+impl HttpTransport {
+    pub fn new(server: &str, device_id: &str, secret: &str) -> HttpTransport {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(60)))
+            .build()
+            .into();
+        HttpTransport {
+            base: server.trim_end_matches('/').to_owned(),
+            authorization: format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{device_id}:{secret}"))
+            ),
+            agent,
+        }
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        limit: u64,
+    ) -> Result<Vec<u8>, TransportError> {
+        let url = format!("{}{path}", self.base);
+        let result = match body {
+            Some(body) => self
+                .agent
+                .post(&url)
+                .header("authorization", &self.authorization)
+                .header("content-type", "application/json")
+                .send(body.to_string().as_bytes()),
+            None => self
+                .agent
+                .get(&url)
+                .header("authorization", &self.authorization)
+                .call(),
+        };
+        let mut response = result.map_err(|e| TransportError::Temporary {
+            message: format!("{method} {path}: {e}"),
+            retry_after: None,
+        })?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| TransportError::Temporary {
+                message: format!("{method} {path}: reading the answer: {e}"),
+                retry_after: None,
+            })?;
+        match status {
+            200..=299 => Ok(bytes),
+            400..=499 => {
+                let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                Err(TransportError::Refused {
+                    status,
+                    code: value["error"].as_str().unwrap_or("").to_owned(),
+                    message: value["message"].as_str().unwrap_or("").to_owned(),
+                })
+            }
+            _ => Err(TransportError::Temporary {
+                message: format!("{method} {path}: server answered {status}"),
+                retry_after,
+            }),
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn checkin(&self, report: &CheckinReport) -> Result<CheckinAnswer, TransportError> {
+        let body = serde_json::to_value(report).unwrap_or(Value::Null);
+        let bytes = self.call("POST", "/v1/checkin", Some(body), 64 * 1024)?;
+        serde_json::from_slice(&bytes).map_err(|e| TransportError::Temporary {
+            message: format!("check-in answer is not understood: {e}"),
+            retry_after: None,
+        })
+    }
+
+    fn manifest(&self, release: &str) -> Result<Vec<u8>, TransportError> {
+        let limit = sluice_protocol::Limits::default().max_manifest_bytes as u64 + 1;
+        self.call(
+            "GET",
+            &format!("/v1/releases/{release}/manifest"),
+            None,
+            limit,
+        )
+    }
+
+    fn chunk(&self, digest: &str) -> Result<Vec<u8>, TransportError> {
+        // One byte past the largest chunk: a verifier refuses anything longer.
+        let limit = sluice_protocol::Limits::default().max_chunk_size + 1;
+        self.call("GET", &format!("/v1/chunks/{digest}"), None, limit)
+    }
+
+    fn status(
+        &self,
+        campaign: &str,
+        state: &str,
+        error: Option<&FailureDetail>,
+    ) -> Result<(), TransportError> {
+        let mut body = json!({"campaign": campaign, "state": state});
+        if let Some(error) = error {
+            body["error"] = serde_json::to_value(error).unwrap_or(Value::Null);
+        }
+        self.call("POST", "/v1/status", Some(body), 64 * 1024)
+            .map(|_| ())
+    }
+}
