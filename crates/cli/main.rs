@@ -11,6 +11,7 @@ mod device;
 mod keydir;
 mod keygen;
 mod release;
+mod sim;
 mod timestamps;
 mod up;
 
@@ -41,6 +42,8 @@ enum Command {
     Campaign(campaign::Command),
     /// The reference device agent: A/B slots in a directory, verified resumable updates.
     Device(device::Args),
+    /// A simulated fleet against a server, with failure injection and a summary.
+    Sim(sim::Args),
     /// Run spin.toml locally: builds missing components, then serves it.
     Up(up::Args),
 }
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Up(args) => up::run(args),
         Command::Campaign(command) => campaign::run(command),
         Command::Device(args) => device::run(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,4 +7,5 @@ mod device;
 mod host;
 mod imports;
 mod release;
+mod sim;
 mod up;

@@ -35,6 +35,7 @@
 //! ```
 
 mod agent;
+pub mod sim;
 mod slots;
 mod transport;
 
