@@ -383,6 +383,20 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
                     .into_owned(),
             );
         }
+        if verified.manifest().version != release {
+            let error = sluice_protocol::Error::InvalidManifest {
+                field: "version".into(),
+                reason: format!(
+                    "is {:?}, but the server offered {release:?}",
+                    verified.manifest().version
+                ),
+            };
+            return self.reject(&campaign, "verify", &error);
+        }
+        // The inactive slot is about to be overwritten: it no longer holds a
+        // version to roll back to, and that must be on disk before the first write.
+        self.state.previous = None;
+        self.save()?;
         let inactive = self.state.active.other();
         self.slots.clear(inactive)?;
         self.state.pending = Some(Pending {
@@ -568,6 +582,34 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         Ok(Next::Wait(1))
     }
 
+    /// Checks that `slot` holds exactly the image `manifest` describes (its
+    /// signature is not re-judged: it was verified when installed).
+    fn verify_slot(&self, slot: Slot, manifest: &[u8]) -> Result<(), String> {
+        let signed = SignedManifest::from_bytes(manifest, &sluice_protocol::Limits::default())
+            .map_err(|e| e.to_string())?;
+        let manifest: Manifest =
+            serde_json::from_slice(&signed.manifest.payload).map_err(|e| e.to_string())?;
+        let total = manifest.image.size;
+        let mut hasher = sluice_protocol::Digest::hasher();
+        let mut offset = 0u64;
+        while offset < total {
+            let len = READ_BACK.min((total - offset) as usize);
+            hasher.update(
+                &self
+                    .slots
+                    .read_at(slot, offset, len)
+                    .map_err(|e| e.to_string())?,
+            );
+            offset += len as u64;
+        }
+        if self.slots.len(slot).map_err(|e| e.to_string())? != total
+            || hasher.finish() != manifest.image.sha256
+        {
+            return Err("image does not match its manifest".into());
+        }
+        Ok(())
+    }
+
     fn rollback(&mut self, campaign: String, release: String, poll: u64) -> io::Result<Next> {
         let Some(previous) = self.state.previous.clone().filter(|p| p.version == release) else {
             self.event(&format!(
@@ -594,6 +636,14 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             )?;
             return Ok(Next::Wait(poll));
         }
+        if let Some(manifest) = &previous.manifest
+            && let Err(e) = self.verify_slot(self.state.active.other(), manifest.as_bytes())
+        {
+            self.event(&format!(
+                "refusing to roll back to {release}: the other slot does not verify: {e}"
+            ));
+            return Ok(Next::Wait(poll));
+        }
         let current = Installed {
             version: self.state.version.clone(),
             security_version: self.state.security_version,
@@ -613,7 +663,148 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
 
 #[cfg(test)]
 mod tests {
-    use super::error_code;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use sluice_protocol::{KeyStatement, Limits, ManifestBuilder, ReleaseInfo, SecretKey};
+
+    use super::*;
+    use crate::slots::MemorySlots;
+    use crate::transport::CheckinAnswer;
+
+    /// A server in memory: one answer to check-in, manifests by release, chunks by digest.
+    #[derive(Default)]
+    struct FakeServer {
+        answer: RefCell<Option<CheckinAnswer>>,
+        manifests: HashMap<String, Vec<u8>>,
+        chunks: RefCell<HashMap<String, Vec<u8>>>,
+        reports: RefCell<Vec<(String, Option<String>)>>,
+    }
+
+    impl Transport for &FakeServer {
+        fn checkin(&self, _: &CheckinReport) -> Result<CheckinAnswer, TransportError> {
+            Ok(self.answer.borrow().clone().unwrap())
+        }
+        fn manifest(&self, release: &str) -> Result<Vec<u8>, TransportError> {
+            Ok(self.manifests[release].clone())
+        }
+        fn chunk(&self, digest: &str) -> Result<Vec<u8>, TransportError> {
+            Ok(self.chunks.borrow()[digest].clone())
+        }
+        fn status(
+            &self,
+            _: &str,
+            state: &str,
+            error: Option<&FailureDetail>,
+        ) -> Result<(), TransportError> {
+            self.reports
+                .borrow_mut()
+                .push((state.to_owned(), error.map(|e| e.code.clone())));
+            Ok(())
+        }
+    }
+
+    struct Healthy;
+    impl HealthCheck for Healthy {
+        fn check(&mut self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn answer(action: &str, campaign: &str, release: &str) -> CheckinAnswer {
+        CheckinAnswer {
+            action: action.into(),
+            campaign: Some(campaign.into()),
+            release: Some(release.into()),
+            reason: None,
+            next_poll_seconds: 60,
+        }
+    }
+
+    /// Signs `image` as `version`, stores its chunks on `server`, returns the manifest.
+    fn publish(
+        server: &FakeServer,
+        signer: &SecretKey,
+        statement: &sluice_protocol::Envelope,
+        version: &str,
+        image: &[u8],
+    ) -> Vec<u8> {
+        let mut builder = ManifestBuilder::new(Limits::default());
+        for chunk in image.chunks(100) {
+            let digest = builder.add_chunk(chunk).unwrap();
+            server
+                .chunks
+                .borrow_mut()
+                .insert(digest.to_string(), chunk.to_vec());
+        }
+        let info = ReleaseInfo {
+            version: version.into(),
+            hardware: vec!["cam".into()],
+            security_version: 1,
+            created_at: 0,
+            expires_at: u64::MAX,
+        };
+        let manifest = builder.finish(info, signer.key_id()).unwrap();
+        SignedManifest::sign(&manifest, signer, statement.clone())
+            .unwrap()
+            .to_bytes()
+    }
+
+    #[test]
+    fn a_manifest_for_another_version_than_offered_is_rejected_and_a_new_download_clears_the_rollback_target()
+     {
+        let root = SecretKey::from_seed([1; 32]);
+        let signer = SecretKey::from_seed([2; 32]);
+        let trust = TrustRoot::new(vec![root.public_key()], 1).unwrap();
+        let statement = KeyStatement::new(1, 0, vec![signer.public_key()], vec![])
+            .unwrap()
+            .sign(&[&root]);
+        let mut server = FakeServer::default();
+        let v2 = publish(&server, &signer, &statement, "2.0", &[2u8; 250]);
+        let v3 = publish(&server, &signer, &statement, "3.0", &[3u8; 250]);
+        server.manifests.insert("2.0".into(), v2.clone());
+        // The server offers "9.9" but serves the (validly signed) 2.0 manifest.
+        server.manifests.insert("9.9".into(), v2);
+        server.manifests.insert("3.0".into(), v3);
+        let mut agent = Agent::new(
+            AgentState::factory("cam", "1.0", 0),
+            MemorySlots::default(),
+            &server,
+            Healthy,
+            trust,
+        );
+
+        *server.answer.borrow_mut() = Some(answer("update", "c1", "9.9"));
+        agent.step();
+        assert_eq!(agent.state.version, "1.0");
+        assert_eq!(
+            server.reports.borrow().last().unwrap(),
+            &("rejected".to_string(), Some("INVALID_MANIFEST".to_string()))
+        );
+
+        *server.answer.borrow_mut() = Some(answer("update", "c2", "2.0"));
+        agent.step();
+        assert_eq!(agent.state.version, "2.0");
+        assert_eq!(agent.state.previous.as_ref().unwrap().version, "1.0");
+
+        // Updating to 3.0 overwrites the slot that held 1.0; the download fails.
+        let bad = sluice_protocol::Digest::of(&[3u8; 100]).to_string();
+        server.chunks.borrow_mut().insert(bad, vec![0; 100]);
+        *server.answer.borrow_mut() = Some(answer("update", "c3", "3.0"));
+        agent.step();
+        assert_eq!(agent.state.version, "2.0");
+        assert!(
+            agent.state.previous.is_none(),
+            "the overwritten slot is no rollback target"
+        );
+        // So a rollback to 1.0 is refused rather than booting a half-written slot.
+        *server.answer.borrow_mut() = Some(answer("rollback", "c2", "1.0"));
+        agent.step();
+        assert_eq!(
+            (agent.state.active, agent.state.version.as_str()),
+            (Slot::B, "2.0")
+        );
+    }
 
     #[test]
     fn error_codes_are_screaming_snake_case() {

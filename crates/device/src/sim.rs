@@ -74,7 +74,6 @@ struct Counters {
     rejected: AtomicU64,
     downloading: AtomicU64,
     peak_downloading: AtomicU64,
-    requests: AtomicU64,
     last_activity_ms: AtomicU64,
 }
 
@@ -94,6 +93,7 @@ struct SimTransport {
     downloading: AtomicBool,
     /// Chunk fetches left before this download's power cut (u64::MAX: none).
     cut_after: AtomicU64,
+    requests: AtomicU64,
     start: Instant,
 }
 
@@ -105,8 +105,18 @@ impl SimTransport {
             .fetch_max(ms, Ordering::Relaxed);
     }
 
+    fn begin_download(&self) {
+        if !self.downloading.swap(true, Ordering::Relaxed) {
+            let now = self.counters.downloading.fetch_add(1, Ordering::Relaxed) + 1;
+            self.counters
+                .peak_downloading
+                .fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
     fn maybe_drop(&self) -> Result<(), TransportError> {
-        let n = self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        // Per device, so a device's faults do not depend on the other threads.
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
         if self.faults.drop_rate > 0.0 && fraction(&self.id, n) < self.faults.drop_rate {
             return Err(TransportError::Temporary {
                 message: "network dropped (simulated)".into(),
@@ -136,13 +146,8 @@ impl Transport for SimTransport {
     fn manifest(&self, release: &str) -> Result<Vec<u8>, TransportError> {
         self.maybe_drop()?;
         let manifest = self.inner.manifest(release)?;
-        if !self.downloading.swap(true, Ordering::Relaxed) {
-            let now = self.counters.downloading.fetch_add(1, Ordering::Relaxed) + 1;
-            self.counters
-                .peak_downloading
-                .fetch_max(now, Ordering::Relaxed);
-        }
-        let n = self.counters.requests.load(Ordering::Relaxed);
+        self.begin_download();
+        let n = self.requests.load(Ordering::Relaxed);
         if self.faults.power_loss_rate > 0.0
             && fraction(&self.id, n ^ 0x5eed) < self.faults.power_loss_rate
         {
@@ -152,6 +157,8 @@ impl Transport for SimTransport {
     }
 
     fn chunk(&self, digest: &str) -> Result<Vec<u8>, TransportError> {
+        // A download resumed after a cut counts again while it runs.
+        self.begin_download();
         self.maybe_drop()?;
         let left = self.cut_after.load(Ordering::Relaxed);
         if left == 0 {
@@ -253,6 +260,7 @@ pub fn run(fleet: Fleet, progress: impl Fn(&Summary) + Send + Sync) -> Summary {
                 offered: AtomicBool::new(false),
                 downloading: AtomicBool::new(false),
                 cut_after: AtomicU64::new(u64::MAX),
+                requests: AtomicU64::new(0),
                 start,
             };
             let mut agent = Agent::new(

@@ -142,6 +142,10 @@ impl HttpTransport {
             })?;
         match status {
             200..=299 => Ok(bytes),
+            408 | 429 => Err(TransportError::Temporary {
+                message: format!("{method} {path}: server answered {status}"),
+                retry_after,
+            }),
             400..=499 => {
                 let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 Err(TransportError::Refused {

@@ -15,6 +15,14 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 /// Most component instances alive at once (one per request in flight).
 pub const MAX_INSTANCES: u32 = 1000;
 
+/// How often the engine's epoch advances.
+pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Longest a request's instance may live (in epoch ticks: 10 minutes), however
+/// slow its client; a guest that loops yields every tick until then, so it can
+/// never starve the host's threads.
+pub const REQUEST_DEADLINE_TICKS: u64 = 6000;
+
 /// Per-request state: WASI, HTTP, key-value and variables.
 pub struct HostState {
     pub table: ResourceTable,
@@ -86,16 +94,29 @@ pub fn engine() -> Result<Engine> {
         .max_memory_size(512 << 20);
     let mut config = Config::new();
     config.wasm_component_model(true);
+    config.epoch_interruption(true);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    match Engine::new(&config) {
-        Ok(engine) => Ok(engine),
+    let engine = match Engine::new(&config) {
+        Ok(engine) => engine,
         Err(e) => {
             tracing::warn!("pooling allocator unavailable ({e}); allocating instances on demand");
             let mut config = Config::new();
             config.wasm_component_model(true);
-            Ok(Engine::new(&config)?)
+            config.epoch_interruption(true);
+            Engine::new(&config)?
         }
-    }
+    };
+    let ticker = engine.weak();
+    std::thread::Builder::new()
+        .name("sluice-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })?;
+    Ok(engine)
 }
 
 /// The linker every component is instantiated with.

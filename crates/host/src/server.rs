@@ -24,7 +24,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
-use crate::engine::{Body, HostState, MAX_INSTANCES, NoOutboundHttp};
+use crate::engine::{Body, HostState, MAX_INSTANCES, NoOutboundHttp, REQUEST_DEADLINE_TICKS};
 use crate::routes::Router;
 
 /// A component ready to serve.
@@ -40,7 +40,7 @@ pub struct Shared {
     pub router: Router,
     pub components: HashMap<String, Serving>,
     pub max_body_bytes: usize,
-    pub permits: Semaphore,
+    pub permits: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -54,7 +54,7 @@ impl Shared {
             components,
             max_body_bytes,
             // Stay below the pooling allocator's instance count.
-            permits: Semaphore::new(MAX_INSTANCES as usize * 9 / 10),
+            permits: Arc::new(Semaphore::new(MAX_INSTANCES as usize * 9 / 10)),
         }
     }
 }
@@ -215,10 +215,10 @@ async fn respond(
         Full::new(body).map_err(|e: Infallible| -> wasmtime_wasi_http::Error { match e {} }),
     );
 
-    let Ok(_permit) = shared.permits.acquire().await else {
+    let Ok(permit) = shared.permits.clone().acquire_owned().await else {
         return (plain(503, ""), Some(id));
     };
-    match run_component(serving, request).await {
+    match run_component(serving, request, permit).await {
         Ok(response) => (response, Some(id)),
         Err(e) => {
             tracing::error!(target: "sluice::component", component = id, "request failed: {e:#}");
@@ -238,6 +238,7 @@ fn too_large() -> hyper::Response<Body> {
 async fn run_component<B>(
     serving: &Serving,
     request: hyper::Request<B>,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<hyper::Response<Body>>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -262,6 +263,18 @@ where
     };
     let mut store = Store::new(serving.pre.engine(), state);
     store.limiter(|s| &mut s.limits);
+    // Yield every epoch tick (a looping guest cannot hold a thread) and trap once
+    // the request has lived REQUEST_DEADLINE_TICKS.
+    store.set_epoch_deadline(1);
+    let mut ticks = 0u64;
+    store.epoch_deadline_callback(move |_| {
+        ticks += 1;
+        if ticks >= REQUEST_DEADLINE_TICKS {
+            Ok(wasmtime::UpdateDeadline::Interrupt)
+        } else {
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        }
+    });
     let (sender, receiver) = oneshot::channel();
     let incoming = store
         .data_mut()
@@ -270,6 +283,8 @@ where
     let outparam = store.data_mut().http().new_response_outparam(sender)?;
     let pre = serving.pre.clone();
     let task = tokio::spawn(async move {
+        // The instance counts against the pool until it is gone, body streaming included.
+        let _permit = permit;
         let proxy = pre.instantiate_async(&mut store).await?;
         proxy
             .wasi_http_incoming_handler()

@@ -433,7 +433,10 @@ fn finish_change(
     before: Option<serde_json::Value>,
     now: u64,
 ) -> Result<(), ApiError> {
-    if !record.state.is_active() {
+    if record.state.is_active() {
+        // e.g. a completed campaign rolled back: check-in must see it again.
+        add_to_list(svc, keys::ACTIVE_CAMPAIGNS, &record.id)?;
+    } else {
         remove_from_active(svc, &record.id)?;
     }
     audit::append(

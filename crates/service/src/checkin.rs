@@ -168,7 +168,7 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
     let campaign_keys: Vec<String> = active.iter().map(|id| keys::campaign(id)).collect();
     let campaigns: Vec<CampaignRecord> = records::read_many(svc.store, &campaign_keys)?;
 
-    if let Some(answer) = continue_rollout(&state, &body, &campaigns, poll) {
+    if let Some(answer) = continue_rollout(&device, &state, &body, &campaigns, poll) {
         return Ok(answer);
     }
     for campaign in &campaigns {
@@ -182,6 +182,7 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
 /// The device's own rollout, when its campaign is still active: resume it, hold
 /// it, or roll it back.
 fn continue_rollout(
+    device: &DeviceRecord,
     state: &DeviceState,
     body: &CheckinRequest,
     campaigns: &[CampaignRecord],
@@ -191,7 +192,11 @@ fn continue_rollout(
     let campaign = campaigns.iter().find(|c| c.id == rollout.campaign)?;
     let installed = body.version == campaign.release;
     match campaign.state {
-        CampaignState::RolledBack if installed && rollout.phase != Phase::RolledBack => {
+        CampaignState::RolledBack
+            if installed
+                && rollout.phase != Phase::RolledBack
+                && rollout.from_security_version >= body.security_version =>
+        {
             Some(CheckinResponse {
                 action: "rollback".into(),
                 campaign: Some(campaign.id.clone()),
@@ -204,8 +209,13 @@ fn continue_rollout(
         CampaignState::Running | CampaignState::Paused
             if rollout.phase.is_in_flight() && !installed =>
         {
-            // Offered earlier: the device resumes (a pause only stops new offers).
-            Some(CheckinResponse::update(campaign, poll))
+            // Offered earlier: the device resumes (a pause only stops new offers),
+            // unless it has since committed a higher security version than the image.
+            let acceptable = campaign
+                .manifests
+                .get(&device.hardware)
+                .is_some_and(|image| body.security_version <= image.security_version);
+            acceptable.then(|| CheckinResponse::update(campaign, poll))
         }
         _ if rollout.phase.is_in_flight() => Some(CheckinResponse::none(
             poll,
@@ -283,7 +293,8 @@ fn consider(
             jitter(seconds.max(1), &device.id, now),
             Some(reason),
         ))),
-        Decision::Skip(_) => Ok(Some(CheckinResponse::none(poll, None))),
+        // Not this device yet: a later campaign may still have something for it.
+        Decision::Skip(_) => Ok(None),
         Decision::Halt(reason) => {
             campaign::apply_verdict(svc, &campaign, &Verdict::Halt(reason))?;
             Ok(Some(CheckinResponse::none(poll, None)))
@@ -308,6 +319,7 @@ fn offer(
         phase: Phase::Offered,
         offered_at: now,
         from_version: body.version.clone(),
+        from_security_version: body.security_version,
         failure: None,
         updated_at: now,
     };

@@ -106,6 +106,9 @@ pub struct Rollout {
     pub offered_at: u64,
     /// The version the device ran when it was offered (what rollback returns to).
     pub from_version: String,
+    /// Its security version then: a rollback never goes below what a device committed.
+    #[serde(default)]
+    pub from_security_version: u64,
     #[serde(default)]
     pub failure: Option<Failure>,
     pub updated_at: u64,

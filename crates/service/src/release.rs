@@ -121,38 +121,26 @@ pub fn publish(svc: &Service, body: &[u8]) -> Result<Published, ApiError> {
         expires_at: manifest.expires_at,
         published_at: now,
     };
-    // The manifest bytes first; the release record that makes them visible last.
-    svc.store.set(&keys::manifest(&manifest_id), body)?;
     let version = manifest.version.clone();
-    let (_, created) = records::update::<ReleaseRecord, _>(
-        svc.store,
-        &keys::release(&version),
-        |current| {
+    // Refuse a clash before writing anything; then the manifest bytes, and last
+    // the release record that makes them visible.
+    let existing: Option<ReleaseRecord> = records::read(svc.store, &keys::release(&version))?;
+    if let Some(record) = &existing {
+        check_clash(record, &entry)?;
+    }
+    svc.store.set(&keys::manifest(&manifest_id), body)?;
+    let (_, created) =
+        records::update::<ReleaseRecord, _>(svc.store, &keys::release(&version), |current| {
             let mut record = current.cloned().unwrap_or_else(|| ReleaseRecord {
                 version: version.clone(),
                 manifests: Vec::new(),
             });
-            if record
-                .manifests
-                .iter()
-                .any(|m| m.manifest_id == manifest_id)
-            {
+            if !check_clash(&record, &entry)? {
                 return Ok(None);
-            }
-            if let Some(clash) = record
-                .manifests
-                .iter()
-                .find(|m| m.hardware.iter().any(|h| entry.hardware.contains(h)))
-            {
-                return Err(ApiError::conflict(format!(
-                    "release {version} already has a different image ({}) for hardware {:?}; releases are immutable, publish a new version",
-                    clash.manifest_id, clash.hardware
-                )));
             }
             record.manifests.push(entry.clone());
             Ok(Some(record))
-        },
-    )?;
+        })?;
     if created {
         campaign::add_to_list(svc, keys::RELEASE_INDEX, &version)?;
         audit::append(
@@ -174,6 +162,29 @@ pub fn publish(svc: &Service, body: &[u8]) -> Result<Published, ApiError> {
         hardware: entry.hardware,
         created,
     })
+}
+
+/// Whether `entry` is new to `record` (`false`: already published); a conflict if
+/// the release already has a different image for any of its hardware.
+fn check_clash(record: &ReleaseRecord, entry: &ReleaseManifest) -> Result<bool, ApiError> {
+    if record
+        .manifests
+        .iter()
+        .any(|m| m.manifest_id == entry.manifest_id)
+    {
+        return Ok(false);
+    }
+    if let Some(clash) = record
+        .manifests
+        .iter()
+        .find(|m| m.hardware.iter().any(|h| entry.hardware.contains(h)))
+    {
+        return Err(ApiError::conflict(format!(
+            "release {} already has a different image ({}) for hardware {:?}; releases are immutable, publish a new version",
+            record.version, clash.manifest_id, clash.hardware
+        )));
+    }
+    Ok(true)
 }
 
 /// Stores a newer root-signed key statement, so that publishing refuses keys it

@@ -1049,3 +1049,159 @@ fn chunks_answer_ranges_and_conditional_requests() {
         200
     );
 }
+
+#[test]
+fn a_campaign_that_skips_a_device_does_not_hide_a_later_one() {
+    let fleet = Fleet::new();
+    let devs = fleet.enrol_many("d", 50);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    fleet.publish("2.1", &["cam-v2"], 1);
+    // The first campaign reaches only a tiny canary; the second targets everyone.
+    fleet.campaign(
+        json!({"release": "2.0", "policy": {"stages": [{"percent": 0.01, "soak_seconds": 99999}, {"percent": 100}]}}),
+    );
+    fleet.campaign(json!({"release": "2.1", "policy": all_at_once()}));
+    let updates: Vec<Value> = devs.iter().map(|d| fleet.checkin(d, "1.0")).collect();
+    let to_second = updates.iter().filter(|a| a["release"] == "2.1").count();
+    assert!(
+        to_second >= 49,
+        "devices skipped by the first campaign get the second: {to_second}"
+    );
+}
+
+#[test]
+fn a_rollback_never_goes_below_the_security_version_a_device_committed() {
+    let fleet = Fleet::new();
+    let devs = fleet.enrol(&["a", "b"], "cam-v2", &[]);
+    fleet.publish("2.0", &["cam-v2"], 5);
+    let c = fleet.campaign(json!({"release": "2.0", "policy": all_at_once()}));
+    // Both were on 1.0; a was at security version 5 already, b at 1.
+    assert_eq!(
+        fleet.checkin_as(&devs[0], "1.0", 5).json_body()["action"],
+        "update"
+    );
+    assert_eq!(
+        fleet.checkin_as(&devs[1], "1.0", 1).json_body()["action"],
+        "update"
+    );
+    fleet.finish(&devs[0], &c, "succeeded");
+    fleet.finish(&devs[1], &c, "succeeded");
+    assert_eq!(
+        fleet
+            .admin("POST", &format!("/v1/admin/campaigns/{c}/rollback"), "")
+            .status,
+        200
+    );
+    // a can go back to 1.0 (it was already at 5); b committed 5 and cannot.
+    assert_eq!(
+        fleet.checkin_as(&devs[0], "2.0", 5).json_body()["action"],
+        "rollback"
+    );
+    assert_eq!(
+        fleet.checkin_as(&devs[1], "2.0", 5).json_body()["action"],
+        "none"
+    );
+}
+
+#[test]
+fn a_resumed_offer_respects_a_security_version_committed_since() {
+    let fleet = Fleet::new();
+    let devs = fleet.enrol(&["a"], "cam-v2", &[]);
+    fleet.publish("2.0", &["cam-v2"], 3);
+    fleet.campaign(json!({"release": "2.0", "policy": all_at_once()}));
+    assert_eq!(
+        fleet.checkin_as(&devs[0], "1.0", 1).json_body()["action"],
+        "update"
+    );
+    // Re-flashed in the field to a higher security version before it installed 2.0.
+    assert_eq!(
+        fleet.checkin_as(&devs[0], "1.5", 4).json_body()["action"],
+        "none"
+    );
+}
+
+/// Completes every campaign at its first review.
+struct CompleteAtOnce;
+
+impl sluice_policy::Policy for CompleteAtOnce {
+    fn validate(&self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn decide(
+        &self,
+        _: &sluice_policy::Device,
+        _: &sluice_policy::Campaign,
+        _: &sluice_policy::Stats,
+        _: u64,
+    ) -> sluice_policy::Decision {
+        sluice_policy::Decision::Offer
+    }
+    fn review(
+        &self,
+        _: &sluice_policy::Campaign,
+        stats: &sluice_policy::Stats,
+        _: u64,
+    ) -> sluice_policy::Verdict {
+        if stats.total.succeeded > 0 {
+            sluice_policy::Verdict::Complete
+        } else {
+            sluice_policy::Verdict::Proceed
+        }
+    }
+}
+
+#[test]
+fn a_completed_campaign_can_still_be_rolled_back() {
+    let fleet = Fleet::new();
+    let devs = fleet.enrol(&["a"], "cam-v2", &[]);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let c = fleet.campaign(json!({"release": "2.0", "policy": all_at_once()}));
+    let call = |request: Request| {
+        let svc = Service {
+            store: &fleet.store,
+            policy: &CompleteAtOnce,
+            config: &fleet.config,
+            env: &fleet.env,
+        };
+        route(&svc, &request)
+    };
+    let auth = basic_header(&devs[0].id, &devs[0].secret);
+    let checkin = || {
+        call(
+            Request::new("POST", "/v1/checkin")
+                .header("authorization", &auth)
+                .body(
+                    json!({"hardware": "cam-v2", "version": "1.0", "security_version": 1})
+                        .to_string(),
+                ),
+        )
+    };
+    assert_eq!(checkin().json_body()["action"], "update");
+    for state in ["downloading", "succeeded"] {
+        let r = call(
+            Request::new("POST", "/v1/status")
+                .header("authorization", &auth)
+                .body(json!({"campaign": c, "state": state}).to_string()),
+        );
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(fleet.progress(&c)["campaign"]["state"], "completed");
+    assert_eq!(
+        fleet
+            .admin("POST", &format!("/v1/admin/campaigns/{c}/rollback"), "")
+            .status,
+        200
+    );
+    let r = call(
+        Request::new("POST", "/v1/checkin")
+            .header("authorization", &auth)
+            .body(
+                json!({"hardware": "cam-v2", "version": "2.0", "security_version": 1}).to_string(),
+            ),
+    );
+    assert_eq!(
+        r.json_body()["action"],
+        "rollback",
+        "the rolled-back campaign is active again"
+    );
+}

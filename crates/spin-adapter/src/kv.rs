@@ -28,12 +28,18 @@ impl SpinStore {
 /// Decodes a counter as Spin's backends store it: SQLite keeps a little-endian
 /// i64, Redis (`INCRBY`) decimal text.
 fn decode_counter(bytes: &[u8]) -> i64 {
-    if let Ok(le) = <[u8; 8]>::try_from(bytes) {
-        return i64::from_le_bytes(le);
+    // Decimal text first: an 8-byte decimal ("12345678") is not a binary counter.
+    // (A binary counter made only of ASCII digits would exceed 3.4e18.)
+    let decimal = !bytes.is_empty()
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_digit() || (i == 0 && *b == b'-'));
+    if decimal && let Some(n) = std::str::from_utf8(bytes).ok().and_then(|s| s.parse().ok()) {
+        return n;
     }
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
+    <[u8; 8]>::try_from(bytes)
+        .map(i64::from_le_bytes)
         .unwrap_or(0)
 }
 
@@ -109,5 +115,7 @@ mod tests {
         assert_eq!(decode_counter(b"17"), 17);
         assert_eq!(decode_counter(b"-5"), -5);
         assert_eq!(decode_counter(b"junk"), 0);
+        assert_eq!(decode_counter(b"12345678"), 12_345_678, "8 decimal digits");
+        assert_eq!(decode_counter(b"-1000000"), -1_000_000);
     }
 }
