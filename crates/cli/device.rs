@@ -36,6 +36,9 @@ pub struct Args {
     /// Version of the image already in slot A (first run).
     #[arg(long, default_value = "0.0.0")]
     version: String,
+    /// Security version of the image already in slot A (first run).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    security_version: u64,
     /// Command run after switching slots; exit status 0 means healthy. It sees the
     /// new version in $SLUICE_VERSION. Without one, booting counts as healthy.
     #[arg(long)]
@@ -119,7 +122,7 @@ pub fn run(args: Args) -> Result<()> {
             let Some(hardware) = &args.hardware else {
                 bail!("first run: --hardware is required");
             };
-            AgentState::factory(hardware, &args.version, 0)
+            AgentState::factory(hardware, &args.version, args.security_version)
         }
     };
     if let Some(hw) = &args.hardware
