@@ -309,29 +309,25 @@ fn a_power_cut_mid_download_resumes_without_refetching_verified_chunks() {
     host.stop();
 }
 
-#[test]
-fn an_operator_rollback_brings_an_updated_device_back_to_its_previous_version() {
-    let Fixture {
-        _guard,
-        dir,
-        host,
-        campaign,
-        devices,
-    } = fixture(ALL_AT_ONCE, 1);
+/// A device whose factory image has `security_version` installs 1.2.0 (security
+/// version 1); the operator rolls the campaign back; the device checks in again.
+/// Returns the fixture and what that last check-in printed.
+fn install_then_roll_back(security_version: &str) -> (Fixture, String) {
+    let fixture = fixture(ALL_AT_ONCE, 1);
+    let (dir, host) = (&fixture.dir, &fixture.host);
     let trust_file = dir.join("keys/trust.json").to_string_lossy().into_owned();
     let d1 = dir.join("dev1").to_string_lossy().into_owned();
-    // The factory image already has the release's security version (1), so going
-    // back to it does not break anti-rollback.
-    let mut args = device_args(&host, &devices[0].0, &devices[0].1, &trust_file, &d1);
-    args.extend(["--security-version", "1"]);
-    let run = sluice(&dir, &args).success();
+    let (id, secret) = &fixture.devices[0];
+    let mut args = device_args(host, id, secret, &trust_file, &d1);
+    args.extend(["--security-version", security_version]);
+    let run = sluice(dir, &args).success();
     assert!(run.stdout.contains("committed 1.2.0"), "{}", run.stdout);
     sluice(
-        &dir,
+        dir,
         &[
             "campaign",
             "rollback",
-            &campaign,
+            &fixture.campaign,
             "--server",
             &host.url,
             "--token-file",
@@ -339,70 +335,40 @@ fn an_operator_rollback_brings_an_updated_device_back_to_its_previous_version() 
         ],
     )
     .success();
-    let run = sluice(&dir, &args).success();
-    assert!(
-        run.stdout.contains("rolled back to 1.0.0"),
-        "{}",
-        run.stdout
-    );
-    let state: AgentState =
-        serde_json::from_slice(&std::fs::read(dir.join("dev1/agent.json")).unwrap()).unwrap();
+    let after = sluice(dir, &args).success().stdout;
+    (fixture, after)
+}
+
+fn agent_state(dir: &std::path::Path) -> AgentState {
+    serde_json::from_slice(&std::fs::read(dir.join("dev1/agent.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn an_operator_rollback_brings_an_updated_device_back_to_its_previous_version() {
+    // The factory image already has the release's security version (1), so going
+    // back to it does not break anti-rollback.
+    let (fixture, after) = install_then_roll_back("1");
+    assert!(after.contains("rolled back to 1.0.0"), "{after}");
+    let state = agent_state(&fixture.dir);
     assert_eq!((state.active, state.version.as_str()), (Slot::A, "1.0.0"));
-    let p = progress(&host, &campaign);
+    let p = progress(&fixture.host, &fixture.campaign);
     assert_eq!(p["total"]["rolled_back"], 1, "{p}");
     assert_eq!(
         p["total"]["succeeded"], 0,
         "counted once, as rolled back: {p}"
     );
-    // Back on 1.0.0, it is not offered 1.2.0 again by the rolled-back campaign.
-    let run = sluice(&dir, &args).success();
-    assert!(run.stdout.contains("running 1.0.0"), "{}", run.stdout);
-    host.stop();
+    fixture.host.stop();
 }
 
 #[test]
 fn an_operator_rollback_below_the_committed_security_version_is_never_offered() {
-    let Fixture {
-        _guard,
-        dir,
-        host,
-        campaign,
-        devices,
-    } = fixture(ALL_AT_ONCE, 1);
-    let trust_file = dir.join("keys/trust.json").to_string_lossy().into_owned();
-    let d1 = dir.join("dev1").to_string_lossy().into_owned();
-    // Factory image at security version 0; the release raises it to 1.
-    let args = device_args(&host, &devices[0].0, &devices[0].1, &trust_file, &d1);
-    assert!(
-        sluice(&dir, &args)
-            .success()
-            .stdout
-            .contains("committed 1.2.0")
-    );
-    sluice(
-        &dir,
-        &[
-            "campaign",
-            "rollback",
-            &campaign,
-            "--server",
-            &host.url,
-            "--token-file",
-            &host.token_file(),
-        ],
-    )
-    .success();
-    let run = sluice(&dir, &args).success();
-    assert!(
-        run.stdout.contains("running 1.2.0"),
-        "stays on 1.2.0: {}",
-        run.stdout
-    );
-    let state: AgentState =
-        serde_json::from_slice(&std::fs::read(dir.join("dev1/agent.json")).unwrap()).unwrap();
+    // Factory image at security version 0; the release raised it to 1.
+    let (fixture, after) = install_then_roll_back("0");
+    assert!(after.contains("running 1.2.0"), "stays on 1.2.0: {after}");
+    let state = agent_state(&fixture.dir);
     assert_eq!(
         (state.version.as_str(), state.security_version),
         ("1.2.0", 1)
     );
-    host.stop();
+    fixture.host.stop();
 }

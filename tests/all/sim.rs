@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::cli::{scratch, sluice};
 use crate::host::{Host, HostConfig};
-use crate::up::{admin, publish, release, trust};
+use crate::up::{admin, create_campaign, publish, release, trust};
 
 fn sim(dir: &std::path::Path, host: &Host, extra: &[&str]) -> Value {
     let trust_file = dir.join("keys/trust.json").to_string_lossy().into_owned();
@@ -25,26 +25,6 @@ fn sim(dir: &std::path::Path, host: &Host, extra: &[&str]) -> Value {
         .unwrap_or_else(|_| panic!("{}\n{}", run.stdout, run.stderr))
 }
 
-fn campaign(dir: &std::path::Path, host: &Host, policy: &str) -> String {
-    let run = sluice(
-        dir,
-        &[
-            "campaign",
-            "create",
-            "--release",
-            "1.2.0",
-            "--policy",
-            policy,
-            "--server",
-            &host.url,
-            "--token-file",
-            &host.token_file(),
-        ],
-    )
-    .success();
-    run.last_line().to_owned()
-}
-
 fn host(dir: &std::path::Path) -> Host {
     Host::start(
         HostConfig::sluice(&dir.join("state"))
@@ -59,7 +39,7 @@ fn a_good_staged_rollout_reaches_every_matching_device_and_no_other() {
     release(&dir);
     let host = host(&dir);
     publish(&dir, &host);
-    let id = campaign(
+    let id = create_campaign(
         &dir,
         &host,
         r#"{"stages":[{"percent":25,"soak_seconds":2},{"percent":100}]}"#,
@@ -111,7 +91,7 @@ fn a_bad_release_halts_in_the_canary_and_the_fleet_stays_on_the_old_version() {
     release(&dir);
     let host = host(&dir);
     publish(&dir, &host);
-    let id = campaign(
+    let id = create_campaign(
         &dir,
         &host,
         r#"{"stages":[{"percent":10,"soak_seconds":3600},{"percent":100}],"min_sample":1}"#,
