@@ -107,8 +107,7 @@ fn a_device_downloads_verifies_commits_and_reverts_on_a_failed_health_check() {
         image(&dir),
         "the new image is in slot B"
     );
-    let state: AgentState =
-        serde_json::from_slice(&std::fs::read(dir.join("dev1/agent.json")).unwrap()).unwrap();
+    let state = agent_state(&dir, "dev1");
     assert_eq!(
         (state.active, state.version.as_str(), state.security_version),
         (Slot::B, "1.2.0", 1)
@@ -132,8 +131,7 @@ fn a_device_downloads_verifies_commits_and_reverts_on_a_failed_health_check() {
         "{}",
         run.stdout
     );
-    let state: AgentState =
-        serde_json::from_slice(&std::fs::read(dir.join("dev2/agent.json")).unwrap()).unwrap();
+    let state = agent_state(&dir, "dev2");
     assert_eq!((state.active, state.version.as_str()), (Slot::A, "1.0.0"));
 
     let p = progress(&host, &campaign);
@@ -176,8 +174,7 @@ fn a_tampered_chunk_is_rejected_nothing_is_installed_and_the_campaign_halts() {
     )
     .success();
     assert!(run.stdout.contains("rejected"), "{}", run.stdout);
-    let state: AgentState =
-        serde_json::from_slice(&std::fs::read(dir.join("dev1/agent.json")).unwrap()).unwrap();
+    let state = agent_state(&dir, "dev1");
     assert_eq!(
         (state.active, state.version.as_str()),
         (Slot::A, "1.0.0"),
@@ -339,8 +336,9 @@ fn install_then_roll_back(security_version: &str) -> (Fixture, String) {
     (fixture, after)
 }
 
-fn agent_state(dir: &std::path::Path) -> AgentState {
-    serde_json::from_slice(&std::fs::read(dir.join("dev1/agent.json")).unwrap()).unwrap()
+/// The agent state `sluice device` persisted in `dir/device`.
+fn agent_state(dir: &std::path::Path, device: &str) -> AgentState {
+    serde_json::from_slice(&std::fs::read(dir.join(device).join("agent.json")).unwrap()).unwrap()
 }
 
 #[test]
@@ -349,7 +347,7 @@ fn an_operator_rollback_brings_an_updated_device_back_to_its_previous_version() 
     // back to it does not break anti-rollback.
     let (fixture, after) = install_then_roll_back("1");
     assert!(after.contains("rolled back to 1.0.0"), "{after}");
-    let state = agent_state(&fixture.dir);
+    let state = agent_state(&fixture.dir, "dev1");
     assert_eq!((state.active, state.version.as_str()), (Slot::A, "1.0.0"));
     let p = progress(&fixture.host, &fixture.campaign);
     assert_eq!(p["total"]["rolled_back"], 1, "{p}");
@@ -365,7 +363,7 @@ fn an_operator_rollback_below_the_committed_security_version_is_never_offered() 
     // Factory image at security version 0; the release raised it to 1.
     let (fixture, after) = install_then_roll_back("0");
     assert!(after.contains("running 1.2.0"), "stays on 1.2.0: {after}");
-    let state = agent_state(&fixture.dir);
+    let state = agent_state(&fixture.dir, "dev1");
     assert_eq!(
         (state.version.as_str(), state.security_version),
         ("1.2.0", 1)
