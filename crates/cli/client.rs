@@ -71,15 +71,20 @@ fn read_token(args: &ServerArgs) -> Result<String> {
 
 impl Client {
     pub fn new(args: &ServerArgs) -> Result<Client> {
+        Ok(Client::with_token(&args.server, read_token(args)?))
+    }
+
+    /// A client for `server` that authenticates with `token`.
+    pub fn with_token(server: &str, token: String) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        Ok(Client {
-            base: args.server.trim_end_matches('/').to_owned(),
-            token: read_token(args)?,
+        Client {
+            base: server.trim_end_matches('/').to_owned(),
+            token,
             agent,
-        })
+        }
     }
 
     /// Sends one admin request.

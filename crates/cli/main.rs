@@ -7,6 +7,7 @@ mod atomic_file;
 mod byte_size;
 mod campaign;
 mod client;
+mod demo;
 mod device;
 mod keydir;
 mod keygen;
@@ -46,6 +47,8 @@ enum Command {
     Sim(sim::Args),
     /// Run spin.toml locally: builds missing components, then serves it.
     Up(up::Args),
+    /// Watch a whole staged rollout on this machine: host, release, campaign and fleet in one command.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Campaign(command) => campaign::run(command),
         Command::Device(args) => device::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -95,6 +95,63 @@ fn hardware_for(mix: &[(String, f64)], index: usize, count: usize) -> String {
     mix[mix.len() - 1].0.clone()
 }
 
+/// What a simulated fleet is like.
+pub struct FleetShape<'a> {
+    pub count: usize,
+    pub prefix: &'a str,
+    pub mix: &'a [(String, f64)],
+    /// Battery levels LOW-HIGH percent, spread over the fleet.
+    pub battery: Option<(u8, u8)>,
+    /// Assigned round-robin.
+    pub utc_offsets: &'a [i16],
+    /// Share of devices whose updates fail to boot.
+    pub fail_rate: f64,
+}
+
+/// Enrols the fleet (1,000 devices per request) and describes each device for
+/// the simulator.
+pub fn enrol(client: &Client, shape: &FleetShape) -> Result<Vec<SimDevice>> {
+    let mut devices = Vec::with_capacity(shape.count);
+    let ids: Vec<String> = (0..shape.count)
+        .map(|i| format!("{}-{i}", shape.prefix))
+        .collect();
+    for (batch_no, batch) in ids.chunks(1000).enumerate() {
+        let body: Vec<Value> = batch
+            .iter()
+            .enumerate()
+            .map(|(j, id)| json!({"id": id, "hardware": hardware_for(shape.mix, batch_no * 1000 + j, shape.count)}))
+            .collect();
+        let enrolled = client
+            .json("POST", "/v1/admin/devices", Some(&json!({"devices": body})))
+            .context("enrolling the simulated devices (use another --prefix if they exist)")?;
+        for (j, d) in enrolled["devices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let index = batch_no * 1000 + j;
+            let id = d["id"].as_str().unwrap_or_default().to_owned();
+            devices.push(SimDevice {
+                secret: d["secret"].as_str().unwrap_or_default().to_owned(),
+                hardware: hardware_for(shape.mix, index, shape.count),
+                telemetry: Telemetry {
+                    battery_percent: shape.battery.map(|(low, high)| {
+                        low + (fraction(&id, 7) * f64::from(high - low + 1))
+                            .min(f64::from(high - low)) as u8
+                    }),
+                    charging: None,
+                    utc_offset_minutes: (!shape.utc_offsets.is_empty())
+                        .then(|| shape.utc_offsets[index % shape.utc_offsets.len()]),
+                },
+                fails_health: fraction(&id, 1) < shape.fail_rate,
+                id,
+            });
+        }
+    }
+    Ok(devices)
+}
+
 pub fn run(args: Args) -> Result<()> {
     let mix = parse_mix(&args.hardware_mix)?;
     let battery = match &args.battery {
@@ -112,45 +169,17 @@ pub fn run(args: Args) -> Result<()> {
         &std::fs::read(&args.trust).with_context(|| format!("reading {}", args.trust.display()))?,
     )?;
     let client = Client::new(&args.server)?;
-
-    let mut devices = Vec::with_capacity(args.devices);
-    let ids: Vec<String> = (0..args.devices)
-        .map(|i| format!("{}-{i}", args.prefix))
-        .collect();
-    for (batch_no, batch) in ids.chunks(1000).enumerate() {
-        let body: Vec<Value> = batch
-            .iter()
-            .enumerate()
-            .map(|(j, id)| json!({"id": id, "hardware": hardware_for(&mix, batch_no * 1000 + j, args.devices)}))
-            .collect();
-        let enrolled = client
-            .json("POST", "/v1/admin/devices", Some(&json!({"devices": body})))
-            .context("enrolling the simulated devices (use another --prefix if they exist)")?;
-        for (j, d) in enrolled["devices"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let index = batch_no * 1000 + j;
-            let id = d["id"].as_str().unwrap_or_default().to_owned();
-            devices.push(SimDevice {
-                secret: d["secret"].as_str().unwrap_or_default().to_owned(),
-                hardware: hardware_for(&mix, index, args.devices),
-                telemetry: Telemetry {
-                    battery_percent: battery.map(|(low, high)| {
-                        low + (fraction(&id, 7) * f64::from(high - low + 1))
-                            .min(f64::from(high - low)) as u8
-                    }),
-                    charging: None,
-                    utc_offset_minutes: (!args.utc_offsets.is_empty())
-                        .then(|| args.utc_offsets[index % args.utc_offsets.len()]),
-                },
-                fails_health: fraction(&id, 1) < args.fail_rate,
-                id,
-            });
-        }
-    }
+    let devices = enrol(
+        &client,
+        &FleetShape {
+            count: args.devices,
+            prefix: &args.prefix,
+            mix: &mix,
+            battery,
+            utc_offsets: &args.utc_offsets,
+            fail_rate: args.fail_rate,
+        },
+    )?;
 
     let json_output = args.json;
     let fleet = sim::Fleet {
@@ -180,6 +209,15 @@ pub fn run(args: Args) -> Result<()> {
             s.peak_concurrent_downloads
         );
     });
+    print_summary(&summary);
+    if json_output {
+        println!("{}", serde_json::to_string(&summary)?);
+    }
+    Ok(())
+}
+
+/// The one-line human summary of a simulated run.
+pub fn print_summary(summary: &sim::Summary) {
     let versions: Vec<String> = summary
         .versions
         .iter()
@@ -203,10 +241,6 @@ pub fn run(args: Args) -> Result<()> {
         crate::byte_size::format(summary.bytes_downloaded),
         versions.join(", ")
     );
-    if json_output {
-        println!("{}", serde_json::to_string(&summary)?);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

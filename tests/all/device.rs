@@ -370,3 +370,194 @@ fn an_operator_rollback_below_the_committed_security_version_is_never_offered() 
     );
     fixture.host.stop();
 }
+
+/// Runs `sluice campaign ACTION ID` against the fixture's host.
+fn campaign_action(fixture: &Fixture, action: &str) {
+    sluice(
+        &fixture.dir,
+        &[
+            "campaign",
+            action,
+            &fixture.campaign,
+            "--server",
+            &fixture.host.url,
+            "--token-file",
+            &fixture.host.token_file(),
+        ],
+    )
+    .success();
+}
+
+#[test]
+fn pause_stops_new_offers_at_once_and_resume_carries_on_from_where_it_was() {
+    let fixture = fixture(ALL_AT_ONCE, 2);
+    let dir = &fixture.dir;
+    let trust_file = dir.join("keys/trust.json").to_string_lossy().into_owned();
+    let device = |n: usize| {
+        let state = dir.join(format!("dev{n}")).to_string_lossy().into_owned();
+        let (id, secret) = &fixture.devices[n - 1];
+        sluice(
+            dir,
+            &device_args(&fixture.host, id, secret, &trust_file, &state),
+        )
+        .success()
+        .stdout
+    };
+    assert!(device(1).contains("committed 1.2.0"));
+
+    campaign_action(&fixture, "pause");
+    let paused = device(2);
+    assert!(paused.contains("running 1.0.0"), "no offer: {paused}");
+    let p = progress(&fixture.host, &fixture.campaign);
+    assert_eq!(
+        (
+            p["campaign"]["state"].as_str(),
+            p["total"]["offered"].as_u64()
+        ),
+        (Some("paused"), Some(1)),
+        "{p}"
+    );
+
+    campaign_action(&fixture, "resume");
+    let resumed = device(2);
+    assert!(resumed.contains("committed 1.2.0"), "{resumed}");
+    let p = progress(&fixture.host, &fixture.campaign);
+    assert_eq!(p["campaign"]["state"], "running", "{p}");
+    assert_eq!(p["total"]["succeeded"], 2, "{p}");
+    fixture.host.stop();
+}
+
+#[test]
+fn abort_tells_a_device_mid_download_to_stop_and_keep_its_version() {
+    let fixture = fixture(ALL_AT_ONCE, 1);
+    let trust_root = sluice_protocol::TrustRoot::from_json(
+        &std::fs::read(fixture.dir.join("keys/trust.json")).unwrap(),
+    )
+    .unwrap();
+    let fetched: Arc<Mutex<Vec<String>>> = Arc::default();
+    let budget = Arc::new(Mutex::new(4));
+    let (id, secret) = &fixture.devices[0];
+    let mut agent = Agent::new(
+        AgentState::factory("cam-v2", "1.0.0", 0),
+        MemorySlots::default(),
+        FlakyPower {
+            inner: HttpTransport::new(&fixture.host.url, id, secret),
+            budget: budget.clone(),
+            fetched: fetched.clone(),
+        },
+        Healthy,
+        trust_root,
+    );
+    // The download is cut after 4 chunks; the operator aborts meanwhile.
+    assert!(matches!(agent.step(), Next::Wait(_)));
+    assert!(agent.state.pending.is_some(), "mid-download");
+    campaign_action(&fixture, "abort");
+
+    *budget.lock().unwrap() = u32::MAX;
+    assert!(matches!(agent.step(), Next::Wait(_)));
+    assert!(agent.state.pending.is_none(), "the download is abandoned");
+    assert_eq!(
+        fetched.lock().unwrap().len(),
+        4,
+        "nothing more fetched once aborted"
+    );
+    assert_eq!(
+        (agent.state.active, agent.state.version.as_str()),
+        (Slot::A, "1.0.0")
+    );
+    // And the aborted campaign offers nothing again.
+    assert!(matches!(agent.step(), Next::Wait(_)));
+    assert_eq!(agent.state.version, "1.0.0");
+    assert_eq!(fetched.lock().unwrap().len(), 4);
+    let p = progress(&fixture.host, &fixture.campaign);
+    assert_eq!(p["campaign"]["state"], "aborted", "{p}");
+    assert_eq!(p["total"]["succeeded"], 0, "{p}");
+    fixture.host.stop();
+}
+
+/// A compromised or buggy server: offers the campaign's release to anyone.
+struct OffersAnyway {
+    inner: FlakyPower,
+    campaign: String,
+}
+
+impl Transport for OffersAnyway {
+    fn checkin(&self, _: &CheckinReport) -> Result<CheckinAnswer, TransportError> {
+        Ok(CheckinAnswer {
+            action: "update".into(),
+            campaign: Some(self.campaign.clone()),
+            release: Some("1.2.0".into()),
+            reason: None,
+            next_poll_seconds: 60,
+        })
+    }
+    fn manifest(&self, release: &str) -> Result<Vec<u8>, TransportError> {
+        self.inner.manifest(release)
+    }
+    fn chunk(&self, digest: &str) -> Result<Vec<u8>, TransportError> {
+        self.inner.chunk(digest)
+    }
+    fn status(
+        &self,
+        campaign: &str,
+        state: &str,
+        error: Option<&FailureDetail>,
+    ) -> Result<(), TransportError> {
+        self.inner.status(campaign, state, error)
+    }
+}
+
+#[test]
+fn a_release_below_the_committed_security_version_is_never_installed() {
+    // The release has security version 1; this device already committed 2.
+    let fixture = fixture(ALL_AT_ONCE, 1);
+    let dir = &fixture.dir;
+    let trust_file = dir.join("keys/trust.json").to_string_lossy().into_owned();
+    let state_dir = dir.join("dev1").to_string_lossy().into_owned();
+    let (id, secret) = &fixture.devices[0];
+    let mut args = device_args(&fixture.host, id, secret, &trust_file, &state_dir);
+    args.extend(["--security-version", "2"]);
+    let run = sluice(dir, &args).success();
+    assert!(
+        run.stdout.contains("running 1.0.0"),
+        "the server does not offer it: {}",
+        run.stdout
+    );
+    assert_eq!(
+        progress(&fixture.host, &fixture.campaign)["total"]["offered"],
+        0
+    );
+
+    // Even a server that offers it anyway cannot get it installed.
+    let fetched: Arc<Mutex<Vec<String>>> = Arc::default();
+    let events: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = events.clone();
+    let mut agent = Agent::new(
+        AgentState::factory("cam-v2", "1.0.0", 2),
+        MemorySlots::default(),
+        OffersAnyway {
+            inner: FlakyPower {
+                inner: HttpTransport::new(&fixture.host.url, id, secret),
+                budget: Arc::new(Mutex::new(u32::MAX)),
+                fetched: fetched.clone(),
+            },
+            campaign: fixture.campaign.clone(),
+        },
+        Healthy,
+        sluice_protocol::TrustRoot::from_json(&std::fs::read(&trust_file).unwrap()).unwrap(),
+    )
+    .on_event(move |line| log.lock().unwrap().push(line.to_owned()));
+    assert!(matches!(agent.step(), Next::Wait(_)));
+    let events = events.lock().unwrap().join("\n");
+    assert!(
+        events.contains("rejected") && events.contains("security version"),
+        "{events}"
+    );
+    assert!(fetched.lock().unwrap().is_empty(), "no chunk fetched");
+    assert_eq!(
+        (agent.state.version.as_str(), agent.state.security_version),
+        ("1.0.0", 2)
+    );
+    assert!(agent.state.pending.is_none());
+    fixture.host.stop();
+}

@@ -3,6 +3,7 @@
 //! One test binary (as wasmtime does it) so that the workspace links it once.
 
 mod cli;
+mod demo;
 mod device;
 mod host;
 mod imports;

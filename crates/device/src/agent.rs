@@ -231,7 +231,14 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         }
         if let Some(pending) = self.state.pending.clone() {
             return match pending.stage {
-                Stage::Downloading => self.download(),
+                Stage::Downloading => {
+                    // A resumed download: ask before fetching more whether the
+                    // campaign still wants it (an abort answers 410).
+                    if let Err(reason) = self.report(&pending.campaign, "downloading") {
+                        return self.abandon(&reason);
+                    }
+                    self.download()
+                }
                 Stage::Rebooted => self.after_reboot(),
             };
         }

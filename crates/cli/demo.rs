@@ -1,0 +1,485 @@
+//! `sluice demo`: the newcomer's first look at a rollout. One command runs the
+//! whole story on this machine: a host serving `spin.toml` in this process on a
+//! temporary store, freshly generated keys, a signed release, a campaign with
+//! quick stages (`examples/quick-stages.json`), and a simulated fleet running the
+//! real device agent, with live per-stage progress and a summary at the end.
+//!
+//! `--bad` ships a release that half the devices fail to boot: the canary halts
+//! the campaign, the devices that failed revert on their own, and the demo, as
+//! the operator, rolls back the ones that had committed it.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use sluice_device::sim::{self, Faults, Until};
+use sluice_policy_staged::{Config as StagedConfig, bucket_limit};
+use sluice_protocol::{
+    KeyStatement, Limits, ManifestBuilder, ReleaseInfo, SecretKey, SignedManifest, TrustRoot,
+};
+
+use crate::client::Client;
+use crate::sim::{FleetShape, enrol, print_summary};
+use crate::timestamps;
+
+/// The quick staged configuration the demo uses unless given another.
+pub const QUICK_STAGES: &str = include_str!("../../examples/quick-stages.json");
+
+/// The hardware the release is for, and one it is not for.
+const TARGET_HARDWARE: &str = "cam-v2";
+const OTHER_HARDWARE: &str = "doorbell";
+const FROM_VERSION: &str = "1.0.0";
+const RELEASE_VERSION: &str = "2.0.0";
+const IMAGE_BYTES: usize = 2 << 20;
+const CHUNK_BYTES: usize = 128 << 10;
+/// Share of devices that cannot boot the `--bad` release.
+const BAD_FAIL_RATE: f64 = 0.5;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Simulated devices (a tenth of them are other hardware, never offered the release).
+    #[arg(long, default_value_t = 200)]
+    devices: usize,
+    /// Ship a release half the fleet cannot boot, to watch the halt and the rollback.
+    #[arg(long)]
+    bad: bool,
+    /// The campaign's staged-policy configuration (default: examples/quick-stages.json).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// The application manifest (default: spin.toml here, else this checkout's).
+    #[arg(long, short = 'f')]
+    from: Option<PathBuf>,
+    /// Do not build missing or stale components first.
+    #[arg(long)]
+    no_build: bool,
+    /// Print the summary as one JSON object on the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn manifest_path(from: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(path) = from {
+        return Ok(path);
+    }
+    let here = PathBuf::from("spin.toml");
+    if here.is_file() {
+        return Ok(here);
+    }
+    let checkout = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/spin.toml"));
+    if checkout.is_file() {
+        return Ok(checkout);
+    }
+    bail!("no spin.toml here; run the demo from a Sluice checkout or pass -f PATH/spin.toml")
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    Ok(bytes)
+}
+
+/// A release signed with fresh keys, ready to publish.
+struct Release {
+    trust: TrustRoot,
+    manifest: Vec<u8>,
+    chunks: Vec<(String, Vec<u8>)>,
+}
+
+/// Fresh keys, and a 2 MiB image in 16 chunks signed with them.
+fn make_release() -> Result<Release> {
+    let root = SecretKey::from_seed(random_bytes()?);
+    let signer = SecretKey::from_seed(random_bytes()?);
+    let trust = TrustRoot::new(vec![root.public_key()], 1)?;
+    let now = timestamps::now();
+    let statement = KeyStatement::new(1, now, vec![signer.public_key()], vec![])?.sign(&[&root]);
+
+    // Pseudo-random content (xorshift), so no two chunks are alike.
+    let mut state = u64::from_le_bytes(random_bytes()?) | 1;
+    let image: Vec<u8> = (0..IMAGE_BYTES / 8)
+        .flat_map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()
+        })
+        .collect();
+    let mut builder = ManifestBuilder::new(Limits::default());
+    let mut chunks = Vec::new();
+    for data in image.chunks(CHUNK_BYTES) {
+        let digest = builder.add_chunk(data)?;
+        chunks.push((digest.to_string(), data.to_vec()));
+    }
+    let manifest = builder.finish(
+        ReleaseInfo {
+            version: RELEASE_VERSION.into(),
+            hardware: vec![TARGET_HARDWARE.into()],
+            // Not a security fix, so the operator can roll it back (a release
+            // that raises the security version can never be rolled back below it).
+            security_version: 0,
+            created_at: now,
+            expires_at: now + 86_400,
+        },
+        signer.key_id(),
+    )?;
+    let signed = SignedManifest::sign(&manifest, &signer, statement)?;
+    Ok(Release {
+        trust,
+        manifest: signed.to_bytes(),
+        chunks,
+    })
+}
+
+fn publish(client: &Client, release: &Release) -> Result<()> {
+    for (digest, data) in &release.chunks {
+        client
+            .send("PUT", &format!("/v1/admin/chunks/{digest}"), Some(data))?
+            .json()
+            .with_context(|| format!("uploading chunk {digest}"))?;
+    }
+    client
+        .send("POST", "/v1/admin/releases", Some(&release.manifest))?
+        .json()
+        .context("publishing the release")?;
+    Ok(())
+}
+
+/// What the live view has seen so far.
+#[derive(Default)]
+struct Watch {
+    stage: Option<u64>,
+    state: String,
+    halted: bool,
+    halt_reason: String,
+    rolled_back: bool,
+    /// The last progress line printed (an unchanged one is not repeated).
+    line: String,
+}
+
+struct Stages {
+    percents: Vec<f64>,
+}
+
+impl Stages {
+    fn label(&self, stage: u64) -> String {
+        let percent = self
+            .percents
+            .get(stage as usize)
+            .map(|p| format!(" ({p}%)"))
+            .unwrap_or_default();
+        format!("stage {} of {}{percent}", stage + 1, self.percents.len())
+    }
+}
+
+/// One live update: a line for every stage opened or state changed, and the
+/// current counts. As the operator, rolls a halted `--bad` campaign back.
+fn observe(
+    client: &Client,
+    campaign: &str,
+    stages: &Stages,
+    bad: bool,
+    watch: &Mutex<Watch>,
+    fleet: &sim::Summary,
+) {
+    let Ok(progress) = client.json("GET", &format!("/v1/admin/campaigns/{campaign}"), None) else {
+        return;
+    };
+    let mut watch = watch.lock().unwrap_or_else(|e| e.into_inner());
+    let stage = progress["campaign"]["stage"].as_u64().unwrap_or(0);
+    let state = progress["campaign"]["state"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned();
+    if watch.stage != Some(stage) {
+        eprintln!("[{:>5.1}s] {} opened", fleet.seconds, stages.label(stage));
+        watch.stage = Some(stage);
+    }
+    if watch.state != state {
+        let reason = progress["campaign"]["reason"].as_str().unwrap_or_default();
+        eprintln!(
+            "[{:>5.1}s] campaign {campaign} is {state}{}",
+            fleet.seconds,
+            if reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {reason}")
+            }
+        );
+        if state == "halted" && !watch.halted {
+            watch.halted = true;
+            watch.halt_reason = reason.to_owned();
+        }
+        watch.state = state.clone();
+    }
+    let total = &progress["total"];
+    let line = format!(
+        "{}: offered {} succeeded {} failed {} rolled back {} rejected {} | in flight {} | fleet {}",
+        stages.label(stage),
+        total["offered"],
+        total["succeeded"],
+        total["failed"],
+        total["rolled_back"],
+        total["rejected"],
+        progress["in_flight"],
+        versions(&progress["versions"]),
+    );
+    if line != watch.line {
+        eprintln!("[{:>5.1}s] {line}", fleet.seconds);
+        watch.line = line;
+    }
+    if bad && state == "halted" && !watch.rolled_back {
+        let installed = progress["total"]["succeeded"].as_u64().unwrap_or(0);
+        eprintln!(
+            "[{:>5.1}s] operator: rolling back campaign {campaign} ({installed} device(s) committed {RELEASE_VERSION}): sluice campaign rollback {campaign}",
+            fleet.seconds
+        );
+        match client.json(
+            "POST",
+            &format!("/v1/admin/campaigns/{campaign}/rollback"),
+            None,
+        ) {
+            Ok(_) => watch.rolled_back = true,
+            Err(e) => eprintln!("rollback failed, will retry: {e:#}"),
+        }
+    }
+}
+
+fn versions(counts: &Value) -> String {
+    counts
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(v, n)| format!("{v}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let manifest = manifest_path(args.from.clone())?;
+    let policy_text = match &args.policy {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => QUICK_STAGES.to_owned(),
+    };
+    let config = StagedConfig::parse(&policy_text).map_err(anyhow::Error::msg)?;
+    let policy: Value = serde_json::from_str(&policy_text)?;
+    if args.devices == 0 {
+        bail!("--devices must be at least 1");
+    }
+
+    let started = Instant::now();
+    let state_dir = tempfile::Builder::new()
+        .prefix("sluice-demo-")
+        .tempdir()
+        .context("creating a temporary store")?;
+    let release = make_release()?;
+    let token = hex::encode(random_bytes::<32>()?);
+
+    let mut options = sluice_host::Options::new(manifest);
+    options.state_dir = Some(state_dir.path().to_owned());
+    options.build = !args.no_build;
+    options
+        .variables
+        .insert("admin_token".into(), token.clone());
+    options.variables.insert(
+        "trust_root".into(),
+        String::from_utf8_lossy(&release.trust.to_json()).into_owned(),
+    );
+    options.variables.insert("poll_seconds".into(), "1".into());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let prepared = runtime.block_on(sluice_host::prepare(&options))?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(prepared.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    eprintln!(
+        "Sluice is serving {} on {url} (store in {})",
+        options.manifest.display(),
+        state_dir.path().display()
+    );
+
+    let outcome = rollout(&args, &url, token, &release, config, policy);
+    let _ = stop.send(());
+    runtime
+        .block_on(server)
+        .context("the host stopped abnormally")??;
+    let mut summary = outcome?;
+    summary["total_seconds"] = json!(round(started.elapsed().as_secs_f64()));
+    if args.json {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+fn round(seconds: f64) -> f64 {
+    (seconds * 100.0).round() / 100.0
+}
+
+/// Publishes, enrols, creates the campaign, runs the fleet; returns the summary.
+fn rollout(
+    args: &Args,
+    url: &str,
+    token: String,
+    release: &Release,
+    config: StagedConfig,
+    policy: Value,
+) -> Result<Value> {
+    let client = Client::with_token(url, token);
+    publish(&client, release)?;
+    eprintln!(
+        "published {RELEASE_VERSION} for {TARGET_HARDWARE}: {} in {} signed chunks{}",
+        crate::byte_size::format(IMAGE_BYTES as u64),
+        release.chunks.len(),
+        if args.bad {
+            " (bad: half the devices cannot boot it)"
+        } else {
+            ""
+        }
+    );
+
+    let mix = [
+        (TARGET_HARDWARE.to_owned(), 0.9),
+        (OTHER_HARDWARE.to_owned(), 0.1),
+    ];
+    let devices = enrol(
+        &client,
+        &FleetShape {
+            count: args.devices,
+            prefix: "demo",
+            mix: &mix,
+            battery: None,
+            utc_offsets: &[],
+            fail_rate: if args.bad { BAD_FAIL_RATE } else { 0.0 },
+        },
+    )?;
+    let campaign = client.json(
+        "POST",
+        "/v1/admin/campaigns",
+        Some(&json!({
+            "release": RELEASE_VERSION,
+            "name": "sluice demo",
+            "policy": policy,
+            "selector": {"hardware": [TARGET_HARDWARE]},
+        })),
+    )?;
+    let id = campaign["id"].as_str().unwrap_or_default().to_owned();
+    let targeted: Vec<String> = devices
+        .iter()
+        .filter(|d| d.hardware == TARGET_HARDWARE)
+        .map(|d| d.id.clone())
+        .collect();
+    let canary_limit = bucket_limit(config.stages[0].percent);
+    let canary_size = targeted
+        .iter()
+        .filter(|d| sluice_service::checkin::bucket(&id, d) < canary_limit)
+        .count();
+    let stages = Stages {
+        percents: config.stages.iter().map(|s| s.percent).collect(),
+    };
+    eprintln!(
+        "campaign {id}: {} devices, {} of them {TARGET_HARDWARE}; {} stages, the canary is {canary_size} device(s)",
+        devices.len(),
+        targeted.len(),
+        stages.percents.len()
+    );
+
+    let longest_soak = config
+        .stages
+        .iter()
+        .map(|s| s.soak_seconds)
+        .max()
+        .unwrap_or(0);
+    let watch = Mutex::new(Watch::default());
+    let fleet = sim::Fleet {
+        server: url.to_owned(),
+        devices,
+        version: FROM_VERSION.into(),
+        trust: release.trust.clone(),
+        faults: Faults::default(),
+        until: Until {
+            // Quiet while a stage soaks is not the end.
+            settled: Duration::from_secs(longest_soak + 4),
+            timeout: Duration::from_secs(600),
+        },
+        workers: 16,
+    };
+    let summary = sim::run(fleet, |s| {
+        observe(&client, &id, &stages, args.bad, &watch, s)
+    });
+
+    let progress = client.json("GET", &format!("/v1/admin/campaigns/{id}"), None)?;
+    let watch = watch.into_inner().unwrap_or_else(|e| e.into_inner());
+    let halted = watch.halted || progress["campaign"]["state"] == "halted";
+    let total = &progress["total"];
+    let count = |key: &str| total[key].as_u64().unwrap_or(0);
+    // Devices that booted the bad image: committed it, failed to boot it, or
+    // committed it and were rolled back.
+    let installed_bad = if args.bad {
+        count("succeeded") + count("failed") + count("rolled_back")
+    } else {
+        0
+    };
+    let stage = progress["campaign"]["stage"].as_u64().unwrap_or(0);
+
+    for (index, counts) in progress["stages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        println!(
+            "{:<22} offered {:>5}  succeeded {:>5}  failed {:>4}  rolled back {:>4}  rejected {:>4}",
+            stages.label(index as u64),
+            counts["offered"],
+            counts["succeeded"],
+            counts["failed"],
+            counts["rolled_back"],
+            counts["rejected"],
+        );
+    }
+    print_summary(&summary);
+    if halted {
+        println!(
+            "The campaign halted in {} ({}): {installed_bad} device(s) had installed {RELEASE_VERSION} (the canary is {canary_size}); {} reverted on their own and {} were rolled back by the operator.",
+            stages.label(stage),
+            if watch.halt_reason.is_empty() {
+                progress["campaign"]["reason"]
+                    .as_str()
+                    .unwrap_or("no reason given")
+            } else {
+                &watch.halt_reason
+            },
+            summary.failed,
+            summary.rolled_back,
+        );
+    } else {
+        println!(
+            "The campaign reached {} ({}): {} of {} {TARGET_HARDWARE} devices run {RELEASE_VERSION}; the {} {OTHER_HARDWARE} devices were never offered it.",
+            stages.label(stage),
+            progress["campaign"]["state"].as_str().unwrap_or("?"),
+            summary.versions.get(RELEASE_VERSION).copied().unwrap_or(0),
+            targeted.len(),
+            summary.devices - targeted.len(),
+        );
+    }
+
+    let mut out = serde_json::to_value(&summary)?;
+    out["seconds"] = json!(round(summary.seconds));
+    out["campaign"] = json!(id);
+    out["campaign_state"] = progress["campaign"]["state"].clone();
+    out["stage"] = json!(stage);
+    out["targeted"] = json!(targeted.len());
+    out["halted"] = json!(halted);
+    out["installed_bad"] = json!(installed_bad);
+    out["canary_size"] = json!(canary_size);
+    Ok(out)
+}
