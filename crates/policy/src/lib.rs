@@ -75,12 +75,29 @@ impl OutcomeCounts {
     }
 }
 
+/// Post-update health summed over the devices that reported it: the same
+/// figures over equal periods just before each device's update and after it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthStats {
+    /// Devices that reported post-update health.
+    pub devices: u64,
+    pub reboots_before: u64,
+    pub reboots_after: u64,
+    pub crashes_before: u64,
+    pub crashes_after: u64,
+    /// The vendor's metric: a non-negative count, lower is better.
+    pub metric_before: u64,
+    pub metric_after: u64,
+}
+
 /// Campaign statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     pub total: OutcomeCounts,
     pub stage: OutcomeCounts,
     pub in_flight: u64,
+    #[serde(default)]
+    pub health: HealthStats,
 }
 
 /// The answer at check-in.

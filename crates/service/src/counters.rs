@@ -13,7 +13,7 @@
 //! stops counting against the concurrency cap once its window is older than the
 //! lease ([`LEASE_WINDOWS`] windows), so a dead device cannot block a rollout.
 
-use sluice_policy::{OutcomeCounts, Stats};
+use sluice_policy::{HealthStats, OutcomeCounts, Stats};
 
 use crate::http::ApiError;
 use crate::store::Store;
@@ -66,6 +66,35 @@ fn stage_key(campaign: &str, stage: u32, outcome: Outcome) -> String {
     format!("cnt/{campaign}/stage/{stage}/{}", outcome.name())
 }
 
+/// The post-update health figures a device reports, in `HealthStats` order
+/// (after `devices`).
+pub const HEALTH_FIELDS: [&str; 6] = [
+    "reboots_before",
+    "reboots_after",
+    "crashes_before",
+    "crashes_after",
+    "metric_before",
+    "metric_after",
+];
+
+/// The counter of post-update health `field` (`devices` or one of [`HEALTH_FIELDS`]).
+pub fn health_key(campaign: &str, field: &str) -> String {
+    format!("cnt/{campaign}/health/{field}")
+}
+
+fn health(values: &[i64]) -> HealthStats {
+    let v = |i: usize| values.get(i).copied().unwrap_or(0).max(0) as u64;
+    HealthStats {
+        devices: v(0),
+        reboots_before: v(1),
+        reboots_after: v(2),
+        crashes_before: v(3),
+        crashes_after: v(4),
+        metric_before: v(5),
+        metric_after: v(6),
+    }
+}
+
 fn in_flight_key(campaign: &str, window: u64) -> String {
     format!("cnt/{campaign}/inflight/{window}")
 }
@@ -100,6 +129,8 @@ pub fn read_stats(
 ) -> Result<Stats, ApiError> {
     let mut keys: Vec<String> = OUTCOMES.iter().map(|o| total_key(campaign, *o)).collect();
     keys.extend(OUTCOMES.iter().map(|o| stage_key(campaign, stage, *o)));
+    keys.push(health_key(campaign, "devices"));
+    keys.extend(HEALTH_FIELDS.iter().map(|f| health_key(campaign, f)));
     let current = window(now);
     keys.extend(
         (0..LEASE_WINDOWS)
@@ -108,11 +139,13 @@ pub fn read_stats(
     );
     let values = store.counters(&keys)?;
     let n = OUTCOMES.len();
-    let in_flight: i64 = values[2 * n..].iter().copied().map(|v| v.max(0)).sum();
+    let h = 2 * n + 1 + HEALTH_FIELDS.len();
+    let in_flight: i64 = values[h..].iter().copied().map(|v| v.max(0)).sum();
     Ok(Stats {
         total: counts(&values[..n]),
         stage: counts(&values[n..2 * n]),
         in_flight: in_flight as u64,
+        health: health(&values[2 * n..h]),
     })
 }
 

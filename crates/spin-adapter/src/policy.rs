@@ -107,5 +107,14 @@ fn stats_to_wit(s: &Stats) -> types::Stats {
         total: counts_to_wit(&s.total),
         stage: counts_to_wit(&s.stage),
         in_flight: s.in_flight,
+        health: types::HealthStats {
+            devices: s.health.devices,
+            reboots_before: s.health.reboots_before,
+            reboots_after: s.health.reboots_after,
+            crashes_before: s.health.crashes_before,
+            crashes_after: s.health.crashes_after,
+            metric_before: s.health.metric_before,
+            metric_after: s.health.metric_after,
+        },
     }
 }

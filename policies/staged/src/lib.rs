@@ -301,6 +301,7 @@ mod tests {
             total: counts,
             stage: counts,
             in_flight: offered - succeeded - failed,
+            ..Stats::default()
         }
     }
 

@@ -1,0 +1,3 @@
+//! The `standard` policy exported as `sluice:policy/rollout`.
+
+sluice_policy_guest::export_policy!(crate::Standard);
