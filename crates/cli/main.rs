@@ -7,10 +7,12 @@ mod atomic_file;
 mod byte_size;
 mod campaign;
 mod client;
+mod curve_plot;
 mod demo;
 mod device;
 mod keydir;
 mod keygen;
+mod policy;
 mod release;
 mod sim;
 mod timestamps;
@@ -47,6 +49,9 @@ enum Command {
     Sim(sim::Args),
     /// Run spin.toml locally: builds missing components, then serves it.
     Up(up::Args),
+    /// Check rollout policy components before they touch a device.
+    #[command(subcommand)]
+    Policy(policy::Command),
     /// Watch a whole staged rollout on this machine: host, release, campaign and fleet in one command.
     Demo(demo::Args),
 }
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         Command::Device(args) => device::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Policy(command) => policy::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

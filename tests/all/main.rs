@@ -7,6 +7,7 @@ mod demo;
 mod device;
 mod host;
 mod imports;
+mod policy;
 mod release;
 mod sim;
 mod up;

@@ -85,7 +85,7 @@ impl Default for Scenario {
             config: "{}".into(),
             critical: false,
             // Monday 2026-11-30 00:00 UTC.
-            start: 1_796_083_200,
+            start: 1_795_996_800,
             days: 14.0,
             poll_seconds: 900,
             install_seconds: (600, 1800),
