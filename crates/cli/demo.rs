@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sluice_device::sim::{self, Faults, Until};
-use sluice_policy_staged::{Config as StagedConfig, bucket_limit};
+use sluice_policy_standard::bucket_limit;
+use sluice_policy_standard::config::Config as StandardConfig;
 use sluice_protocol::{
     KeyStatement, Limits, ManifestBuilder, ReleaseInfo, SecretKey, SignedManifest, TrustRoot,
 };
@@ -24,7 +25,7 @@ use crate::client::Client;
 use crate::sim::{FleetShape, enrol, print_summary};
 use crate::timestamps;
 
-/// The quick staged configuration the demo uses unless given another.
+/// The quick configuration of the standard policy the demo uses unless given another.
 pub const QUICK_STAGES: &str = include_str!("../../examples/quick-stages.json");
 
 /// The hardware the release is for, and one it is not for.
@@ -45,7 +46,7 @@ pub struct Args {
     /// Ship a release half the fleet cannot boot, to watch the halt and the rollback.
     #[arg(long)]
     bad: bool,
-    /// The campaign's staged-policy configuration (default: examples/quick-stages.json).
+    /// The campaign's standard-policy configuration (default: examples/quick-stages.json).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
     /// The application manifest (default: spin.toml here, else this checkout's).
@@ -265,7 +266,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         None => QUICK_STAGES.to_owned(),
     };
-    let config = StagedConfig::parse(&policy_text).map_err(anyhow::Error::msg)?;
+    let config = StandardConfig::parse(&policy_text).map_err(anyhow::Error::msg)?;
     let policy: Value = serde_json::from_str(&policy_text)?;
     if args.devices == 0 {
         bail!("--devices must be at least 1");
@@ -330,7 +331,7 @@ fn rollout(
     url: &str,
     token: String,
     release: &Release,
-    config: StagedConfig,
+    config: StandardConfig,
     policy: Value,
 ) -> Result<Value> {
     let client = Client::with_token(url, token);
@@ -392,12 +393,7 @@ fn rollout(
         stages.percents.len()
     );
 
-    let longest_soak = config
-        .stages
-        .iter()
-        .map(|s| s.soak_seconds)
-        .max()
-        .unwrap_or(0);
+    let longest_soak = config.stages.iter().map(|s| s.soak).max().unwrap_or(0);
     let watch = Mutex::new(Watch::default());
     let fleet = sim::Fleet {
         server: url.to_owned(),

@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::cli::{scratch, sluice};
 use crate::host::root;
 
-fn demo(extra: &[&str]) -> Value {
+fn demo(devices: &str, extra: &[&str]) -> Value {
     let (_guard, dir) = scratch();
     let manifest = root().join("spin.toml");
     let mut args = vec![
@@ -13,7 +13,7 @@ fn demo(extra: &[&str]) -> Value {
         "-f",
         manifest.to_str().unwrap(),
         "--devices",
-        "60",
+        devices,
         "--json",
     ];
     args.extend_from_slice(extra);
@@ -28,7 +28,7 @@ fn demo(extra: &[&str]) -> Value {
 
 #[test]
 fn the_demo_rolls_a_good_release_out_to_every_matching_device_in_stages() {
-    let summary = demo(&[]);
+    let summary = demo("60", &[]);
     let targeted = summary["targeted"].as_u64().unwrap();
     let others = summary["devices"].as_u64().unwrap() - targeted;
     assert!(targeted > 0 && others > 0, "{summary}");
@@ -56,7 +56,8 @@ fn the_demo_rolls_a_good_release_out_to_every_matching_device_in_stages() {
 
 #[test]
 fn the_bad_demo_halts_in_the_canary_and_rolls_back_whoever_installed_it() {
-    let summary = demo(&["--bad"]);
+    // Enough devices for a canary the failure gate can judge (3 finished).
+    let summary = demo("150", &["--bad"]);
     assert_eq!(summary["halted"], true, "{summary}");
     assert_eq!(summary["stage"], 0, "halted in the canary stage: {summary}");
     assert_eq!(summary["campaign_state"], "rolled_back", "{summary}");

@@ -13,7 +13,7 @@ use crate::host::{Host, HostConfig};
 use crate::up::{admin, create_campaign, enrol, publish, release, trust};
 
 /// Everything at once, and no halting on failures (the tests inject them).
-const ALL_AT_ONCE: &str = r#"{"stages":[{"percent":100}],"max_failure_rate":1.0}"#;
+const ALL_AT_ONCE: &str = r#"{"stages":[{"percent":100}],"failures":{"max_rate":0.99}}"#;
 
 fn image(dir: &std::path::Path) -> Vec<u8> {
     std::fs::read(dir.join("image")).unwrap()

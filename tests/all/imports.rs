@@ -10,6 +10,7 @@ const COMPONENTS: &[(&str, bool)] = &[
     ("sluice_admin", true),
     ("sluice_manifest", false),
     ("sluice_chunks", false),
+    ("sluice_policy_standard", false),
     ("sluice_policy_staged", false),
     ("sluice_policy_hold", false),
 ];
@@ -70,7 +71,7 @@ fn composition_satisfies_the_policy_import() {
         &wasm("sluice_checkin"),
         vec![sluice_host::compose::Dependency {
             name: "sluice:policy/rollout@0.1.0".into(),
-            bytes: wasm("sluice_policy_staged"),
+            bytes: wasm("sluice_policy_standard"),
             export: None,
         }],
         false,

@@ -42,7 +42,7 @@ fn a_good_staged_rollout_reaches_every_matching_device_and_no_other() {
     let id = create_campaign(
         &dir,
         &host,
-        r#"{"stages":[{"percent":25,"soak_seconds":2},{"percent":100}]}"#,
+        r#"{"stages":[{"percent":25,"soak":"2s","min_devices":1},{"percent":100}]}"#,
     );
     let summary = sim(
         &dir,
@@ -94,7 +94,7 @@ fn a_bad_release_halts_in_the_canary_and_the_fleet_stays_on_the_old_version() {
     let id = create_campaign(
         &dir,
         &host,
-        r#"{"stages":[{"percent":10,"soak_seconds":3600},{"percent":100}],"min_sample":1}"#,
+        r#"{"stages":[{"percent":10,"soak":"1h"},{"percent":100}],"failures":{"min_sample":3}}"#,
     );
     let summary = sim(
         &dir,

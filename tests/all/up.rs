@@ -160,7 +160,7 @@ fn a_published_release_survives_a_restart_and_devices_update_through_the_compose
     let campaign = create_campaign(
         &dir,
         &host,
-        r#"{"stages":[{"percent":100}],"max_failure_rate":1.0}"#,
+        r#"{"stages":[{"percent":100}],"failures":{"max_rate":0.99}}"#,
     );
     assert_eq!(campaign, "c1");
     let devices = enrol(&host, &["cam-1".to_string()]);
@@ -170,7 +170,7 @@ fn a_published_release_survives_a_restart_and_devices_update_through_the_compose
     let answer = admin(&host, "GET", "/v1/admin/releases/1.2.0", None);
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.json()["manifests"][0]["chunks"], 10);
-    // Check-in goes through the check-in component and the composed staged policy.
+    // Check-in goes through the check-in component and the composed standard policy.
     let offer = checkin(&host.url, &devices[0], "1.0.0");
     assert_eq!(offer["action"], "update", "{offer}");
     let manifest_url = format!("{}{}", host.url, offer["manifest_url"].as_str().unwrap());
@@ -310,19 +310,19 @@ fn the_policy_is_swapped_by_editing_one_line() {
     release(&dir);
     // The app's own spin.toml, with paths made absolute so it can live elsewhere.
     let original = std::fs::read_to_string(root().join("spin.toml")).unwrap();
-    let staged = original.replace(
+    let standard = original.replace(
         "source = \"target/",
         &format!("source = \"{}/target/", root().display()),
     );
-    let hold = staged.replace("sluice_policy_staged.wasm", "sluice_policy_hold.wasm");
-    let changed: Vec<(&str, &str)> = staged
+    let hold = standard.replace("sluice_policy_standard.wasm", "sluice_policy_hold.wasm");
+    let changed: Vec<(&str, &str)> = standard
         .lines()
         .zip(hold.lines())
         .filter(|(a, b)| a != b)
         .collect();
     assert_eq!(changed.len(), 1, "exactly one line differs: {changed:?}");
     let manifest = dir.join("spin.toml");
-    std::fs::write(&manifest, &staged).unwrap();
+    std::fs::write(&manifest, &standard).unwrap();
     let config = || HostConfig {
         manifest: manifest.clone(),
         state_dir: dir.join("state"),
@@ -338,7 +338,7 @@ fn the_policy_is_swapped_by_editing_one_line() {
     create_campaign(
         &dir,
         &host,
-        r#"{"stages":[{"percent":100}],"max_failure_rate":1.0}"#,
+        r#"{"stages":[{"percent":100}],"failures":{"max_rate":0.99}}"#,
     );
     let devices = enrol(&host, &["cam-1".to_string(), "cam-2".to_string()]);
     assert_eq!(checkin(&host.url, &devices[0], "1.0.0")["action"], "update");
@@ -450,7 +450,7 @@ fn two_hosts_on_one_redis_share_state_and_keep_counters_exact() {
             "--release",
             "1.2.0",
             "--policy",
-            r#"{"stages":[{"percent":100}],"max_failure_rate":1.0}"#,
+            r#"{"stages":[{"percent":100}],"failures":{"max_rate":0.99}}"#,
             "--server",
             &b.url,
             "--token-file",
