@@ -112,3 +112,137 @@ fn policy_simulate_refuses_a_configuration_the_policy_refuses() {
     )
     .failure(&["missing.wasm"]);
 }
+
+/// A room device as the policy sees it.
+fn room(id: &str, tags: &[&str], utc_offset_minutes: i16) -> sluice_policy::Device {
+    sluice_policy::Device {
+        id: id.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        utc_offset_minutes: Some(utc_offset_minutes),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_python_vendor_policy_follows_its_rules() {
+    use sluice_policy::{Campaign, Decision, OutcomeCounts, Policy, Stats, Verdict};
+    let policy = sluice_host_policy::WasmPolicy::load(&component("rings_py")).unwrap();
+    assert!(policy.validate("{}").is_ok());
+    let refused = policy.validate(r#"{"rings":[]}"#).unwrap_err();
+    assert!(refused.contains("rings"), "{refused}");
+    assert!(
+        policy
+            .validate(r#"{"ringz":["a"]}"#)
+            .unwrap_err()
+            .contains("ringz")
+    );
+
+    let campaign = |stage: u32| Campaign {
+        id: "c1".into(),
+        config: r#"{"rings":["lab","pilot","fleet"],"soak_hours":1,"min_finished":2}"#.into(),
+        stage,
+        stage_started_at: 1_796_169_600, // Wednesday 2026-12-02 00:00 UTC
+        ..Campaign::default()
+    };
+    let night = 1_796_180_400; // 03:00 UTC
+    let stats = Stats::default();
+    let lab = room("lab-1", &["ring:lab"], 0);
+    let office = room("room-9", &[], 0);
+    assert_eq!(
+        policy.decide(&lab, &campaign(0), &stats, night),
+        Decision::Offer
+    );
+    assert!(matches!(
+        policy.decide(&office, &campaign(0), &stats, night),
+        Decision::Skip(r) if r.contains("ring fleet")
+    ));
+    assert_eq!(
+        policy.decide(&office, &campaign(2), &stats, night),
+        Decision::Offer
+    );
+    // 03:00 UTC is 12:00 in UTC+09:00: meeting hours on a Wednesday, back at 19:00.
+    match policy.decide(
+        &room("tokyo", &["ring:lab"], 540),
+        &campaign(0),
+        &stats,
+        night,
+    ) {
+        Decision::Defer { seconds, reason } => {
+            assert!((7 * 3600..7 * 3600 + 1800).contains(&seconds), "{seconds}");
+            assert!(reason.contains("meeting hours"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let ring = |succeeded, failed| Stats {
+        stage: OutcomeCounts {
+            offered: succeeded + failed,
+            succeeded,
+            failed,
+            ..Default::default()
+        },
+        ..Stats::default()
+    };
+    assert_eq!(
+        policy.review(&campaign(0), &ring(2, 0), night),
+        Verdict::Advance(1)
+    );
+    assert_eq!(
+        policy.review(&campaign(0), &ring(1, 0), night),
+        Verdict::Proceed
+    );
+    assert!(
+        matches!(policy.review(&campaign(0), &ring(1, 1), night), Verdict::Halt(r) if r.contains("ring lab"))
+    );
+}
+
+#[test]
+fn a_vendor_policy_in_python_is_swapped_in_by_one_line_of_spin_toml() {
+    use crate::up::{admin, app_with_policy, checkin, host_for, publish, release};
+    let (_guard, dir) = scratch();
+    release(&dir);
+    let host = host_for(&dir, &app_with_policy(&dir, "rings_py"));
+    publish(&dir, &host);
+    let create = |policy: Value| {
+        admin(
+            &host,
+            "POST",
+            "/v1/admin/campaigns",
+            Some(
+                serde_json::json!({"release": "1.2.0", "selector": {"hardware": ["cam-v2"]}, "policy": policy}),
+            ),
+        )
+    };
+    // The Python code's own validation answers.
+    let refused = create(serde_json::json!({"rings": "lab"}));
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert!(
+        refused.text().contains("`rings` must be"),
+        "{}",
+        refused.text()
+    );
+    let created = create(serde_json::json!({"rings": ["lab", "fleet"], "meeting_hours": null}));
+    assert_eq!(created.status, 201, "{}", created.text());
+
+    let enrolled = admin(
+        &host,
+        "POST",
+        "/v1/admin/devices",
+        Some(serde_json::json!({"devices": [
+            {"id": "lab-1", "hardware": "cam-v2", "tags": ["ring:lab"]},
+            {"id": "room-1", "hardware": "cam-v2"},
+        ]})),
+    );
+    assert_eq!(enrolled.status, 201, "{}", enrolled.text());
+    let enrolled = enrolled.json();
+    let device = |i: usize| {
+        let d = &enrolled["devices"][i];
+        (
+            d["id"].as_str().unwrap().to_owned(),
+            d["secret"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(checkin(&host.url, &device(0), "1.0.0")["action"], "update");
+    assert_eq!(checkin(&host.url, &device(1), "1.0.0")["action"], "none");
+    host.stop();
+}

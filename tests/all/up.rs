@@ -1,6 +1,6 @@
 //! `sluice up` end to end: real hosts on loopback, temporary state, HTTP.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -304,36 +304,52 @@ fn a_trapping_component_answers_500_and_the_host_keeps_serving() {
     host.stop();
 }
 
-#[test]
-fn the_policy_is_swapped_by_editing_one_line() {
-    let (_guard, dir) = scratch();
-    release(&dir);
-    // The app's own spin.toml, with paths made absolute so it can live elsewhere.
+/// The app's own `spin.toml`, written into `dir` with absolute paths and
+/// `sluice_policy_{policy}.wasm` as its policy: one line differs from the
+/// shipped file (checked). Returns its path.
+pub fn app_with_policy(dir: &Path, policy: &str) -> PathBuf {
     let original = std::fs::read_to_string(root().join("spin.toml")).unwrap();
-    let standard = original.replace(
+    let absolute = original.replace(
         "source = \"target/",
         &format!("source = \"{}/target/", root().display()),
     );
-    let hold = standard.replace("sluice_policy_standard.wasm", "sluice_policy_hold.wasm");
-    let changed: Vec<(&str, &str)> = standard
+    let swapped = absolute.replace(
+        "sluice_policy_standard.wasm",
+        &format!("sluice_policy_{policy}.wasm"),
+    );
+    let changed: Vec<(&str, &str)> = absolute
         .lines()
-        .zip(hold.lines())
+        .zip(swapped.lines())
         .filter(|(a, b)| a != b)
         .collect();
-    assert_eq!(changed.len(), 1, "exactly one line differs: {changed:?}");
-    let manifest = dir.join("spin.toml");
-    std::fs::write(&manifest, &standard).unwrap();
-    let config = || HostConfig {
-        manifest: manifest.clone(),
+    let expected = usize::from(policy != "standard");
+    assert_eq!(changed.len(), expected, "one line differs: {changed:?}");
+    let manifest = dir.join(format!("spin-{policy}.toml"));
+    std::fs::write(&manifest, &swapped).unwrap();
+    manifest
+}
+
+/// A host for `manifest` with its state in `dir/state` and `dir`'s trust root.
+pub fn host_for(dir: &Path, manifest: &Path) -> Host {
+    Host::start(HostConfig {
+        manifest: manifest.to_owned(),
         state_dir: dir.join("state"),
         args: vec![
             "--no-build".into(),
             "--variable".into(),
-            format!("trust_root={}", trust(&dir)),
+            format!("trust_root={}", trust(dir)),
         ],
-    };
+    })
+}
 
-    let host = Host::start(config());
+#[test]
+fn the_policy_is_swapped_by_editing_one_line() {
+    let (_guard, dir) = scratch();
+    release(&dir);
+    let standard = app_with_policy(&dir, "standard");
+    let hold = app_with_policy(&dir, "hold");
+
+    let host = host_for(&dir, &standard);
     publish(&dir, &host);
     create_campaign(
         &dir,
@@ -344,8 +360,7 @@ fn the_policy_is_swapped_by_editing_one_line() {
     assert_eq!(checkin(&host.url, &devices[0], "1.0.0")["action"], "update");
     host.stop();
 
-    std::fs::write(&manifest, &hold).unwrap();
-    let host = Host::start(config());
+    let host = host_for(&dir, &hold);
     let answer = checkin(&host.url, &devices[1], "1.0.0");
     assert_eq!(answer["action"], "none", "{answer}");
     assert_eq!(answer["reason"], "all updates are on hold");

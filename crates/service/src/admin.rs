@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::campaign::{Action, CampaignRecord, CreateCampaign};
 use crate::credentials::{SECRET_BYTES, check_admin, hash_secret, new_secret};
-use crate::device::{DeviceRecord, DeviceState, Seen, valid_id};
+use crate::device::{DeviceRecord, DeviceState, Seen, valid_id, valid_tag};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::release::ReleaseRecord;
 use crate::service::Service;
@@ -136,8 +136,10 @@ fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
         if !valid_id(&d.hardware) {
             return Err(bad("hardware is not a valid name"));
         }
-        if d.tags.len() > 64 || d.tags.iter().any(|t| !valid_id(t)) {
-            return Err(bad("tags: at most 64 valid names"));
+        if d.tags.len() > 64 || d.tags.iter().any(|t| !valid_tag(t)) {
+            return Err(bad(
+                "tags: at most 64, each letters, digits and . _ - + ~ : / = @",
+            ));
         }
         if d.attributes.len() > MAX_ATTRIBUTES
             || d.attributes

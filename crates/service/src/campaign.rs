@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sluice_policy::Verdict;
 
-use crate::device::{DeviceRecord, valid_id};
+use crate::device::{DeviceRecord, valid_id, valid_tag};
 use crate::http::ApiError;
 use crate::service::Service;
 use crate::{audit, keys, records};
@@ -98,7 +98,8 @@ impl Selector {
                     list.len()
                 )));
             }
-            if let Some(bad) = list.iter().find(|v| !valid_id(v)) {
+            let valid = if name == "tags" { valid_tag } else { valid_id };
+            if let Some(bad) = list.iter().find(|v| !valid(v)) {
                 return Err(ApiError::bad_request(format!(
                     "selector.{name}: {bad:?} is not a valid name"
                 )));

@@ -14,7 +14,9 @@ use sluice_protocol::Digest;
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::counters;
 use crate::credentials::{device_credentials, secret_matches};
-use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, valid_id};
+use crate::device::{
+    DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, valid_id, valid_tag,
+};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
 use crate::{campaign, keys, records};
@@ -126,9 +128,9 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
             )));
         }
     }
-    if body.tags.len() > MAX_TAGS || body.tags.iter().any(|t| !valid_id(t)) {
+    if body.tags.len() > MAX_TAGS || body.tags.iter().any(|t| !valid_tag(t)) {
         return Err(ApiError::bad_request(format!(
-            "tags: at most {MAX_TAGS} valid names"
+            "tags: at most {MAX_TAGS}, each letters, digits and . _ - + ~ : / = @"
         )));
     }
     let now = svc.env.now();

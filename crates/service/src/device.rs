@@ -7,10 +7,21 @@ use serde::{Deserialize, Serialize};
 /// Longest device id, tag or attribute name.
 pub const MAX_ID_LEN: usize = 128;
 
-/// Device ids, tags and attribute names share the release name rules (safe in
-/// keys, URLs and logs; no `:` so Basic credentials stay unambiguous).
+/// Device ids and attribute names share the release name rules (safe in keys,
+/// URLs and logs; no `:` so Basic credentials stay unambiguous).
 pub fn valid_id(id: &str) -> bool {
     sluice_protocol::is_valid_name(id, MAX_ID_LEN)
+}
+
+/// Tags are never keys, so they may also hold `:`, `/`, `=` and `@`, for the
+/// usual `key:value` tags (`ring:pilot`, `site:berlin`, `utc-offset:+05:30`).
+pub fn valid_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= MAX_ID_LEN
+        && tag.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '.' | '_' | '-' | '+' | '~' | ':' | '/' | '=' | '@')
+        })
 }
 
 /// What an operator enrolled: who the device is and how it proves it.
@@ -146,4 +157,29 @@ pub struct Seen {
     pub version: String,
     #[serde(default)]
     pub telemetry: Telemetry,
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::{valid_id, valid_tag};
+
+    #[test]
+    fn tags_may_be_key_value_pairs_but_ids_may_not_hold_colons() {
+        for tag in [
+            "lab",
+            "ring:pilot",
+            "site:berlin/3",
+            "utc-offset:+05:30",
+            "owner=ops@acme",
+        ] {
+            assert!(valid_tag(tag), "{tag}");
+        }
+        for tag in ["", "a b", "ring:é", "x\n", &"t".repeat(200)] {
+            assert!(!valid_tag(tag), "{tag:?}");
+        }
+        assert!(
+            !valid_id("ring:pilot"),
+            "a colon would break Basic credentials"
+        );
+    }
 }
