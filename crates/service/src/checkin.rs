@@ -329,6 +329,7 @@ fn offer(
         from_version: body.version.clone(),
         from_security_version: body.security_version,
         failure: None,
+        health_reported: false,
         updated_at: now,
     };
     let key = keys::state(&device.id);

@@ -122,6 +122,9 @@ pub struct Rollout {
     pub from_security_version: u64,
     #[serde(default)]
     pub failure: Option<Failure>,
+    /// Whether its post-update health was reported (counted once).
+    #[serde(default)]
+    pub health_reported: bool,
     pub updated_at: u64,
 }
 

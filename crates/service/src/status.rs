@@ -4,6 +4,11 @@
 //! twice, or two sent at once, count once); each change to a final outcome updates
 //! the campaign's counters, and then the policy reviews the campaign, which may
 //! advance, halt or roll it back.
+//!
+//! After a device has committed the update it reports its health once
+//! (`state: "health"`): crashes, reboots and a vendor metric over equal periods
+//! before and after the update. These add to the campaign's health counters,
+//! which the policy compares (post-update regression).
 
 use serde::{Deserialize, Serialize};
 use sluice_policy::Verdict;
@@ -33,6 +38,43 @@ pub struct StatusReport {
     /// For `failed` and `rejected`: where and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Failure>,
+    /// For `health`: the figures before and after the update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthReport>,
+}
+
+/// Post-update health: the same counts over equal periods just before the
+/// update and after it. Each is at most [`MAX_HEALTH_COUNT`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthReport {
+    pub reboots_before: u64,
+    pub reboots_after: u64,
+    pub crashes_before: u64,
+    pub crashes_after: u64,
+    /// The vendor's metric: a count, lower is better.
+    #[serde(default)]
+    pub metric_before: u64,
+    #[serde(default)]
+    pub metric_after: u64,
+}
+
+/// The largest count a health report may carry (one device cannot swamp the
+/// campaign's figures).
+pub const MAX_HEALTH_COUNT: u64 = 10_000;
+
+impl HealthReport {
+    /// In [`counters::HEALTH_FIELDS`] order.
+    fn values(&self) -> [u64; 6] {
+        [
+            self.reboots_before,
+            self.reboots_after,
+            self.crashes_before,
+            self.crashes_after,
+            self.metric_before,
+            self.metric_after,
+        ]
+    }
 }
 
 /// Download progress.
@@ -64,15 +106,18 @@ fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> 
     }
     let (device_id, secret) = device_credentials(request)?;
     let body: StatusReport = parse_json(&request.body, MAX_BODY)?;
-    let phase = Phase::parse_reported(&body.state).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "unknown state {:?}: use downloading, downloaded, installing, rebooting, succeeded, failed, rolled_back or rejected",
-            body.state
-        ))
-    })?;
     if !valid_id(&body.campaign) {
         return Err(ApiError::bad_request("campaign is not a valid id"));
     }
+    if body.state == "health" {
+        return health(svc, &device_id, &secret, &body);
+    }
+    let phase = Phase::parse_reported(&body.state).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown state {:?}: use downloading, downloaded, installing, rebooting, succeeded, failed, rolled_back, rejected or health",
+            body.state
+        ))
+    })?;
     let failure = match (&body.error, phase) {
         (Some(e), _) => {
             if !valid_id(&e.code) || !valid_id(&e.phase) || e.detail.len() > MAX_DETAIL {
@@ -235,6 +280,88 @@ fn count(
         campaign::add_to_list(svc, &keys::failure_codes(campaign), &failure.code)?;
     }
     Ok(())
+}
+
+/// A post-update health report: once per device and campaign, after success.
+fn health(
+    svc: &Service,
+    device_id: &str,
+    secret: &str,
+    body: &StatusReport,
+) -> Result<StatusResponse, ApiError> {
+    let report = body
+        .health
+        .ok_or_else(|| ApiError::bad_request("state health needs a `health` object"))?;
+    if report.values().iter().any(|v| *v > MAX_HEALTH_COUNT) {
+        return Err(ApiError::bad_request(format!(
+            "health counts are at most {MAX_HEALTH_COUNT}"
+        )));
+    }
+    let now = svc.env.now();
+    let keys = [
+        keys::device(device_id),
+        keys::state(device_id),
+        keys::campaign(&body.campaign),
+    ];
+    let values = svc.store.get_many(&keys)?;
+    let _device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
+        .filter(|d: &DeviceRecord| secret_matches(secret, &d.credential))
+        .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
+    let campaign: CampaignRecord = records::decode_opt(&keys[2], values[2].as_ref())?
+        .ok_or_else(|| ApiError::not_found(format!("no campaign {:?}", body.campaign)))?;
+    let mut refused = None;
+    let (_, wrote) = records::update::<DeviceState, _>(svc.store, &keys[1], |current| {
+        let Some(mut state) = current.cloned() else {
+            return Ok(None);
+        };
+        let Some(rollout) = state.rollout.as_mut().filter(|r| r.campaign == campaign.id) else {
+            refused = Some("was not offered this campaign");
+            return Ok(None);
+        };
+        if rollout.phase != Phase::Succeeded {
+            refused = Some("has not committed this campaign's release");
+            return Ok(None);
+        }
+        if rollout.health_reported {
+            return Ok(None);
+        }
+        rollout.health_reported = true;
+        state.updated_at = now;
+        Ok(Some(state))
+    })?;
+    if let Some(why) = refused {
+        return Err(ApiError::conflict(format!(
+            "device {device_id} {why}: health is reported after the update succeeded"
+        )));
+    }
+    let action = if campaign.state == CampaignState::RolledBack {
+        "rollback"
+    } else {
+        "continue"
+    };
+    if !wrote {
+        return Ok(StatusResponse {
+            accepted: true,
+            duplicate: true,
+            action: action.into(),
+        });
+    }
+    svc.store
+        .increment(&counters::health_key(&campaign.id, "devices"), 1)?;
+    for (field, value) in counters::HEALTH_FIELDS.iter().zip(report.values()) {
+        if value > 0 {
+            svc.store.increment(
+                &counters::health_key(&campaign.id, field),
+                i64::try_from(value).unwrap_or(i64::MAX),
+            )?;
+        }
+    }
+    review(svc, &campaign, now)?;
+    Ok(StatusResponse {
+        accepted: true,
+        duplicate: false,
+        action: action.into(),
+    })
 }
 
 fn review(svc: &Service, campaign: &CampaignRecord, now: u64) -> Result<(), ApiError> {

@@ -34,6 +34,7 @@ impl Environment for TestEnv {
 }
 
 struct Fleet {
+    policy: &'static (dyn sluice_policy::Policy + Sync),
     store: MemoryStore,
     config: Config,
     env: TestEnv,
@@ -57,6 +58,7 @@ impl Fleet {
             .unwrap()
             .sign(&[&root]);
         Fleet {
+            policy: &sluice_policy_staged::Staged,
             store: MemoryStore::new(),
             config: Config {
                 admin_token: Some(TOKEN.into()),
@@ -76,11 +78,25 @@ impl Fleet {
     fn call(&self, request: Request) -> Response {
         let svc = Service {
             store: &self.store,
-            policy: &sluice_policy_staged::Staged,
+            policy: self.policy,
             config: &self.config,
             env: &self.env,
         };
         route(&svc, &request)
+    }
+
+    fn with_policy(mut self, policy: &'static (dyn sluice_policy::Policy + Sync)) -> Fleet {
+        self.policy = policy;
+        self
+    }
+
+    fn health(&self, dev: &Dev, campaign: &str, health: Value) -> Response {
+        let body = json!({"campaign": campaign, "state": "health", "health": health});
+        self.call(
+            Request::new("POST", "/v1/status")
+                .header("authorization", &basic_header(&dev.id, &dev.secret))
+                .body(body.to_string()),
+        )
     }
 
     fn advance(&self, seconds: u64) {
@@ -1204,4 +1220,65 @@ fn a_completed_campaign_can_still_be_rolled_back() {
         "rollback",
         "the rolled-back campaign is active again"
     );
+}
+
+#[test]
+fn a_post_update_health_regression_rolls_the_campaign_back() {
+    let fleet = Fleet::new().with_policy(&sluice_policy_standard::Standard);
+    let devs = fleet.enrol_many("d", 30);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let c = fleet.campaign(json!({"release": "2.0", "policy": {
+        "stages": [{"percent": 100}],
+        "post_update_health": {"min_devices": 20, "max_increase": 0.5, "min_events": 10,
+                               "on_regression": "rollback"}}}));
+    let crashing = json!({"reboots_before": 1, "reboots_after": 1,
+                          "crashes_before": 1, "crashes_after": 5});
+    // Health comes after success, never before.
+    assert_eq!(fleet.checkin(&devs[0], "1.0")["action"], "update");
+    assert_error(
+        &fleet.health(&devs[0], &c, crashing.clone()),
+        409,
+        "conflict",
+    );
+    for d in &devs {
+        fleet.checkin(d, "1.0");
+        fleet.finish(d, &c, "succeeded");
+    }
+    // Bad reports change nothing.
+    assert_error(
+        &fleet.health(
+            &devs[0],
+            &c,
+            json!({"reboots_before": 0, "reboots_after": 0,
+            "crashes_before": 0, "crashes_after": 10_001}),
+        ),
+        400,
+        "bad_request",
+    );
+    assert_error(&fleet.status(&devs[0], &c, "health"), 400, "bad_request");
+    for d in &devs[..19] {
+        let r = fleet.health(d, &c, crashing.clone());
+        assert_eq!(r.status, 200, "{}", r.json_body());
+    }
+    assert_eq!(
+        fleet.progress(&c)["campaign"]["state"],
+        "running",
+        "19 devices: too few"
+    );
+    // A repeated report counts once.
+    assert_eq!(
+        fleet.health(&devs[0], &c, crashing.clone()).json_body()["duplicate"],
+        true
+    );
+    fleet.health(&devs[19], &c, crashing.clone());
+    let p = fleet.progress(&c);
+    assert_eq!(p["campaign"]["state"], "rolled_back", "{p}");
+    assert!(
+        p["campaign"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("crashes rose from 20 to 100"),
+        "{p}"
+    );
+    assert_eq!(fleet.checkin(&devs[5], "2.0")["action"], "rollback");
 }
