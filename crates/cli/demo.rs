@@ -399,8 +399,10 @@ fn rollout(
         server: url.to_owned(),
         devices,
         version: FROM_VERSION.into(),
+        security_version: 0,
         trust: release.trust.clone(),
         faults: Faults::default(),
+        crashes: sluice_device::sim::CrashModel::default(),
         until: Until {
             // Quiet while a stage soaks is not the end.
             settled: Duration::from_secs(longest_soak + 4),

@@ -43,16 +43,44 @@ pub struct Args {
     /// new version in $SLUICE_VERSION. Without one, booting counts as healthy.
     #[arg(long)]
     health_cmd: Option<String>,
+    /// Command printing the device's cumulative counters as JSON,
+    /// {"reboots": N, "crashes": N, "metric": N}: the agent then reports
+    /// post-update health (the change over equal periods before and after).
+    #[arg(long, value_name = "CMD")]
+    health_counters_cmd: Option<String>,
+    /// How long post-update health is measured, before and after an update.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    health_period: Duration,
     /// Take one step (check in and act on the answer) and exit.
     #[arg(long)]
     once: bool,
 }
 
-struct CommandHealth(Option<String>);
+struct CommandHealth {
+    check: Option<String>,
+    counters: Option<String>,
+}
 
 impl HealthCheck for CommandHealth {
+    fn counters(&mut self) -> Option<sluice_device::HealthCounters> {
+        let cmd = self.counters.as_ref()?;
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        match serde_json::from_slice(&output.stdout) {
+            Ok(counters) => Some(counters),
+            Err(e) => {
+                eprintln!("--health-counters-cmd printed no counters: {e}");
+                None
+            }
+        }
+    }
+
     fn check(&mut self, version: &str) -> Result<(), String> {
-        let Some(cmd) = &self.0 else {
+        let Some(cmd) = &self.check else {
             return Ok(());
         };
         let status = std::process::Command::new("sh")
@@ -135,7 +163,10 @@ pub fn run(args: Args) -> Result<()> {
         state,
         FileSlots::new(&dir),
         HttpTransport::new(&args.server, &args.id, &secret),
-        CommandHealth(args.health_cmd),
+        CommandHealth {
+            check: args.health_cmd,
+            counters: args.health_counters_cmd,
+        },
         trust,
     )
     .on_persist(move |state| {
@@ -143,6 +174,7 @@ pub fn run(args: Args) -> Result<()> {
         atomic_file::write(&persist_path, &bytes, Visibility::Secret).map_err(std::io::Error::other)
     })
     .on_event(|line| println!("{line}"));
+    agent.health_period = args.health_period.as_secs().max(1);
     // Persist the first-run state before anything else happens.
     let bytes = serde_json::to_vec_pretty(&agent.state)?;
     atomic_file::write(&state_path, &bytes, Visibility::Secret)?;

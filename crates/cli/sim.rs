@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sluice_device::Telemetry;
-use sluice_device::sim::{self, Faults, SimDevice, Until, fraction};
+use sluice_device::sim::{self, CrashModel, Faults, SimDevice, Until, fraction};
 use sluice_protocol::TrustRoot;
 
 use crate::client::{Client, ServerArgs};
@@ -30,6 +30,16 @@ pub struct Args {
     /// Probability that a download is cut part-way by a power loss.
     #[arg(long, default_value_t = 0.0)]
     power_loss_rate: f64,
+    /// Crashes per device-hour before the update; devices then report
+    /// post-update health (0: they keep no counters).
+    #[arg(long, default_value_t = 0.0)]
+    crash_rate: f64,
+    /// The update multiplies the crash rate by this (e.g. 3: a regression).
+    #[arg(long, default_value_t = 1.0)]
+    crash_factor: f64,
+    /// How long post-update health is measured, before and after the update.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    health_period: Duration,
     /// Battery levels, LOW-HIGH percent, spread over the fleet (e.g. 10-100).
     #[arg(long)]
     battery: Option<String>,
@@ -39,6 +49,9 @@ pub struct Args {
     /// The version every device starts with.
     #[arg(long, default_value = "1.0.0")]
     version: String,
+    /// The security version of the image every device starts with.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    security_version: u64,
     /// The trust root devices verify against (trust.json).
     #[arg(long, value_name = "FILE")]
     trust: PathBuf,
@@ -186,10 +199,16 @@ pub fn run(args: Args) -> Result<()> {
         server: args.server.server.clone(),
         devices,
         version: args.version.clone(),
+        security_version: args.security_version,
         trust,
         faults: Faults {
             drop_rate: args.drop_rate,
             power_loss_rate: args.power_loss_rate,
+        },
+        crashes: CrashModel {
+            per_hour: args.crash_rate,
+            factor_after_update: args.crash_factor,
+            period_seconds: args.health_period.as_secs().max(1),
         },
         until: Until {
             settled: args.settle,

@@ -221,6 +221,13 @@ impl Transport for FlakyPower {
     ) -> Result<(), TransportError> {
         self.inner.status(campaign, state, error)
     }
+    fn health(
+        &self,
+        campaign: &str,
+        report: &sluice_device::HealthReport,
+    ) -> Result<(), TransportError> {
+        self.inner.health(campaign, report)
+    }
 }
 
 struct Healthy;
@@ -504,6 +511,13 @@ impl Transport for OffersAnyway {
         error: Option<&FailureDetail>,
     ) -> Result<(), TransportError> {
         self.inner.status(campaign, state, error)
+    }
+    fn health(
+        &self,
+        campaign: &str,
+        report: &sluice_device::HealthReport,
+    ) -> Result<(), TransportError> {
+        self.inner.health(campaign, report)
     }
 }
 

@@ -124,3 +124,51 @@ fn a_bad_release_halts_in_the_canary_and_the_fleet_stays_on_the_old_version() {
     );
     host.stop();
 }
+
+#[test]
+fn a_post_update_crash_regression_rolls_the_campaign_back() {
+    let (_guard, dir) = scratch();
+    release(&dir);
+    let host = host(&dir);
+    publish(&dir, &host);
+    let id = create_campaign(
+        &dir,
+        &host,
+        r#"{"stages":[{"percent":100}],"failures":{"max_rate":0.99},
+            "post_update_health":{"min_devices":10,"max_increase":0.5,"min_events":10,
+                                  "on_regression":"rollback"}}"#,
+    );
+    // One crash a second before the update, four after: measured over 3 s each.
+    let summary = sim(
+        &dir,
+        &host,
+        &[
+            "--devices",
+            "20",
+            "--security-version",
+            "1",
+            "--crash-rate",
+            "3600",
+            "--crash-factor",
+            "4",
+            "--health-period",
+            "3s",
+            "--settle",
+            "4s",
+        ],
+    );
+    let progress = admin(&host, "GET", &format!("/v1/admin/campaigns/{id}"), None).json();
+    assert_eq!(progress["campaign"]["state"], "rolled_back", "{progress}");
+    let reason = progress["campaign"]["reason"].as_str().unwrap();
+    assert!(reason.contains("crashes rose"), "{reason}");
+    assert!(
+        summary["health_reports"].as_u64().unwrap() >= 10,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["versions"],
+        serde_json::json!({"1.0.0": 20}),
+        "every device rolled back: {summary}"
+    );
+    host.stop();
+}

@@ -7,6 +7,7 @@ use std::io;
 use serde::{Deserialize, Serialize};
 use sluice_protocol::{DeviceState, Manifest, SignedManifest, TrustRoot, Verifier};
 
+use crate::health_watch::{HealthCounters, HealthWatch};
 use crate::slots::{Slot, Slots};
 use crate::transport::{CheckinReport, FailureDetail, Telemetry, Transport, TransportError};
 
@@ -45,6 +46,9 @@ pub struct AgentState {
     /// Campaigns this device is done with (failed, rejected, rolled back).
     #[serde(default)]
     pub finished_campaigns: Vec<String>,
+    /// Post-update health being measured.
+    #[serde(default)]
+    pub health: HealthWatch,
 }
 
 /// An image that was installed.
@@ -98,14 +102,25 @@ impl AgentState {
             pending: None,
             unreported: None,
             finished_campaigns: Vec::new(),
+            health: HealthWatch::default(),
         }
     }
 }
 
-/// Decides whether a newly booted image is healthy.
+/// Decides whether a newly booted image is healthy, and counts how the device
+/// fares.
 pub trait HealthCheck {
     fn check(&mut self, version: &str) -> Result<(), String>;
+
+    /// The device's cumulative reboots, crashes and vendor metric, if it keeps
+    /// them; the agent then reports post-update health.
+    fn counters(&mut self) -> Option<HealthCounters> {
+        None
+    }
 }
+
+/// How long post-update health is measured before and after an update, by default.
+pub const DEFAULT_HEALTH_PERIOD_SECONDS: u64 = 24 * 3600;
 
 /// Counters a simulator or operator cares about.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -135,6 +150,8 @@ pub struct Agent<S: Slots, T: Transport, H: HealthCheck> {
     pub health: H,
     pub stats: AgentStats,
     pub telemetry: Telemetry,
+    /// Seconds of post-update health measured before and after an update.
+    pub health_period: u64,
     trust: TrustRoot,
     persist: Persist,
     events: Box<dyn FnMut(&str) + Send>,
@@ -172,6 +189,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             health,
             stats: AgentStats::default(),
             telemetry: Telemetry::default(),
+            health_period: DEFAULT_HEALTH_PERIOD_SECONDS,
             trust,
             persist: Box::new(|_| Ok(())),
             events: Box::new(|_| {}),
@@ -229,6 +247,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         if let Err(TransportError::Temporary { retry_after, .. }) = self.send_unreported()? {
             return Ok(self.backoff(retry_after));
         }
+        self.watch_health()?;
         if let Some(pending) = self.state.pending.clone() {
             return match pending.stage {
                 Stage::Downloading => {
@@ -271,6 +290,46 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             ("update", Some(campaign), Some(release)) => self.start_update(campaign, release, poll),
             ("rollback", Some(campaign), Some(release)) => self.rollback(campaign, release, poll),
             _ => Ok(Next::Wait(poll)),
+        }
+    }
+
+    /// Samples the health counters, and sends the post-update health report once
+    /// its watch is over (kept until the server answers).
+    fn watch_health(&mut self) -> io::Result<()> {
+        let Some(counters) = self.health.counters() else {
+            return Ok(());
+        };
+        let now = (self.clock)();
+        let before = self.state.health.clone();
+        self.state.health.sample(now, counters, self.health_period);
+        if let Some((campaign, report)) = self.state.health.due(now, counters) {
+            match self.transport.health(&campaign, &report) {
+                Ok(()) | Err(TransportError::Refused { .. }) => {
+                    self.event(&format!(
+                        "reported post-update health for campaign {campaign}: crashes {} → {}, reboots {} → {}",
+                        report.crashes_before,
+                        report.crashes_after,
+                        report.reboots_before,
+                        report.reboots_after
+                    ));
+                    self.state.health.observing = None;
+                }
+                Err(e) => self.event(&format!("health report not delivered: {e}")),
+            }
+        }
+        if self.state.health != before {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Notes the health baseline as an update of `campaign` starts.
+    fn health_baseline(&mut self, campaign: &str) {
+        if let Some(counters) = self.health.counters() {
+            let now = (self.clock)();
+            self.state
+                .health
+                .start_update(campaign, now, counters, self.health_period);
         }
     }
 
@@ -400,6 +459,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             };
             return self.reject(&campaign, "verify", &error);
         }
+        self.health_baseline(&campaign);
         // The inactive slot is about to be overwritten: it no longer holds a
         // version to roll back to, and that must be on disk before the first write.
         self.state.previous = None;
@@ -560,6 +620,12 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
                 }
                 self.state.active_manifest = Some(pending.manifest.clone());
                 self.state.pending = None;
+                if let Some(counters) = self.health.counters() {
+                    let now = (self.clock)();
+                    self.state
+                        .health
+                        .committed(&pending.campaign, now, counters);
+                }
                 self.save()?;
                 self.event(&format!("committed {}", pending.release));
                 self.report_final(&pending.campaign, "succeeded", None)?;
@@ -661,6 +727,8 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         self.state.active_manifest = previous.manifest;
         self.state.previous = Some(current);
         self.state.finished_campaigns.push(campaign.clone());
+        // The release is gone: its health is no longer this device's.
+        self.state.health.observing = None;
         self.save()?;
         self.event(&format!("rolled back to {release}"));
         self.report_final(&campaign, "rolled_back", None)?;
@@ -707,6 +775,20 @@ mod tests {
             self.reports
                 .borrow_mut()
                 .push((state.to_owned(), error.map(|e| e.code.clone())));
+            Ok(())
+        }
+        fn health(
+            &self,
+            _: &str,
+            report: &crate::health_watch::HealthReport,
+        ) -> Result<(), TransportError> {
+            self.reports.borrow_mut().push((
+                "health".into(),
+                Some(format!(
+                    "{}->{}",
+                    report.crashes_before, report.crashes_after
+                )),
+            ));
             Ok(())
         }
     }
@@ -817,5 +899,87 @@ mod tests {
     fn error_codes_are_screaming_snake_case() {
         let e = sluice_protocol::Error::ImageTooLong { expected: 1 };
         assert_eq!(error_code(&e), "IMAGE_TOO_LONG");
+    }
+
+    static NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    fn test_clock() -> u64 {
+        NOW.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Healthy, with a crash counter the test moves.
+    struct Counting(std::rc::Rc<std::cell::Cell<u64>>);
+    impl HealthCheck for Counting {
+        fn check(&mut self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn counters(&mut self) -> Option<HealthCounters> {
+            Some(HealthCounters {
+                reboots: 0,
+                crashes: self.0.get(),
+                metric: 0,
+            })
+        }
+    }
+
+    #[test]
+    fn post_update_health_is_reported_once_over_a_period_equal_to_the_baseline() {
+        let root = SecretKey::from_seed([1; 32]);
+        let signer = SecretKey::from_seed([2; 32]);
+        let trust = TrustRoot::new(vec![root.public_key()], 1).unwrap();
+        let statement = KeyStatement::new(1, 0, vec![signer.public_key()], vec![])
+            .unwrap()
+            .sign(&[&root]);
+        let mut server = FakeServer::default();
+        let v2 = publish(&server, &signer, &statement, "2.0", &[2u8; 250]);
+        server.manifests.insert("2.0".into(), v2);
+        let crashes = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut agent = Agent::new(
+            AgentState::factory("cam", "1.0", 0),
+            MemorySlots::default(),
+            &server,
+            Counting(crashes.clone()),
+            trust,
+        );
+        agent.clock = test_clock;
+        agent.health_period = 100;
+        let at = |t: u64, c: u64| {
+            NOW.store(t, std::sync::atomic::Ordering::SeqCst);
+            crashes.set(c);
+        };
+        let health_reports = |s: &FakeServer| {
+            s.reports
+                .borrow()
+                .iter()
+                .filter(|(state, _)| state == "health")
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+
+        let mut nothing = answer("none", "c0", "1.0");
+        nothing.campaign = None;
+        *server.answer.borrow_mut() = Some(nothing.clone());
+        at(1000, 0);
+        agent.step();
+        // A period later, with 10 crashes since: the update installs and commits.
+        at(1100, 10);
+        *server.answer.borrow_mut() = Some(answer("update", "c1", "2.0"));
+        agent.step();
+        assert_eq!(agent.state.version, "2.0");
+        *server.answer.borrow_mut() = Some(nothing);
+        at(1150, 40);
+        agent.step();
+        assert!(
+            health_reports(&server).is_empty(),
+            "not before a full period"
+        );
+        at(1200, 50);
+        agent.step();
+        assert_eq!(
+            health_reports(&server),
+            [("health".to_string(), Some("10->40".to_string()))]
+        );
+        at(1300, 90);
+        agent.step();
+        assert_eq!(health_reports(&server).len(), 1, "once");
     }
 }

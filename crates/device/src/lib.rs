@@ -35,13 +35,16 @@
 //! ```
 
 mod agent;
+mod health_watch;
 pub mod sim;
 mod slots;
 mod transport;
 
 pub use agent::{
-    Agent, AgentState, AgentStats, HealthCheck, Installed, Next, Pending, Report, Stage,
+    Agent, AgentState, AgentStats, DEFAULT_HEALTH_PERIOD_SECONDS, HealthCheck, Installed, Next,
+    Pending, Report, Stage,
 };
+pub use health_watch::{HealthCounters, HealthReport, HealthWatch};
 pub use slots::{FileSlots, MemorySlots, Slot, Slots};
 pub use transport::{
     CheckinAnswer, CheckinReport, FailureDetail, HttpTransport, Telemetry, Transport,

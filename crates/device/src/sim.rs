@@ -12,6 +12,7 @@ use serde::Serialize;
 use sluice_protocol::{Digest, TrustRoot};
 
 use crate::agent::{Agent, AgentState, HealthCheck, Next};
+use crate::health_watch::{HealthCounters, HealthReport};
 use crate::slots::MemorySlots;
 use crate::transport::{
     CheckinAnswer, CheckinReport, FailureDetail, HttpTransport, Telemetry, Transport,
@@ -57,6 +58,8 @@ pub struct Summary {
     pub failed: u64,
     pub rolled_back: u64,
     pub rejected: u64,
+    /// Post-update health reports the server took.
+    pub health_reports: u64,
     pub peak_concurrent_downloads: u64,
     pub bytes_downloaded: u64,
     /// Devices running each version at the end.
@@ -72,6 +75,7 @@ struct Counters {
     failed: AtomicU64,
     rolled_back: AtomicU64,
     rejected: AtomicU64,
+    health_reports: AtomicU64,
     downloading: AtomicU64,
     peak_downloading: AtomicU64,
     last_activity_ms: AtomicU64,
@@ -203,17 +207,66 @@ impl Transport for SimTransport {
         }
         result
     }
+
+    fn health(&self, campaign: &str, report: &HealthReport) -> Result<(), TransportError> {
+        self.maybe_drop()?;
+        let result = self.inner.health(campaign, report);
+        if result.is_ok() {
+            self.activity();
+            self.counters.health_reports.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
 }
 
-struct SimHealth(bool);
+/// How often simulated devices crash, before and after the update.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CrashModel {
+    /// Crashes per device-hour before the update (0: the devices keep no counters).
+    pub per_hour: f64,
+    /// The update multiplies the rate by this (1: no change; 3: a regression).
+    pub factor_after_update: f64,
+    /// Seconds of health measured before and after the update.
+    pub period_seconds: u64,
+}
+
+struct SimHealth {
+    fails: bool,
+    crashes: CrashModel,
+    /// Where in its first crash interval this device starts (so devices differ).
+    phase: f64,
+    start: Instant,
+    updated: Option<Instant>,
+}
 
 impl HealthCheck for SimHealth {
     fn check(&mut self, version: &str) -> Result<(), String> {
-        if self.0 {
+        if self.fails {
             Err(format!("{version} does not boot (simulated)"))
         } else {
+            self.updated = Some(Instant::now());
             Ok(())
         }
+    }
+
+    fn counters(&mut self) -> Option<HealthCounters> {
+        if self.crashes.per_hour <= 0.0 {
+            return None;
+        }
+        let rate = self.crashes.per_hour / 3600.0;
+        let now = Instant::now();
+        let expected = match self.updated {
+            None => now.duration_since(self.start).as_secs_f64() * rate,
+            Some(at) => {
+                at.duration_since(self.start).as_secs_f64() * rate
+                    + now.duration_since(at).as_secs_f64() * rate * self.crashes.factor_after_update
+            }
+        };
+        Some(HealthCounters {
+            reboots: 0,
+            crashes: (expected + self.phase) as u64,
+            metric: 0,
+        })
     }
 }
 
@@ -226,9 +279,12 @@ pub struct Fleet {
     pub devices: Vec<SimDevice>,
     /// The version every device starts with.
     pub version: String,
+    /// The security version of that factory image.
+    pub security_version: u64,
     /// The trust root the devices verify against.
     pub trust: TrustRoot,
     pub faults: Faults,
+    pub crashes: CrashModel,
     pub until: Until,
     /// Worker threads stepping devices.
     pub workers: usize,
@@ -241,8 +297,10 @@ pub fn run(fleet: Fleet, progress: impl Fn(&Summary) + Send + Sync) -> Summary {
         server,
         devices,
         version,
+        security_version,
         trust,
         faults,
+        crashes,
         until,
         workers,
     } = fleet;
@@ -263,14 +321,35 @@ pub fn run(fleet: Fleet, progress: impl Fn(&Summary) + Send + Sync) -> Summary {
                 requests: AtomicU64::new(0),
                 start,
             };
+            // Each device has been running for a period already, with its
+            // counters at zero then, so it has a baseline from its first poll.
+            let period = Duration::from_secs(crashes.period_seconds);
+            let health = SimHealth {
+                fails: d.fails_health,
+                crashes,
+                phase: fraction(&d.id, 11),
+                start: start.checked_sub(period).unwrap_or(start),
+                updated: None,
+            };
             let mut agent = Agent::new(
-                AgentState::factory(&d.hardware, &version, 0),
+                AgentState::factory(&d.hardware, &version, security_version),
                 MemorySlots::default(),
                 transport,
-                SimHealth(d.fails_health),
+                health,
                 trust.clone(),
             );
             agent.telemetry = d.telemetry;
+            if crashes.per_hour > 0.0 && crashes.period_seconds > 0 {
+                agent.health_period = crashes.period_seconds;
+                let unix_now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                agent.state.health.samples.push((
+                    unix_now.saturating_sub(crashes.period_seconds),
+                    HealthCounters::default(),
+                ));
+            }
             Mutex::new(agent)
         })
         .collect();
@@ -306,6 +385,7 @@ pub fn run(fleet: Fleet, progress: impl Fn(&Summary) + Send + Sync) -> Summary {
             failed: counters.failed.load(Ordering::Relaxed),
             rolled_back: counters.rolled_back.load(Ordering::Relaxed),
             rejected: counters.rejected.load(Ordering::Relaxed),
+            health_reports: counters.health_reports.load(Ordering::Relaxed),
             peak_concurrent_downloads: counters.peak_downloading.load(Ordering::Relaxed),
             bytes_downloaded: bytes,
             versions,
@@ -374,7 +454,11 @@ pub fn run(fleet: Fleet, progress: impl Fn(&Summary) + Send + Sync) -> Summary {
             // A device mid-update (or in backoff holding an unsent report) is not settled.
             let busy = || {
                 agents.iter().any(|a| match a.try_lock() {
-                    Ok(a) => a.state.pending.is_some() || a.state.unreported.is_some(),
+                    Ok(a) => {
+                        a.state.pending.is_some()
+                            || a.state.unreported.is_some()
+                            || a.state.health.observing.is_some()
+                    }
                     Err(_) => true,
                 })
             };

@@ -4,6 +4,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::health_watch::HealthReport;
+
 /// Why a request did not get a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -74,6 +76,8 @@ pub trait Transport {
         state: &str,
         error: Option<&FailureDetail>,
     ) -> Result<(), TransportError>;
+    /// The post-update health report (a `health` status report).
+    fn health(&self, campaign: &str, report: &HealthReport) -> Result<(), TransportError>;
 }
 
 /// The HTTP transport of a real device.
@@ -198,6 +202,12 @@ impl Transport for HttpTransport {
         if let Some(error) = error {
             body["error"] = serde_json::to_value(error).unwrap_or(Value::Null);
         }
+        self.call("POST", "/v1/status", Some(body), 64 * 1024)
+            .map(|_| ())
+    }
+
+    fn health(&self, campaign: &str, report: &HealthReport) -> Result<(), TransportError> {
+        let body = json!({"campaign": campaign, "state": "health", "health": report});
         self.call("POST", "/v1/status", Some(body), 64 * 1024)
             .map(|_| ())
     }
