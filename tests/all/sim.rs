@@ -25,6 +25,17 @@ fn sim(dir: &std::path::Path, host: &Host, extra: &[&str]) -> Value {
         .unwrap_or_else(|_| panic!("{}\n{}", run.stdout, run.stderr))
 }
 
+/// A scratch dir, a host with release 1.2.0 published, and a campaign for it
+/// under `policy`.
+fn rollout(policy: &str) -> (tempfile::TempDir, std::path::PathBuf, Host, String) {
+    let (guard, dir) = scratch();
+    release(&dir);
+    let host = host(&dir);
+    publish(&dir, &host);
+    let id = create_campaign(&dir, &host, policy);
+    (guard, dir, host, id)
+}
+
 fn host(dir: &std::path::Path) -> Host {
     Host::start(
         HostConfig::sluice(&dir.join("state"))
@@ -35,15 +46,8 @@ fn host(dir: &std::path::Path) -> Host {
 
 #[test]
 fn a_good_staged_rollout_reaches_every_matching_device_and_no_other() {
-    let (_guard, dir) = scratch();
-    release(&dir);
-    let host = host(&dir);
-    publish(&dir, &host);
-    let id = create_campaign(
-        &dir,
-        &host,
-        r#"{"stages":[{"percent":25,"soak":"2s","min_devices":1},{"percent":100}]}"#,
-    );
+    let (_guard, dir, host, id) =
+        rollout(r#"{"stages":[{"percent":25,"soak":"2s","min_devices":1},{"percent":100}]}"#);
     let summary = sim(
         &dir,
         &host,
@@ -87,13 +91,7 @@ fn a_good_staged_rollout_reaches_every_matching_device_and_no_other() {
 
 #[test]
 fn a_bad_release_halts_in_the_canary_and_the_fleet_stays_on_the_old_version() {
-    let (_guard, dir) = scratch();
-    release(&dir);
-    let host = host(&dir);
-    publish(&dir, &host);
-    let id = create_campaign(
-        &dir,
-        &host,
+    let (_guard, dir, host, id) = rollout(
         r#"{"stages":[{"percent":10,"soak":"1h"},{"percent":100}],"failures":{"min_sample":3}}"#,
     );
     let summary = sim(
@@ -127,13 +125,7 @@ fn a_bad_release_halts_in_the_canary_and_the_fleet_stays_on_the_old_version() {
 
 #[test]
 fn a_post_update_crash_regression_rolls_the_campaign_back() {
-    let (_guard, dir) = scratch();
-    release(&dir);
-    let host = host(&dir);
-    publish(&dir, &host);
-    let id = create_campaign(
-        &dir,
-        &host,
+    let (_guard, dir, host, id) = rollout(
         r#"{"stages":[{"percent":100}],"failures":{"max_rate":0.99},
             "post_update_health":{"min_devices":10,"max_increase":0.5,"min_events":10,
                                   "on_regression":"rollback"}}"#,

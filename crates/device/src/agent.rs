@@ -800,6 +800,17 @@ mod tests {
         }
     }
 
+    /// A trust root, and a signing key certified under it.
+    fn keys() -> (TrustRoot, SecretKey, sluice_protocol::Envelope) {
+        let root = SecretKey::from_seed([1; 32]);
+        let signer = SecretKey::from_seed([2; 32]);
+        let trust = TrustRoot::new(vec![root.public_key()], 1).unwrap();
+        let statement = KeyStatement::new(1, 0, vec![signer.public_key()], vec![])
+            .unwrap()
+            .sign(&[&root]);
+        (trust, signer, statement)
+    }
+
     fn answer(action: &str, campaign: &str, release: &str) -> CheckinAnswer {
         CheckinAnswer {
             action: action.into(),
@@ -842,12 +853,7 @@ mod tests {
     #[test]
     fn a_manifest_for_another_version_than_offered_is_rejected_and_a_new_download_clears_the_rollback_target()
      {
-        let root = SecretKey::from_seed([1; 32]);
-        let signer = SecretKey::from_seed([2; 32]);
-        let trust = TrustRoot::new(vec![root.public_key()], 1).unwrap();
-        let statement = KeyStatement::new(1, 0, vec![signer.public_key()], vec![])
-            .unwrap()
-            .sign(&[&root]);
+        let (trust, signer, statement) = keys();
         let mut server = FakeServer::default();
         let v2 = publish(&server, &signer, &statement, "2.0", &[2u8; 250]);
         let v3 = publish(&server, &signer, &statement, "3.0", &[3u8; 250]);
@@ -923,12 +929,7 @@ mod tests {
 
     #[test]
     fn post_update_health_is_reported_once_over_a_period_equal_to_the_baseline() {
-        let root = SecretKey::from_seed([1; 32]);
-        let signer = SecretKey::from_seed([2; 32]);
-        let trust = TrustRoot::new(vec![root.public_key()], 1).unwrap();
-        let statement = KeyStatement::new(1, 0, vec![signer.public_key()], vec![])
-            .unwrap()
-            .sign(&[&root]);
+        let (trust, signer, statement) = keys();
         let mut server = FakeServer::default();
         let v2 = publish(&server, &signer, &statement, "2.0", &[2u8; 250]);
         server.manifests.insert("2.0".into(), v2);
