@@ -14,16 +14,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use sluice_bench::sample_release::SampleRelease as Release;
 use sluice_device::sim::{self, Faults, Until};
 use sluice_policy_standard::bucket_limit;
 use sluice_policy_standard::config::Config as StandardConfig;
-use sluice_protocol::{
-    KeyStatement, Limits, ManifestBuilder, ReleaseInfo, SecretKey, SignedManifest, TrustRoot,
-};
 
 use crate::client::Client;
 use crate::sim::{FleetShape, enrol, print_summary};
-use crate::timestamps;
 
 /// The quick configuration of the standard policy the demo uses unless given another.
 pub const QUICK_STAGES: &str = include_str!("../../examples/quick-stages.json");
@@ -81,55 +78,17 @@ fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     Ok(bytes)
 }
 
-/// A release signed with fresh keys, ready to publish.
-struct Release {
-    trust: TrustRoot,
-    manifest: Vec<u8>,
-    chunks: Vec<(String, Vec<u8>)>,
-}
-
-/// Fresh keys, and a 2 MiB image in 16 chunks signed with them.
+/// Fresh keys, and a 2 MiB image in 16 chunks signed with them. Its security
+/// version is 0 (not a security fix), so the operator can roll it back: a
+/// release that raises the security version can never be rolled back below it.
 fn make_release() -> Result<Release> {
-    let root = SecretKey::from_seed(random_bytes()?);
-    let signer = SecretKey::from_seed(random_bytes()?);
-    let trust = TrustRoot::new(vec![root.public_key()], 1)?;
-    let now = timestamps::now();
-    let statement = KeyStatement::new(1, now, vec![signer.public_key()], vec![])?.sign(&[&root]);
-
-    // Pseudo-random content (xorshift), so no two chunks are alike.
-    let mut state = u64::from_le_bytes(random_bytes()?) | 1;
-    let image: Vec<u8> = (0..IMAGE_BYTES / 8)
-        .flat_map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()
-        })
-        .collect();
-    let mut builder = ManifestBuilder::new(Limits::default());
-    let mut chunks = Vec::new();
-    for data in image.chunks(CHUNK_BYTES) {
-        let digest = builder.add_chunk(data)?;
-        chunks.push((digest.to_string(), data.to_vec()));
-    }
-    let manifest = builder.finish(
-        ReleaseInfo {
-            version: RELEASE_VERSION.into(),
-            hardware: vec![TARGET_HARDWARE.into()],
-            // Not a security fix, so the operator can roll it back (a release
-            // that raises the security version can never be rolled back below it).
-            security_version: 0,
-            created_at: now,
-            expires_at: now + 86_400,
-        },
-        signer.key_id(),
-    )?;
-    let signed = SignedManifest::sign(&manifest, &signer, statement)?;
-    Ok(Release {
-        trust,
-        manifest: signed.to_bytes(),
-        chunks,
-    })
+    Release::generate(
+        RELEASE_VERSION,
+        TARGET_HARDWARE,
+        0,
+        IMAGE_BYTES,
+        CHUNK_BYTES,
+    )
 }
 
 fn publish(client: &Client, release: &Release) -> Result<()> {

@@ -4,6 +4,7 @@
 //! Offline work (keys, packing and verifying releases) needs no server.
 
 mod atomic_file;
+mod bench;
 mod byte_size;
 mod campaign;
 mod client;
@@ -49,6 +50,8 @@ enum Command {
     Sim(sim::Args),
     /// Run spin.toml locally: builds missing components, then serves it.
     Up(up::Args),
+    /// Measure check-in, hello and chunk throughput against a native baseline, wasmtime serve and nginx.
+    Bench(bench::Args),
     /// Check rollout policy components before they touch a device.
     #[command(subcommand)]
     Policy(policy::Command),
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Policy(command) => policy::run(command),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

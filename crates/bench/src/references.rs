@@ -1,0 +1,133 @@
+//! The reference servers `sluice bench` measures Sluice against, run as child
+//! processes on loopback and stopped when dropped: `wasmtime serve` (the
+//! engine's own server, for the host's per-request cost) and nginx (what a user
+//! would pick to serve files).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The wasmtime-cli version the host is built on.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// A child process serving on `addr`, killed when dropped.
+pub struct Reference {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_addr() -> Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+fn wait_until_listening(mut child: Child, addr: SocketAddr, what: &str) -> Result<Reference> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if TcpStream::connect(addr).is_ok() {
+            return Ok(Reference { child, addr });
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("{what} exited with {status} before listening");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    bail!("{what} did not listen on {addr} within a minute")
+}
+
+/// `wasmtime` 48.0.8: `$SLUICE_WASMTIME`, then `~/.cache/sluice-tools/bin`
+/// (where `scripts/bench` installs it), then `PATH`.
+pub fn find_wasmtime() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = std::env::var_os("SLUICE_WASMTIME") {
+        candidates.push(PathBuf::from(path));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(Path::new(&home).join(".cache/sluice-tools/bin/wasmtime"));
+    }
+    candidates.push(PathBuf::from("wasmtime"));
+    candidates.into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(WASMTIME_VERSION))
+    })
+}
+
+/// `wasmtime serve` on `component`, a fresh instance per request (its only
+/// mode), with the pooling allocator (its fastest setting for that).
+pub fn wasmtime_serve(wasmtime: &Path, component: &Path) -> Result<Reference> {
+    let addr = free_addr()?;
+    let child = Command::new(wasmtime)
+        .arg("serve")
+        .arg("--addr")
+        .arg(addr.to_string())
+        .arg("-O")
+        .arg("pooling-allocator=y")
+        .arg("-S")
+        .arg("cli=y")
+        .arg(component)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", wasmtime.display()))?;
+    wait_until_listening(child, addr, "wasmtime serve")
+}
+
+/// nginx serving `root` (files at `/NAME`), with the settings a user would
+/// start from: one worker per core, sendfile, no access log.
+pub fn nginx(root: &Path, scratch: &Path) -> Result<Reference> {
+    let nginx = ["/usr/sbin/nginx", "nginx"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("-v").output().is_ok())
+        .context("nginx is not installed (scripts/bench installs it)")?;
+    let addr = free_addr()?;
+    let prefix = scratch.join("nginx");
+    std::fs::create_dir_all(prefix.join("logs"))?;
+    let conf = prefix.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes auto;\n\
+             error_log {logs}/error.log warn;\n\
+             pid {logs}/nginx.pid;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n\
+               access_log off;\n\
+               sendfile on;\n\
+               tcp_nopush on;\n\
+               keepalive_requests 1000000;\n\
+               client_body_temp_path {logs};\n\
+               proxy_temp_path {logs};\n\
+               fastcgi_temp_path {logs};\n\
+               uwsgi_temp_path {logs};\n\
+               scgi_temp_path {logs};\n\
+               server {{ listen {addr}; root {root}; }}\n\
+             }}\n",
+            logs = prefix.join("logs").display(),
+            root = root.display(),
+        ),
+    )?;
+    let child = Command::new(nginx)
+        .arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-g")
+        .arg("daemon off;")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting nginx")?;
+    wait_until_listening(child, addr, "nginx")
+}

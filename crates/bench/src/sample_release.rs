@@ -1,0 +1,82 @@
+//! A release signed with freshly generated keys: what `sluice demo` and
+//! `sluice bench` publish. Nothing here is kept: the keys live only as long as
+//! the run.
+
+use anyhow::Result;
+use sluice_protocol::{
+    KeyStatement, Limits, ManifestBuilder, ReleaseInfo, SecretKey, SignedManifest, TrustRoot,
+};
+
+/// A signed release, ready to publish.
+pub struct SampleRelease {
+    pub trust: TrustRoot,
+    /// The signed manifest file.
+    pub manifest: Vec<u8>,
+    /// `(sha256, bytes)` of every chunk, in order.
+    pub chunks: Vec<(String, Vec<u8>)>,
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    Ok(bytes)
+}
+
+/// Pseudo-random bytes (xorshift from a random seed): no two chunks alike.
+pub fn noise(len: usize) -> Result<Vec<u8>> {
+    let mut state = u64::from_le_bytes(random_bytes()?) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
+impl SampleRelease {
+    /// Fresh keys, and an image of `image_bytes` in chunks of `chunk_bytes`,
+    /// signed as `version` for `hardware` with `security_version`.
+    pub fn generate(
+        version: &str,
+        hardware: &str,
+        security_version: u64,
+        image_bytes: usize,
+        chunk_bytes: usize,
+    ) -> Result<SampleRelease> {
+        let root = SecretKey::from_seed(random_bytes()?);
+        let signer = SecretKey::from_seed(random_bytes()?);
+        let trust = TrustRoot::new(vec![root.public_key()], 1)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let statement =
+            KeyStatement::new(1, now, vec![signer.public_key()], vec![])?.sign(&[&root]);
+        let image = noise(image_bytes)?;
+        let mut builder = ManifestBuilder::new(Limits::default());
+        let mut chunks = Vec::new();
+        for data in image.chunks(chunk_bytes.max(1)) {
+            let digest = builder.add_chunk(data)?;
+            chunks.push((digest.to_string(), data.to_vec()));
+        }
+        let manifest = builder.finish(
+            ReleaseInfo {
+                version: version.into(),
+                hardware: vec![hardware.into()],
+                security_version,
+                created_at: now,
+                expires_at: now + 86_400,
+            },
+            signer.key_id(),
+        )?;
+        let signed = SignedManifest::sign(&manifest, &signer, statement)?;
+        Ok(SampleRelease {
+            trust,
+            manifest: signed.to_bytes(),
+            chunks,
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! `sluice bench`: the benchmark harness (see the `sluice-bench` crate).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Devices in the store for the main check-in figures.
+    #[arg(long, default_value_t = 100_000)]
+    devices: usize,
+    /// Skip growing the store to 1,000,000 devices (no checkin_p50_1m_ms).
+    #[arg(long)]
+    no_million: bool,
+    /// Concurrent connections of the load generator.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// How long each measurement runs (after a one-second warm-up).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// The application manifest.
+    #[arg(long, short = 'f', default_value = "spin.toml")]
+    from: PathBuf,
+    /// Do not build missing or stale components first.
+    #[arg(long)]
+    no_build: bool,
+    /// Print every figure as one JSON object on the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let dir = args
+        .from
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let options = sluice_bench::Options {
+        hello_manifest: dir.join("tests/fixtures/hello/spin.toml"),
+        manifest: args.from,
+        devices: args.devices.max(1000),
+        million: !args.no_million,
+        connections: args.connections.max(1),
+        warmup: Duration::from_secs(1),
+        duration: args.duration,
+        build: !args.no_build,
+    };
+    let report = sluice_bench::run(&options, |step| eprintln!("bench: {step}"))?;
+    let ms = |v: f64| format!("{v:.2} ms");
+    let optional = |v: Option<f64>, unit: &str| {
+        v.map(|v| format!("{v:.0} {unit}"))
+            .unwrap_or_else(|| "not measured".into())
+    };
+    println!(
+        "{} devices, {} connections, {} s per measurement, {} CPUs",
+        report.devices, report.connections, report.seconds_per_measurement, report.cpus
+    );
+    println!(
+        "check-in via sluice up   {:>8.0} req/s  p50 {}  p99 {}  ({} errors)",
+        report.checkin_rps,
+        ms(report.checkin_p50_ms),
+        ms(report.checkin_p99_ms),
+        report.checkin_errors
+    );
+    println!(
+        "check-in native          {:>8.0} req/s  p50 {}  p99 {}  (Wasm/native {:.2})",
+        report.native_checkin_rps,
+        ms(report.native_checkin_p50_ms),
+        ms(report.native_checkin_p99_ms),
+        report.wasm_to_native
+    );
+    println!(
+        "hello via sluice up      {:>8.0} req/s  p50 {}",
+        report.hello_rps,
+        ms(report.hello_p50_ms)
+    );
+    println!(
+        "hello via wasmtime serve {}",
+        optional(report.wasmtime_serve_hello_rps, "req/s")
+    );
+    println!(
+        "chunks via sluice up     1 MiB {:.0} MB/s, 256 KiB {:.0} MB/s",
+        report.chunk_mbps, report.chunk_default_mbps
+    );
+    println!(
+        "chunks via nginx         1 MiB {}, 256 KiB {}",
+        optional(report.nginx_mbps, "MB/s"),
+        optional(report.nginx_default_mbps, "MB/s")
+    );
+    println!(
+        "check-in p50             1k devices {}, 1M devices {}",
+        ms(report.checkin_p50_1k_ms),
+        report
+            .checkin_p50_1m_ms
+            .map(ms)
+            .unwrap_or_else(|| "not measured".into())
+    );
+    println!(
+        "store                    {:.0} bytes per device, {} bytes per campaign",
+        report.bytes_per_device, report.bytes_per_campaign
+    );
+    for missing in &report.missing {
+        println!("missing: {missing}");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
