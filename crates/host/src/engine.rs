@@ -91,7 +91,16 @@ pub fn engine() -> Result<Engine> {
         .max_core_instances_per_component(64)
         .max_memories_per_component(16)
         .max_tables_per_component(16)
-        .max_memory_size(512 << 20);
+        .max_memory_size(512 << 20)
+        // Resetting an instance's memory with madvise costs a TLB shootdown
+        // across every core per request; keep the first MiB of each memory
+        // (and tables) resident and reset it with memset instead, scanning
+        // which pages were touched where the kernel can (Linux 6.7+), and
+        // batch the decommits of the rest.
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .decommit_batch_size(16);
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);

@@ -93,6 +93,38 @@ fn get(c: &Connection, label: &str, key: &str) -> Result<Option<Vec<u8>>, Error>
         .map_err(err)
 }
 
+/// Keys per `IN (...)` query: one statement for a whole batch read (a check-in
+/// reads about thirty counters), well under SQLite's parameter limit.
+const KEYS_PER_QUERY: usize = 64;
+
+/// Keys paired with their values (`None`: absent), in the order asked.
+type Found = Vec<(String, Option<Vec<u8>>)>;
+
+fn get_many(c: &Connection, label: &str, keys: Vec<String>) -> Result<Found, Error> {
+    let mut out: Found = keys.into_iter().map(|k| (k, None)).collect();
+    for start in (0..out.len()).step_by(KEYS_PER_QUERY) {
+        let end = (start + KEYS_PER_QUERY).min(out.len());
+        let placeholders: Vec<String> = (0..end - start).map(|i| format!("?{}", i + 2)).collect();
+        let sql = format!(
+            "SELECT key, value FROM spin_key_value WHERE store = ?1 AND key IN ({})",
+            placeholders.join(",")
+        );
+        let mut statement = c.prepare_cached(&sql).map_err(err)?;
+        let params = std::iter::once(label).chain(out[start..end].iter().map(|(k, _)| k.as_str()));
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(params))
+            .map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            let key: String = row.get(0).map_err(err)?;
+            let value: Vec<u8> = row.get(1).map_err(err)?;
+            for slot in out[start..end].iter_mut().filter(|(k, _)| *k == key) {
+                slot.1 = Some(value.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn set(c: &Connection, label: &str, key: &str, value: &[u8]) -> Result<(), Error> {
     c.prepare_cached(
         "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
@@ -119,10 +151,7 @@ impl Backend for SqliteStore {
     }
 
     async fn get_many(&self, keys: Vec<String>) -> Result<Vec<(String, Option<Vec<u8>>)>, Error> {
-        let c = self.db.lock();
-        keys.into_iter()
-            .map(|k| get(&c, &self.label, &k).map(|v| (k, v)))
-            .collect()
+        get_many(&self.db.lock(), &self.label, keys)
     }
 
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
@@ -210,6 +239,33 @@ impl Backend for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn batch_reads_keep_order_duplicates_and_absent_keys() {
+        let db = Database::open(None).unwrap();
+        let store = db.store("default");
+        let other = db.store("other");
+        store.set("a", b"1").await.unwrap();
+        store.set("b", b"2").await.unwrap();
+        other.set("c", b"not ours").await.unwrap();
+        let keys: Vec<String> = ["b", "missing", "a", "b", "c"].map(String::from).to_vec();
+        let got = store.get_many(keys.clone()).await.unwrap();
+        let values: Vec<Option<&[u8]>> = got.iter().map(|(_, v)| v.as_deref()).collect();
+        assert_eq!(
+            values,
+            [Some(&b"2"[..]), None, Some(b"1"), Some(b"2"), None]
+        );
+        assert_eq!(got.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), keys);
+        // More keys than one query takes.
+        let many: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+        for k in many.iter().step_by(3) {
+            store.set(k, k.as_bytes()).await.unwrap();
+        }
+        let got = store.get_many(many.clone()).await.unwrap();
+        for (i, (k, v)) in got.iter().enumerate() {
+            assert_eq!(v.is_some(), i % 3 == 0, "{k}");
+        }
+    }
 
     #[tokio::test]
     async fn values_counters_and_swaps() {
