@@ -77,8 +77,9 @@ pub fn run(args: Args) -> Result<()> {
         ms(report.hello_p50_ms)
     );
     println!(
-        "hello via wasmtime serve {}",
-        optional(report.wasmtime_serve_hello_rps, "req/s")
+        "hello via wasmtime serve {} (best flags), {} (pooling defaults)",
+        optional(report.wasmtime_serve_hello_rps, "req/s"),
+        optional(report.wasmtime_serve_default_hello_rps, "req/s")
     );
     println!(
         "chunks via sluice up     1 MiB {:.0} MB/s, 256 KiB {:.0} MB/s",

@@ -77,8 +77,12 @@ pub struct Report {
     pub wasm_to_native: f64,
     pub hello_rps: f64,
     pub hello_p50_ms: f64,
+    /// `wasmtime serve` with its best flags (the pooling allocator tuned as
+    /// `sluice up` tunes it).
     pub wasmtime_serve_hello_rps: Option<f64>,
     pub wasmtime_serve_hello_p50_ms: Option<f64>,
+    /// `wasmtime serve` with the pooling allocator's defaults.
+    pub wasmtime_serve_default_hello_rps: Option<f64>,
     /// 1 MiB chunks through `sluice up`, MB/s.
     pub chunk_mbps: f64,
     /// Default-size (256 KiB) chunks through `sluice up`, MB/s.
@@ -384,10 +388,14 @@ pub fn run(options: &Options, progress: impl Fn(&str)) -> Result<Report> {
     let hello_wasm = hello_component(&options.hello_manifest)?;
     match references::find_wasmtime() {
         Some(wasmtime) => {
-            let serve = references::wasmtime_serve(&wasmtime, &hello_wasm)?;
+            let serve = references::wasmtime_serve(&wasmtime, &hello_wasm, true)?;
             let measured = loader.run(serve.addr, gets("/hello".into()));
+            drop(serve);
             report.wasmtime_serve_hello_rps = Some(measured.rps);
             report.wasmtime_serve_hello_p50_ms = Some(measured.p50_ms);
+            let serve = references::wasmtime_serve(&wasmtime, &hello_wasm, false)?;
+            let measured = loader.run(serve.addr, gets("/hello".into()));
+            report.wasmtime_serve_default_hello_rps = Some(measured.rps);
         }
         None => report.missing.push(format!(
             "wasmtime {}: not found (scripts/bench installs it into ~/.cache/sluice-tools)",

@@ -64,16 +64,32 @@ pub fn find_wasmtime() -> Option<PathBuf> {
     })
 }
 
+/// The pooling-allocator flags `sluice up` itself uses, for `wasmtime serve`'s
+/// best run: memory kept resident and reset with memset, batched decommits.
+const TUNED: [&str; 4] = [
+    "pooling-memory-keep-resident=4194304",
+    "pooling-table-keep-resident=65536",
+    "pooling-pagemap-scan=auto",
+    "pooling-decommit-batch-size=16",
+];
+
 /// `wasmtime serve` on `component`, a fresh instance per request (its only
-/// mode), with the pooling allocator (its fastest setting for that).
-pub fn wasmtime_serve(wasmtime: &Path, component: &Path) -> Result<Reference> {
+/// mode), with the pooling allocator; `tuned` adds [`TUNED`].
+pub fn wasmtime_serve(wasmtime: &Path, component: &Path, tuned: bool) -> Result<Reference> {
     let addr = free_addr()?;
-    let child = Command::new(wasmtime)
+    let mut command = Command::new(wasmtime);
+    command
         .arg("serve")
         .arg("--addr")
         .arg(addr.to_string())
         .arg("-O")
-        .arg("pooling-allocator=y")
+        .arg("pooling-allocator=y");
+    if tuned {
+        for flag in TUNED {
+            command.arg("-O").arg(flag);
+        }
+    }
+    let child = command
         .arg("-S")
         .arg("cli=y")
         .arg(component)
