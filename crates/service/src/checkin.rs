@@ -173,14 +173,38 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
     if active.is_empty() {
         return Ok(CheckinResponse::none(poll, None));
     }
-    let campaign_keys: Vec<String> = active.iter().map(|id| keys::campaign(id)).collect();
-    let campaigns: Vec<CampaignRecord> = records::read_many(svc.store, &campaign_keys)?;
+    // The campaigns, and when each was last reviewed at a check-in, in one read.
+    let mut campaign_keys: Vec<String> = active.iter().map(|id| keys::campaign(id)).collect();
+    campaign_keys.extend(active.iter().map(|id| keys::reviewed(id)));
+    let values = svc.store.get_many(&campaign_keys)?;
+    let (records, reviewed) = values.split_at(active.len());
+    let mut campaigns: Vec<CampaignRecord> = Vec::with_capacity(active.len());
+    let mut review_due = Vec::with_capacity(active.len());
+    for ((key, value), last) in campaign_keys.iter().zip(records).zip(reviewed) {
+        if let Some(bytes) = value {
+            campaigns.push(records::decode(key, bytes)?);
+            let last = last
+                .as_deref()
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap_or(0);
+            review_due.push(now >= last.saturating_add(REVIEW_INTERVAL_SECONDS));
+        }
+    }
 
     if let Some(answer) = continue_rollout(&device, &state, &body, &campaigns, poll) {
         return Ok(answer);
     }
-    for campaign in &campaigns {
-        if let Some(answer) = consider(svc, campaign, &device, &state, &body, now, poll)? {
+    for (campaign, review) in campaigns.iter().zip(review_due) {
+        let checkin = Consider {
+            device: &device,
+            state: &state,
+            body: &body,
+            now,
+            poll,
+            review,
+        };
+        if let Some(answer) = consider(svc, campaign, &checkin)? {
             return Ok(answer);
         }
     }
@@ -237,16 +261,36 @@ fn continue_rollout(
     }
 }
 
+/// At most one check-in per this many seconds has the policy review a
+/// campaign (advancing stages by time); status reports review it at every
+/// final outcome regardless, and `decide` sees the same statistics.
+pub const REVIEW_INTERVAL_SECONDS: u64 = 2;
+
+/// The check-in a campaign is considered for.
+struct Consider<'a> {
+    device: &'a DeviceRecord,
+    state: &'a DeviceState,
+    body: &'a CheckinRequest,
+    now: u64,
+    poll: u32,
+    /// Whether this check-in has the policy review the campaign first.
+    review: bool,
+}
+
 /// Whether `campaign` has something for this device; `None` to look further.
 fn consider(
     svc: &Service,
     campaign: &CampaignRecord,
-    device: &DeviceRecord,
-    state: &DeviceState,
-    body: &CheckinRequest,
-    now: u64,
-    poll: u32,
+    checkin: &Consider,
 ) -> Result<Option<CheckinResponse>, ApiError> {
+    let Consider {
+        device,
+        state,
+        body,
+        now,
+        poll,
+        review,
+    } = *checkin;
     if campaign.state != CampaignState::Running || !campaign.selector.matches(device, &body.version)
     {
         return Ok(None);
@@ -269,7 +313,13 @@ fn consider(
 
     let mut campaign = campaign.clone();
     let mut stats = counters::read_stats(svc.store, &campaign.id, campaign.stage, now)?;
-    let verdict = svc.policy.review(&campaign.policy_view(), &stats, now);
+    let verdict = if review {
+        svc.store
+            .set(&keys::reviewed(&campaign.id), now.to_string().as_bytes())?;
+        svc.policy.review(&campaign.policy_view(), &stats, now)
+    } else {
+        Verdict::Proceed
+    };
     if verdict != Verdict::Proceed {
         let stage = campaign.stage;
         campaign = campaign::apply_verdict(svc, &campaign, &verdict)?;

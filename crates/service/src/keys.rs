@@ -12,6 +12,7 @@
 //! | `campaigns/active` | ids of campaigns not yet finished, oldest first |
 //! | `index/releases`, `index/campaigns`, `index/versions` | small lists for admin views |
 //! | `codes/{campaign}` | failure codes seen in a campaign |
+//! | `reviewed/{campaign}` | when a check-in last had the policy review it |
 //! | `keys/statement` | the newest key statement the server was given |
 //! | `audit/{seq}` | audit entries; `seq/audit` and `seq/campaign` are counters |
 //! | `cnt/...` | atomic counters (see [`crate::counters`]) |
@@ -36,6 +37,10 @@ pub fn chunk(sha256: &str) -> String {
 }
 pub fn campaign(id: &str) -> String {
     format!("campaign/{id}")
+}
+/// When a check-in last had the policy review `campaign` (unix seconds, decimal).
+pub fn reviewed(campaign: &str) -> String {
+    format!("reviewed/{campaign}")
 }
 pub fn failure_codes(campaign: &str) -> String {
     format!("codes/{campaign}")

@@ -1282,3 +1282,56 @@ fn a_post_update_health_regression_rolls_the_campaign_back() {
     );
     assert_eq!(fleet.checkin(&devs[5], "2.0")["action"], "rollback");
 }
+
+/// Offers to everyone and counts its reviews.
+struct CountingReviews(AtomicU64);
+
+impl sluice_policy::Policy for CountingReviews {
+    fn validate(&self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn decide(
+        &self,
+        _: &sluice_policy::Device,
+        _: &sluice_policy::Campaign,
+        _: &sluice_policy::Stats,
+        _: u64,
+    ) -> sluice_policy::Decision {
+        sluice_policy::Decision::Skip("not yet".into())
+    }
+    fn review(
+        &self,
+        _: &sluice_policy::Campaign,
+        _: &sluice_policy::Stats,
+        _: u64,
+    ) -> sluice_policy::Verdict {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        sluice_policy::Verdict::Proceed
+    }
+}
+
+static REVIEWS: CountingReviews = CountingReviews(AtomicU64::new(0));
+
+#[test]
+fn check_ins_have_a_campaign_reviewed_at_most_once_per_interval() {
+    let fleet = Fleet::new().with_policy(&REVIEWS);
+    let devs = fleet.enrol_many("d", 20);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    fleet.campaign(json!({"release": "2.0"}));
+    for d in &devs {
+        assert_eq!(fleet.checkin(d, "1.0")["action"], "none");
+    }
+    assert_eq!(
+        REVIEWS.0.load(Ordering::SeqCst),
+        1,
+        "20 check-ins, one review"
+    );
+    fleet.advance(sluice_service::checkin::REVIEW_INTERVAL_SECONDS);
+    fleet.checkin(&devs[0], "1.0");
+    fleet.checkin(&devs[1], "1.0");
+    assert_eq!(
+        REVIEWS.0.load(Ordering::SeqCst),
+        2,
+        "and one more after the interval"
+    );
+}
