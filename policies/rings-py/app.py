@@ -15,8 +15,7 @@ Configuration (JSON, every field optional):
       "soak_hours": 24,
       "min_finished": 5,
       "max_failure_rate": 0.1,
-      "meeting_hours": {"start": 7, "end": 19},
-      "retry_minutes": 30
+      "meeting_hours": {"start": 7, "end": 19}
     }
 """
 
@@ -46,7 +45,6 @@ DEFAULTS = {
     "min_finished": 5,
     "max_failure_rate": 0.1,
     "meeting_hours": {"start": 7, "end": 19},
-    "retry_minutes": 30,
 }
 DAY = 86400
 
@@ -71,7 +69,7 @@ def parse(text):
         raise ConfigError("`rings` must be a non-empty list of ring names")
     if len(set(rings)) != len(rings):
         raise ConfigError("`rings` names a ring twice")
-    for name in ("soak_hours", "min_finished", "retry_minutes"):
+    for name in ("soak_hours", "min_finished"):
         value = config[name]
         if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0):
             raise ConfigError(f"`{name}` must be a number of at least 0")

@@ -7,7 +7,8 @@
 //! a policy: a pure function with no state between calls. Each call gets a fuel
 //! budget, so a policy that loops forever fails instead of hanging; a call that
 //! fails answers `Halt` (decide and review) or an error (validate), so a broken
-//! policy stops a campaign rather than letting it run unchecked.
+//! policy stops a campaign rather than letting it run unchecked, and the next
+//! call gets a fresh instance.
 //!
 //! ```no_run
 //! use sluice_policy::{Campaign, Device, Policy, Stats};
@@ -65,6 +66,27 @@ impl WasiView for State {
 struct Loaded {
     store: Store<State>,
     policy: bindings::Policy,
+    component: Component,
+    linker: Linker<State>,
+}
+
+/// A fresh store and instance (after a trap, wasmtime will not enter the old
+/// instance again).
+fn instantiate(
+    engine: &Engine,
+    component: &Component,
+    linker: &Linker<State>,
+) -> wasmtime::Result<(Store<State>, bindings::Policy)> {
+    let mut store = Store::new(
+        engine,
+        State {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        },
+    );
+    store.set_fuel(FUEL_PER_CALL)?;
+    let policy = bindings::Policy::instantiate(&mut store, component, linker)?;
+    Ok((store, policy))
 }
 
 /// A loaded policy component.
@@ -91,20 +113,15 @@ impl WasmPolicy {
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let mut store = Store::new(
-            &engine,
-            State {
-                wasi: WasiCtx::builder().build(),
-                table: ResourceTable::new(),
-            },
-        );
-        store
-            .set_fuel(FUEL_PER_CALL)
-            .map_err(|e| invalid(format!("{e:#}")))?;
-        let policy = bindings::Policy::instantiate(&mut store, &component, &linker)
-            .map_err(|e| invalid(format!("{e:#}")))?;
+        let (store, policy) =
+            instantiate(&engine, &component, &linker).map_err(|e| invalid(format!("{e:#}")))?;
         Ok(WasmPolicy {
-            loaded: Mutex::new(Loaded { store, policy }),
+            loaded: Mutex::new(Loaded {
+                store,
+                policy,
+                component,
+                linker,
+            }),
         })
     }
 
@@ -113,11 +130,26 @@ impl WasmPolicy {
         f: impl FnOnce(&wit::Guest, &mut Store<State>) -> wasmtime::Result<T>,
     ) -> Result<T, String> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        let Loaded { store, policy } = &mut *loaded;
+        let Loaded {
+            store,
+            policy,
+            component,
+            linker,
+        } = &mut *loaded;
         store
             .set_fuel(FUEL_PER_CALL)
             .map_err(|e| format!("{e:#}"))?;
-        f(policy.sluice_policy_rollout(), store).map_err(|e| format!("the policy failed: {e:#}"))
+        let result = f(policy.sluice_policy_rollout(), store);
+        if result.is_err() {
+            // After a trap wasmtime will not enter the instance again: the next
+            // call gets a fresh one, as the next request would.
+            let engine = store.engine().clone();
+            if let Ok((fresh_store, fresh_policy)) = instantiate(&engine, component, linker) {
+                *store = fresh_store;
+                *policy = fresh_policy;
+            }
+        }
+        result.map_err(|e| format!("the policy failed: {e:#}"))
     }
 }
 

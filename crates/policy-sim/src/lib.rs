@@ -1,7 +1,7 @@
 //! Runs a rollout policy offline against a simulated fleet and a simulated
-//! clock, calling it exactly as the service does: at each check-in of a device
-//! not yet in the campaign, `review` then `decide`; after each final report,
-//! `review`. It reports what a policy vendor or an operator needs to know before
+//! clock, calling it as the service does: at each check-in of a device not yet
+//! in the campaign, `decide`, after a `review` if none happened at a check-in
+//! in the last two seconds; after each final report, `review`. It reports what a policy vendor or an operator needs to know before
 //! the policy touches a device: the rollout curve, time to 50/90/99% of the fleet,
 //! the blast radius of a bad release, offers made in blackouts or outside
 //! maintenance windows, and peak concurrency.
@@ -34,7 +34,7 @@ use serde::Serialize;
 use sluice_policy::{Campaign, Decision, Device, OutcomeCounts, Policy, Stats, Verdict};
 use sluice_policy_standard::config::Config as StandardConfig;
 use sluice_policy_standard::schedule::{Blackout, Schedule, Window};
-use sluice_service::checkin::jitter;
+use sluice_service::checkin::{REVIEW_INTERVAL_SECONDS, jitter};
 
 pub use crate::fleet::SimDevice;
 
@@ -216,6 +216,8 @@ struct Sim<'a> {
     sequence: u64,
     /// Devices told "not yet" (skipped), re-woken when a stage opens.
     parked: Vec<usize>,
+    /// When a check-in last had the policy review the campaign.
+    last_checkin_review: u64,
     report: Report,
 }
 
@@ -278,7 +280,11 @@ impl Sim<'_> {
         if self.state != State::Running {
             return;
         }
-        self.review(now);
+        // As the service: at most one check-in per interval has the policy review.
+        if now >= self.last_checkin_review + REVIEW_INTERVAL_SECONDS {
+            self.last_checkin_review = now;
+            self.review(now);
+        }
         if self.state != State::Running {
             return;
         }
@@ -384,6 +390,7 @@ pub fn simulate(policy: &dyn Policy, scenario: &Scenario) -> Report {
         queue: BinaryHeap::with_capacity(devices.len() + 16),
         sequence: 0,
         parked: Vec::new(),
+        last_checkin_review: 0,
         report: Report {
             fleet: scenario.devices,
             halted: false,

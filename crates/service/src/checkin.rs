@@ -14,9 +14,7 @@ use sluice_protocol::Digest;
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::counters;
 use crate::credentials::{device_credentials, secret_matches};
-use crate::device::{
-    DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, valid_id, valid_tag,
-};
+use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, valid_id};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
 use crate::{campaign, keys, records};
@@ -128,9 +126,11 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
             )));
         }
     }
-    if body.tags.len() > MAX_TAGS || body.tags.iter().any(|t| !valid_tag(t)) {
+    // Reported tags are plain names: `key:value` tags (`ring:lab`,
+    // `utc-offset:+05:30`) steer policies, so only the operator sets them.
+    if body.tags.len() > MAX_TAGS || body.tags.iter().any(|t| !valid_id(t)) {
         return Err(ApiError::bad_request(format!(
-            "tags: at most {MAX_TAGS}, each letters, digits and . _ - + ~ : / = @"
+            "tags: at most {MAX_TAGS} plain names (key:value tags are set at enrolment)"
         )));
     }
     let now = svc.env.now();

@@ -59,9 +59,13 @@ pub struct HealthReport {
     pub metric_after: u64,
 }
 
-/// The largest count a health report may carry (one device cannot swamp the
-/// campaign's figures).
+/// The largest count a health report may carry; larger reports are refused.
 pub const MAX_HEALTH_COUNT: u64 = 10_000;
+
+/// The most one device adds to any of the campaign's health counters: a device
+/// that crashes a thousand times weighs as much as one that crashes twenty, so
+/// one broken or malicious device cannot roll a campaign back on its own.
+pub const HEALTH_WEIGHT_PER_DEVICE: u64 = 20;
 
 impl HealthReport {
     /// In [`counters::HEALTH_FIELDS`] order.
@@ -349,6 +353,7 @@ fn health(
     svc.store
         .increment(&counters::health_key(&campaign.id, "devices"), 1)?;
     for (field, value) in counters::HEALTH_FIELDS.iter().zip(report.values()) {
+        let value = value.min(HEALTH_WEIGHT_PER_DEVICE);
         if value > 0 {
             svc.store.increment(
                 &counters::health_key(&campaign.id, field),

@@ -1335,3 +1335,41 @@ fn check_ins_have_a_campaign_reviewed_at_most_once_per_interval() {
         "and one more after the interval"
     );
 }
+
+#[test]
+fn one_device_cannot_roll_a_campaign_back_or_pick_its_own_ring() {
+    let fleet = Fleet::new().with_policy(&sluice_policy_standard::Standard);
+    let devs = fleet.enrol_many("d", 20);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let c = fleet.campaign(json!({"release": "2.0", "policy": {
+        "stages": [{"percent": 100}],
+        "post_update_health": {"min_devices": 20, "max_increase": 0.5, "min_events": 10,
+                               "on_regression": "rollback"}}}));
+    for d in &devs {
+        fleet.checkin(d, "1.0");
+        fleet.finish(d, &c, "succeeded");
+    }
+    let steady = json!({"reboots_before": 0, "reboots_after": 0,
+                        "crashes_before": 1, "crashes_after": 1});
+    for d in &devs[1..] {
+        assert_eq!(fleet.health(d, &c, steady.clone()).status, 200);
+    }
+    let flood = json!({"reboots_before": 0, "reboots_after": 0,
+                       "crashes_before": 0, "crashes_after": 10_000});
+    assert_eq!(fleet.health(&devs[0], &c, flood).status, 200);
+    let p = fleet.progress(&c);
+    assert_eq!(
+        p["campaign"]["state"], "running",
+        "one device weighs 20 at most: {p}"
+    );
+
+    // key:value tags steer policies (rings, time zones): a device cannot report them.
+    let body = json!({"hardware": "cam-v2", "version": "2.0", "security_version": 1,
+                      "tags": ["ring:lab"]});
+    let r = fleet.call(
+        Request::new("POST", "/v1/checkin")
+            .header("authorization", &basic_header(&devs[1].id, &devs[1].secret))
+            .body(body.to_string()),
+    );
+    assert_error(&r, 400, "bad_request");
+}

@@ -46,7 +46,7 @@ pub fn parse_offset(text: &str) -> Result<i32, String> {
         .split_once(':')
         .ok_or_else(|| format!("UTC offset {text:?}: expected ±HH:MM"))?;
     let (h, m) = (number(h, "offset hours")?, number(m, "offset minutes")?);
-    if m >= 60 || h * 60 + m > 14 * 60 {
+    if m >= 60 || h > 14 || h * 60 + m > 14 * 60 {
         return Err(format!("UTC offset {text:?} is beyond ±14:00"));
     }
     Ok(sign * (h * 60 + m) as i32)
@@ -144,13 +144,14 @@ pub fn format_instant(at: i64) -> String {
 /// `"30m"`, `"4h"`, `"2d"`), into seconds.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.len().saturating_sub(1);
-    let (n, unit) = text.split_at(split);
-    let unit = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
+    let mut chars = text.chars();
+    let last = chars.next_back();
+    let n = chars.as_str();
+    let unit = match last {
+        Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
         _ => {
             return Err(format!(
                 "duration {text:?}: expected a number and s, m, h or d (e.g. \"4h\")"
@@ -232,6 +233,12 @@ mod tests {
         assert_eq!(parse_offset("+14:00"), Ok(840));
         assert_eq!(parse_offset("-09:30"), Ok(-570));
         assert!(parse_offset("+14:30").is_err());
+        assert!(parse_offset("+99999999:00").is_err() && parse_offset("+71582789:00").is_err());
+        assert!(
+            parse_duration("1µ").is_err()
+                && parse_duration("2ч").is_err()
+                && parse_duration("µs").is_err()
+        );
         assert_eq!(parse_duration("90s"), Ok(90));
         assert_eq!(parse_duration("4h"), Ok(14_400));
         assert_eq!(parse_duration("2d"), Ok(172_800));

@@ -65,6 +65,8 @@ use crate::schedule::Wait;
 
 /// Longest spread of devices deferred to the same instant.
 const MAX_SPREAD_SECONDS: i64 = 3600;
+/// The most the service's jitter moves a deferral (see `sluice_service::checkin::jitter`).
+const SERVICE_JITTER_SECONDS: i64 = 600;
 
 /// The highest bucket (exclusive) a stage of `percent` reaches.
 pub fn bucket_limit(percent: f64) -> u32 {
@@ -211,7 +213,13 @@ impl Policy for Standard {
                     ),
                 ),
             };
-            let room = config.schedule.room(until, offset).min(MAX_SPREAD_SECONDS);
+            // The service moves the answer by up to ten minutes either way:
+            // leave that much room, so a late device still fits its install.
+            let room = config
+                .schedule
+                .room(until, offset)
+                .saturating_sub(SERVICE_JITTER_SECONDS)
+                .min(MAX_SPREAD_SECONDS);
             let seconds = (until - now) + (spread * room as f64) as i64;
             return Decision::Defer {
                 seconds: u32::try_from(seconds.max(1)).unwrap_or(u32::MAX),
@@ -420,6 +428,22 @@ mod tests {
             Standard.decide(&device("x", 1), &c, &Stats::default(), now),
             Decision::Offer
         );
+    }
+
+    #[test]
+    fn a_short_window_leaves_room_for_the_service_jitter() {
+        // 02:00-03:00 with a 30-minute install: deferred devices spread over at
+        // most 20 minutes, so even ten minutes late they fit.
+        let c = campaign(
+            r#"{"stages":[{"percent":100}],"maintenance_windows":[{"start":"02:00","end":"03:00"}]}"#,
+            0,
+        );
+        let now = at(NOON);
+        for i in 0..50 {
+            let (s, _) =
+                deferral(Standard.decide(&device(&format!("d{i}"), 1), &c, &Stats::default(), now));
+            assert!((50_400..50_400 + 1200).contains(&s), "{s}");
+        }
     }
 
     const BLACKOUT: &str = r#"{"stages":[{"percent":100}],
