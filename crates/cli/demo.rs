@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use sluice_bench::sample_release::SampleRelease as Release;
+use sluice_bench::sample_release::{SampleRelease as Release, random_bytes};
 use sluice_device::sim::{self, Faults, Until};
 use sluice_policy_standard::bucket_limit;
 use sluice_policy_standard::config::Config as StandardConfig;
@@ -70,12 +70,6 @@ fn manifest_path(from: Option<PathBuf>) -> Result<PathBuf> {
         return Ok(checkout);
     }
     bail!("no spin.toml here; run the demo from a Sluice checkout or pass -f PATH/spin.toml")
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
-    Ok(bytes)
 }
 
 /// Fresh keys, and a 2 MiB image in 16 chunks signed with them. Its security

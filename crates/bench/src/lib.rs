@@ -105,7 +105,43 @@ struct Running {
     thread: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
+/// Where a server thread reports its address, or why it could not start.
+type Ready = std::sync::mpsc::Sender<Result<SocketAddr, String>>;
+
 impl Running {
+    /// Runs `serve` on a runtime of its own thread: it reports its address on
+    /// `Ready` once listening, and serves until the receiver resolves.
+    fn spawn<F, Fut>(serve: F) -> Result<Running>
+    where
+        F: FnOnce(tokio::runtime::Handle, Ready, tokio::sync::oneshot::Receiver<()>) -> Fut
+            + Send
+            + 'static,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || -> Result<()> {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let serving = serve(runtime.handle().clone(), ready_tx.clone(), stopped);
+            let result = runtime.block_on(serving);
+            if let Err(e) = &result {
+                let _ = ready_tx.send(Err(format!("{e:#}")));
+            }
+            result
+        });
+        let addr = ready_rx
+            .recv()
+            .context("the server thread ended")?
+            .map_err(anyhow::Error::msg)?;
+        Ok(Running {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
     /// `sluice up` on `manifest` with its state in `state_dir`.
     fn sluice_up(
         manifest: &Path,
@@ -117,70 +153,35 @@ impl Running {
         options.state_dir = Some(state_dir.to_owned());
         options.variables = variables;
         options.build = build;
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || -> Result<()> {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async move {
-                let prepared = match sluice_host::prepare(&options).await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(format!("{e:#}")));
-                        return Err(e);
-                    }
-                };
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-                let _ = ready_tx.send(Ok(listener.local_addr()?));
-                prepared
-                    .serve(listener, async {
-                        let _ = stopped.await;
-                    })
-                    .await
-            })
-        });
-        let addr = ready_rx
-            .recv()
-            .context("the host thread ended")?
-            .map_err(anyhow::Error::msg)?;
-        Ok(Running {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
+        Running::spawn(move |_, ready, stopped| async move {
+            let prepared = sluice_host::prepare(&options).await?;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let _ = ready.send(Ok(listener.local_addr()?));
+            prepared
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
         })
     }
 
     /// The native baseline on the SQLite store at `db`.
     fn native(db: &Path, config: Config) -> Result<Running> {
         let db = db.to_owned();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || -> Result<()> {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+        Running::spawn(move |handle, ready, stopped| async move {
             let database = sluice_key_value_sqlite::Database::open(Some(&db))
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let shared = Arc::new(Shared {
-                store: NativeStore::new(database.store("default"), runtime.handle().clone()),
+                store: NativeStore::new(database.store("default"), handle),
                 config,
             });
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-                let _ = ready_tx.send(listener.local_addr()?);
-                tokio::select! {
-                    () = native_server::serve(listener, shared) => {}
-                    _ = stopped => {}
-                }
-                Ok(())
-            })
-        });
-        let addr = ready_rx.recv().context("the native server thread ended")?;
-        Ok(Running {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let _ = ready.send(Ok(listener.local_addr()?));
+            tokio::select! {
+                () = native_server::serve(listener, shared) => {}
+                _ = stopped => {}
+            }
+            Ok(())
         })
     }
 
@@ -254,10 +255,15 @@ fn gets(path: String) -> MakeRequest {
 
 /// Runs the whole benchmark; `progress` hears what it is doing.
 pub fn run(options: &Options, progress: impl Fn(&str)) -> Result<Report> {
-    let scratch = tempfile_dir()?;
+    // Removed when dropped, on every path out of here.
+    let scratch_dir = tempfile::Builder::new()
+        .prefix("sluice-bench-")
+        .tempdir()
+        .context("creating a scratch directory")?;
+    let scratch = scratch_dir.path();
     let state_dir = scratch.join("state");
     let db = state_dir.join("sqlite_key_value.db");
-    let token = hex::encode(random::<32>()?);
+    let token = hex::encode(sample_release::random_bytes::<32>()?);
     let release = SampleRelease::generate("2.0.0", seed::HARDWARE, 1, 4 << 20, 256 << 10)?;
     let trust_json = String::from_utf8_lossy(&release.trust.to_json()).into_owned();
     let config = Config::from_variables(|name| match name {
@@ -365,7 +371,7 @@ pub fn run(options: &Options, progress: impl Fn(&str)) -> Result<Report> {
     std::fs::create_dir_all(&files)?;
     std::fs::write(files.join("one-mib"), seed_value(&shared, &one_mib)?)?;
     std::fs::write(files.join("default"), &release.chunks[0].1)?;
-    match references::nginx(&files, &scratch) {
+    match references::nginx(&files, scratch) {
         Ok(nginx) => {
             report.nginx_mbps = Some(loader.run(nginx.addr, gets("/one-mib".into())).mbps);
             report.nginx_default_mbps = Some(loader.run(nginx.addr, gets("/default".into())).mbps);
@@ -431,7 +437,6 @@ pub fn run(options: &Options, progress: impl Fn(&str)) -> Result<Report> {
     report.seed_seconds = seed_seconds;
     drop(shared);
     drop(database);
-    let _ = std::fs::remove_dir_all(&scratch);
     Ok(report)
 }
 
@@ -474,17 +479,4 @@ fn hello_component(manifest: &Path) -> Result<PathBuf> {
         .next()
         .context("the hello app has no component")?;
     Ok(app.dir.join(&component.source))
-}
-
-fn random<const N: usize>() -> Result<[u8; N]> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
-    Ok(bytes)
-}
-
-/// A fresh directory under the system temp dir.
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("sluice-bench-{}", hex::encode(random::<6>()?)));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

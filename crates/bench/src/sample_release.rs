@@ -16,7 +16,8 @@ pub struct SampleRelease {
     pub chunks: Vec<(String, Vec<u8>)>,
 }
 
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+/// `N` bytes from the system's randomness.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
     Ok(bytes)

@@ -1222,15 +1222,22 @@ fn a_completed_campaign_can_still_be_rolled_back() {
     );
 }
 
-#[test]
-fn a_post_update_health_regression_rolls_the_campaign_back() {
+/// `devices` devices and a campaign of the standard policy (everyone at once)
+/// that rolls back when post-update health regresses.
+fn health_campaign(devices: usize) -> (Fleet, Vec<Dev>, String) {
     let fleet = Fleet::new().with_policy(&sluice_policy_standard::Standard);
-    let devs = fleet.enrol_many("d", 30);
+    let devs = fleet.enrol_many("d", devices);
     fleet.publish("2.0", &["cam-v2"], 1);
     let c = fleet.campaign(json!({"release": "2.0", "policy": {
         "stages": [{"percent": 100}],
         "post_update_health": {"min_devices": 20, "max_increase": 0.5, "min_events": 10,
                                "on_regression": "rollback"}}}));
+    (fleet, devs, c)
+}
+
+#[test]
+fn a_post_update_health_regression_rolls_the_campaign_back() {
+    let (fleet, devs, c) = health_campaign(30);
     let crashing = json!({"reboots_before": 1, "reboots_after": 1,
                           "crashes_before": 1, "crashes_after": 5});
     // Health comes after success, never before.
@@ -1338,13 +1345,7 @@ fn check_ins_have_a_campaign_reviewed_at_most_once_per_interval() {
 
 #[test]
 fn one_device_cannot_roll_a_campaign_back_or_pick_its_own_ring() {
-    let fleet = Fleet::new().with_policy(&sluice_policy_standard::Standard);
-    let devs = fleet.enrol_many("d", 20);
-    fleet.publish("2.0", &["cam-v2"], 1);
-    let c = fleet.campaign(json!({"release": "2.0", "policy": {
-        "stages": [{"percent": 100}],
-        "post_update_health": {"min_devices": 20, "max_increase": 0.5, "min_events": 10,
-                               "on_regression": "rollback"}}}));
+    let (fleet, devs, c) = health_campaign(20);
     for d in &devs {
         fleet.checkin(d, "1.0");
         fleet.finish(d, &c, "succeeded");
