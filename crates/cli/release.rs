@@ -37,6 +37,10 @@ pub enum Command {
 pub struct PublishArgs {
     /// Release directory written by `sluice release pack`.
     reldir: PathBuf,
+    /// The image's file name for hawkBit DDI clients, e.g. `camera-2.0.swu` when
+    /// the image is an SWUpdate archive (default `{version}.img`).
+    #[arg(long, value_name = "NAME")]
+    file_name: Option<String>,
     #[command(flatten)]
     server: crate::client::ServerArgs,
 }
@@ -319,8 +323,12 @@ fn publish(args: PublishArgs) -> Result<()> {
         progress.inc(chunk.size);
     }
     progress.finish_and_clear();
+    let path = match &args.file_name {
+        Some(name) => format!("/v1/admin/releases?file_name={name}"),
+        None => "/v1/admin/releases".to_owned(),
+    };
     let published = client
-        .send("POST", "/v1/admin/releases", Some(&bytes))?
+        .send("POST", &path, Some(&bytes))?
         .json()
         .context("publishing the manifest")?;
     println!(

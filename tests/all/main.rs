@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod ddi;
 mod demo;
 mod device;
 mod host;

@@ -2,10 +2,10 @@
 //!
 //! | method and path | does |
 //! |---|---|
-//! | `POST /v1/admin/devices` | enrol devices: `{"devices":[{"id","hardware","tags","attributes"}]}` → their secrets, shown once |
+//! | `POST /v1/admin/devices` | enrol devices: `{"devices":[{"id","hardware","tags","attributes","version","security_version"}]}` → their secrets, shown once |
 //! | `GET /v1/admin/devices/{id}` | a device's enrolment, rollout state and last check-in |
 //! | `PUT /v1/admin/chunks/{sha256}` | upload a chunk (`HEAD`: is it stored?) |
-//! | `POST /v1/admin/releases` | publish a signed manifest (body: the `manifest` file) |
+//! | `POST /v1/admin/releases[?file_name=NAME]` | publish a signed manifest (body: the `manifest` file); `file_name` names the image for hawkBit DDI clients (e.g. `fw.swu`) |
 //! | `GET /v1/admin/releases[/{version}]` | list releases, or one |
 //! | `PUT /v1/admin/key-statement` | give the server a newer root-signed key statement |
 //! | `POST /v1/admin/campaigns` | create a campaign |
@@ -20,7 +20,9 @@ use serde_json::json;
 
 use crate::campaign::{Action, CampaignRecord, CreateCampaign};
 use crate::credentials::{SECRET_BYTES, check_admin, hash_secret, new_secret};
-use crate::device::{DeviceRecord, DeviceState, Seen, valid_id, valid_tag};
+use crate::device::{
+    ATTRIBUTE_RULE, DeviceRecord, DeviceState, Seen, valid_attributes, valid_id, valid_tag,
+};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::release::ReleaseRecord;
 use crate::service::Service;
@@ -30,8 +32,6 @@ use crate::{audit, campaign, chunks, counters, keys, records, release};
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 /// Most devices one enrolment request may carry.
 pub const MAX_ENROL: usize = 1000;
-const MAX_ATTRIBUTES: usize = 64;
-const MAX_ATTRIBUTE_VALUE: usize = 256;
 
 /// Handles any request under `/v1/admin/`.
 pub fn handle(svc: &Service, request: &Request) -> Response {
@@ -51,7 +51,7 @@ fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
         ("GET", ["devices", id]) => show_device(svc, id),
         (_, ["chunks", digest]) => chunks::upload(svc, request, digest),
         ("POST", ["releases"]) => {
-            let published = release::publish(svc, &request.body)?;
+            let published = release::publish(svc, &request.body, request.query_param("file_name"))?;
             let status = if published.created { 201 } else { 200 };
             Ok(Response::json(status, &published))
         }
@@ -113,6 +113,13 @@ struct NewDevice {
     tags: Vec<String>,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
+    /// The version the device runs now, for devices whose check-ins do not say
+    /// (hawkBit DDI clients); native devices report it at every check-in.
+    #[serde(default)]
+    version: Option<String>,
+    /// The security version it has committed (with `version`).
+    #[serde(default)]
+    security_version: u64,
 }
 
 #[derive(Serialize)]
@@ -141,14 +148,11 @@ fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
                 "tags: at most 64, each letters, digits and . _ - + ~ : / = @",
             ));
         }
-        if d.attributes.len() > MAX_ATTRIBUTES
-            || d.attributes
-                .iter()
-                .any(|(k, v)| !valid_id(k) || v.len() > MAX_ATTRIBUTE_VALUE)
-        {
-            return Err(bad(
-                "attributes: at most 64, names valid, values at most 256 bytes",
-            ));
+        if !valid_attributes(&d.attributes) {
+            return Err(bad(ATTRIBUTE_RULE));
+        }
+        if d.version.as_deref().is_some_and(|v| !valid_id(v)) {
+            return Err(bad("version is not a valid name"));
         }
         if body.devices[..i].iter().any(|o| o.id == d.id) {
             return Err(bad("id appears twice"));
@@ -199,6 +203,9 @@ fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
         )?;
         svc.store
             .set(&keys::device(&d.id), &records::encode(&record))?;
+        if let Some(version) = &d.version {
+            crate::checkin::note_version(svc, &d.id, version, d.security_version, now)?;
+        }
         enrolled.push(Enrolled { id: d.id, secret });
     }
     let ids: Vec<&str> = enrolled.iter().map(|e| e.id.as_str()).collect();

@@ -74,6 +74,10 @@ pub struct Selector {
     /// Versions the device must currently run.
     #[serde(default)]
     pub versions: Vec<String>,
+    /// Attribute values the device must all have (from enrolment, or reported by
+    /// a DDI client's `configData`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl Selector {
@@ -83,9 +87,19 @@ impl Selector {
             && self.tags.iter().all(|t| device.tags.contains(t))
             && (self.ids.is_empty() || self.ids.contains(&device.id))
             && (self.versions.is_empty() || self.versions.iter().any(|v| v == version))
+            && self
+                .attributes
+                .iter()
+                .all(|(k, v)| device.attributes.get(k) == Some(v))
     }
 
     fn validate(&self) -> Result<(), ApiError> {
+        if !crate::device::valid_attributes(&self.attributes) {
+            return Err(ApiError::bad_request(format!(
+                "selector.{}",
+                crate::device::ATTRIBUTE_RULE
+            )));
+        }
         for (name, list) in [
             ("hardware", &self.hardware),
             ("tags", &self.tags),

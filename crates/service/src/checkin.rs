@@ -134,15 +134,11 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
         )));
     }
     let now = svc.env.now();
-
-    let keys = [
-        keys::device(&device_id),
-        keys::state(&device_id),
-        keys::ACTIVE_CAMPAIGNS.to_owned(),
-    ];
-    let values = svc.store.get_many(&keys)?;
-    let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
-        .filter(|d: &DeviceRecord| secret_matches(&secret, &d.credential))
+    let known = KnownDevice::read(svc, &device_id)?;
+    let device = known
+        .device
+        .as_ref()
+        .filter(|d| secret_matches(&secret, &d.credential))
         .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
     if body.hardware != device.hardware {
         return Err(ApiError::new(
@@ -154,22 +150,57 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
             ),
         ));
     }
-    let mut state: DeviceState =
-        records::decode_opt(&keys[1], values[1].as_ref())?.unwrap_or_default();
-    let active: Vec<String> =
-        records::decode_opt(&keys[2], values[2].as_ref())?.unwrap_or_default();
+    answer(svc, device, known.state, &known.active, &body, now)
+}
 
+/// What a check-in reads first, in one batch: the device's record and state, and
+/// the active campaigns.
+pub(crate) struct KnownDevice {
+    /// `None` for a device that is not enrolled.
+    pub device: Option<DeviceRecord>,
+    pub state: DeviceState,
+    pub active: Vec<String>,
+}
+
+impl KnownDevice {
+    pub(crate) fn read(svc: &Service, device_id: &str) -> Result<KnownDevice, ApiError> {
+        let keys = [
+            keys::device(device_id),
+            keys::state(device_id),
+            keys::ACTIVE_CAMPAIGNS.to_owned(),
+        ];
+        let values = svc.store.get_many(&keys)?;
+        Ok(KnownDevice {
+            device: records::decode_opt(&keys[0], values[0].as_ref())?,
+            state: records::decode_opt(&keys[1], values[1].as_ref())?.unwrap_or_default(),
+            active: records::decode_opt(&keys[2], values[2].as_ref())?.unwrap_or_default(),
+        })
+    }
+}
+
+/// The answer to an authenticated device's check-in: records when it was seen
+/// and what it runs, then asks its own rollout and the active campaigns. The
+/// hawkBit DDI poll asks the same question.
+pub(crate) fn answer(
+    svc: &Service,
+    device: &DeviceRecord,
+    mut state: DeviceState,
+    active: &[String],
+    body: &CheckinRequest,
+    now: u64,
+) -> Result<CheckinResponse, ApiError> {
+    let device_id = &device.id;
     let seen = Seen {
         at: now,
         version: body.version.clone(),
         telemetry: body.telemetry.clone(),
     };
     svc.store
-        .set(&keys::seen(&device_id), &records::encode(&seen))?;
+        .set(&keys::seen(device_id), &records::encode(&seen))?;
     if state.version != body.version || state.security_version != body.security_version {
-        state = note_version(svc, &device_id, &body, now)?;
+        state = note_version(svc, device_id, &body.version, body.security_version, now)?;
     }
-    let poll = jitter(svc.config.poll_seconds, &device_id, now);
+    let poll = jitter(svc.config.poll_seconds, device_id, now);
     if active.is_empty() {
         return Ok(CheckinResponse::none(poll, None));
     }
@@ -192,14 +223,14 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
         }
     }
 
-    if let Some(answer) = continue_rollout(&device, &state, &body, &campaigns, poll) {
+    if let Some(answer) = continue_rollout(device, &state, body, &campaigns, poll) {
         return Ok(answer);
     }
     for (campaign, review) in campaigns.iter().zip(review_due) {
         let checkin = Consider {
-            device: &device,
+            device,
             state: &state,
-            body: &body,
+            body,
             now,
             poll,
             review,
@@ -380,6 +411,7 @@ fn offer(
         from_security_version: body.security_version,
         failure: None,
         health_reported: false,
+        abandoned: false,
         updated_at: now,
     };
     let key = keys::state(&device.id);
@@ -409,37 +441,37 @@ fn offer(
 
 /// The device reports a version (or security version) the service has not seen:
 /// record it and keep the fleet's version counts exact.
-fn note_version(
+pub(crate) fn note_version(
     svc: &Service,
     device_id: &str,
-    body: &CheckinRequest,
+    version: &str,
+    security_version: u64,
     now: u64,
 ) -> Result<DeviceState, ApiError> {
     let mut previous = None;
     let (state, wrote) =
         records::update::<DeviceState, _>(svc.store, &keys::state(device_id), |current| {
             let mut state = current.cloned().unwrap_or_default();
-            if state.version == body.version && state.security_version == body.security_version {
+            if state.version == version && state.security_version == security_version {
                 return Ok(None);
             }
             previous = Some(state.version.clone());
-            state.version = body.version.clone();
-            state.security_version = body.security_version;
+            state.version = version.to_owned();
+            state.security_version = security_version;
             state.updated_at = now;
             Ok(Some(state))
         })?;
     if wrote
         && let Some(previous) = previous
-        && previous != body.version
+        && previous != version
     {
         if !previous.is_empty() {
             svc.store.increment(&counters::version_key(&previous), -1)?;
         }
-        svc.store
-            .increment(&counters::version_key(&body.version), 1)?;
+        svc.store.increment(&counters::version_key(version), 1)?;
         let known: Vec<String> = records::read(svc.store, keys::VERSION_INDEX)?.unwrap_or_default();
-        if !known.contains(&body.version) {
-            campaign::add_to_list(svc, keys::VERSION_INDEX, &body.version)?;
+        if !known.contains(&version.to_owned()) {
+            campaign::add_to_list(svc, keys::VERSION_INDEX, version)?;
         }
     }
     Ok(state.unwrap_or_default())

@@ -3,72 +3,10 @@
 
 use sluice_protocol::{Digest, Limits};
 
+use crate::byte_ranges::{self, Ranges};
 use crate::http::{ApiError, Request, Response};
 use crate::keys;
 use crate::service::Service;
-
-/// What a `Range` header asks of a body of known length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RangeRequest {
-    /// No range (or one the server ignores, such as several ranges): the whole body.
-    Full,
-    /// Bytes `start..=end`.
-    Partial { start: u64, end: u64 },
-    /// A range that cannot be satisfied: 416.
-    Unsatisfiable,
-}
-
-/// Parses a single-range `Range: bytes=...` header against a body of `len` bytes.
-/// Several ranges are answered with the whole body, as RFC 9110 allows.
-pub fn parse_range(header: Option<&str>, len: u64) -> RangeRequest {
-    let Some(header) = header else {
-        return RangeRequest::Full;
-    };
-    let Some(spec) = header.trim().strip_prefix("bytes=") else {
-        return RangeRequest::Full;
-    };
-    if spec.contains(',') {
-        return RangeRequest::Full;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return RangeRequest::Unsatisfiable;
-    };
-    let number = |s: &str| -> Option<u64> {
-        let s = s.trim();
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            None
-        } else {
-            s.parse().ok()
-        }
-    };
-    match (first.trim().is_empty(), last.trim().is_empty()) {
-        // bytes=-N: the last N bytes.
-        (true, false) => match number(last) {
-            Some(n) if n > 0 && len > 0 => RangeRequest::Partial {
-                start: len.saturating_sub(n),
-                end: len - 1,
-            },
-            _ => RangeRequest::Unsatisfiable,
-        },
-        // bytes=N-: from N to the end.
-        (false, true) => match number(first) {
-            Some(start) if start < len => RangeRequest::Partial {
-                start,
-                end: len - 1,
-            },
-            _ => RangeRequest::Unsatisfiable,
-        },
-        // bytes=N-M
-        (false, false) => match (number(first), number(last)) {
-            (Some(start), Some(end)) if start <= end && start < len => RangeRequest::Partial {
-                start,
-                end: end.min(len - 1),
-            },
-            _ => RangeRequest::Unsatisfiable,
-        },
-        (true, true) => RangeRequest::Unsatisfiable,
-    }
-}
 
 fn parse_digest(text: &str) -> Result<Digest, ApiError> {
     text.parse::<Digest>().map_err(|_| {
@@ -108,35 +46,39 @@ pub fn serve(svc: &Service, request: &Request, name: &str) -> Result<Response, A
     let len = bytes.len() as u64;
     let range = match request.header_value("if-range") {
         // A resumed download whose validator no longer matches gets the whole chunk.
-        Some(validator) if validator.trim() != etag => RangeRequest::Full,
-        _ => parse_range(request.header_value("range"), len),
+        Some(validator) if validator.trim() != etag => Ranges::Full,
+        _ => byte_ranges::parse(request.header_value("range"), len),
     };
     let head = request.method == "HEAD";
     let response = match range {
-        RangeRequest::Full => Response {
-            status: 200,
-            headers: vec![("content-type".into(), "application/octet-stream".into())],
-            body: if head { Vec::new() } else { bytes },
+        Ranges::Satisfiable(ranges) if ranges.len() == 1 => {
+            let range = ranges[0];
+            Response {
+                status: 206,
+                headers: vec![("content-type".into(), "application/octet-stream".into())],
+                body: if head {
+                    Vec::new()
+                } else {
+                    bytes[range.start as usize..=range.end as usize].to_vec()
+                },
+            }
+            .with_header("content-range", range.content_range(len))
+            .with_header("content-length", range.len().to_string())
         }
-        .with_header("content-length", len.to_string()),
-        RangeRequest::Partial { start, end } => Response {
-            status: 206,
-            headers: vec![("content-type".into(), "application/octet-stream".into())],
-            body: if head {
-                Vec::new()
-            } else {
-                bytes[start as usize..=end as usize].to_vec()
-            },
-        }
-        .with_header("content-range", format!("bytes {start}-{end}/{len}"))
-        .with_header("content-length", (end - start + 1).to_string()),
-        RangeRequest::Unsatisfiable => ApiError::new(
+        Ranges::Unsatisfiable => ApiError::new(
             416,
             "range_not_satisfiable",
             format!("the chunk is {len} bytes long"),
         )
         .into_response()
         .with_header("content-range", format!("bytes */{len}")),
+        // A chunk is small: several ranges get the whole chunk, as RFC 9110 allows.
+        Ranges::Full | Ranges::Satisfiable(_) => Response {
+            status: 200,
+            headers: vec![("content-type".into(), "application/octet-stream".into())],
+            body: if head { Vec::new() } else { bytes },
+        }
+        .with_header("content-length", len.to_string()),
     };
     Ok(common(response))
 }
@@ -171,44 +113,5 @@ pub fn upload(svc: &Service, request: &Request, name: &str) -> Result<Response, 
             Ok(Response::json(201, &serde_json::json!({"stored": true})))
         }
         _ => Err(ApiError::method_not_allowed("PUT or HEAD")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges() {
-        use RangeRequest::*;
-        assert_eq!(parse_range(None, 10), Full);
-        assert_eq!(
-            parse_range(Some("bytes=0-3"), 10),
-            Partial { start: 0, end: 3 }
-        );
-        assert_eq!(
-            parse_range(Some("bytes=4-"), 10),
-            Partial { start: 4, end: 9 }
-        );
-        assert_eq!(
-            parse_range(Some("bytes=-3"), 10),
-            Partial { start: 7, end: 9 }
-        );
-        assert_eq!(
-            parse_range(Some("bytes=-30"), 10),
-            Partial { start: 0, end: 9 }
-        );
-        assert_eq!(
-            parse_range(Some("bytes=5-100"), 10),
-            Partial { start: 5, end: 9 }
-        );
-        assert_eq!(parse_range(Some("bytes=10-"), 10), Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=5-2"), 10), Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=abc"), 10), Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=-0"), 10), Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=+1-2"), 10), Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Full);
-        assert_eq!(parse_range(Some("items=0-1"), 10), Full);
-        assert_eq!(parse_range(Some("bytes=0-0"), 0), Unsatisfiable);
     }
 }

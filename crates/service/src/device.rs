@@ -13,6 +13,23 @@ pub fn valid_id(id: &str) -> bool {
     sluice_protocol::is_valid_name(id, MAX_ID_LEN)
 }
 
+/// Most attributes a device may carry.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// Longest attribute value, in bytes.
+pub const MAX_ATTRIBUTE_VALUE: usize = 256;
+/// [`valid_attributes`] in words, for error messages.
+pub const ATTRIBUTE_RULE: &str =
+    "attributes: at most 64, names letters, digits and . _ - + ~, values at most 256 bytes";
+
+/// Whether a device's attributes (set at enrolment, or by a DDI client's
+/// `configData`) are within bounds.
+pub fn valid_attributes(attributes: &std::collections::BTreeMap<String, String>) -> bool {
+    attributes.len() <= MAX_ATTRIBUTES
+        && attributes
+            .iter()
+            .all(|(k, v)| valid_id(k) && v.len() <= MAX_ATTRIBUTE_VALUE)
+}
+
 /// Tags are never keys, so they may also hold `:`, `/`, `=` and `@`, for the
 /// usual `key:value` tags (`ring:pilot`, `site:berlin`, `utc-offset:+05:30`).
 pub fn valid_tag(tag: &str) -> bool {
@@ -125,6 +142,10 @@ pub struct Rollout {
     /// Whether its post-update health was reported (counted once).
     #[serde(default)]
     pub health_reported: bool,
+    /// A hawkBit DDI client acknowledged that the campaign was aborted and
+    /// dropped the update (so its polls stop offering the cancellation).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub abandoned: bool,
     pub updated_at: u64,
 }
 

@@ -13,17 +13,20 @@
 //! | [`chunks::handle`] | `GET /v1/chunks/{sha256}` |
 //! | [`status::handle`] | `POST /v1/status` |
 //! | [`admin::handle`] | `/v1/admin/...` |
+//! | [`ddi::handle`] | `/{tenant}/controller/v1/...` (hawkBit DDI) |
 //!
 //! The service holds no signing key: it verifies published manifests against the
 //! trust root and stores their exact bytes.
 
 pub mod admin;
 pub mod audit;
+pub mod byte_ranges;
 pub mod campaign;
 pub mod checkin;
 pub mod chunks;
 pub mod counters;
 pub mod credentials;
+pub mod ddi;
 pub mod device;
 pub mod http;
 pub mod keys;
@@ -33,6 +36,7 @@ pub mod release;
 pub mod service;
 pub mod status;
 pub mod store;
+pub mod streamed_body;
 
 pub use http::{ApiError, Request, Response};
 pub use service::{Config, Environment, Service};
@@ -56,6 +60,9 @@ pub fn route(svc: &Service, request: &Request) -> Response {
     }
     if path.starts_with("/v1/releases/") && path.ends_with("/manifest") {
         return release::handle_manifest(svc, request);
+    }
+    if path.split('/').nth(2) == Some("controller") {
+        return ddi::handle(svc, request).into_response(svc.store);
     }
     Response::empty(404)
 }

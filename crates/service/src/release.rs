@@ -23,6 +23,34 @@ pub struct ReleaseManifest {
     pub created_at: u64,
     pub expires_at: u64,
     pub published_at: u64,
+    /// The image as hawkBit DDI clients download it (releases published before
+    /// DDI support have none until published again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<Artifact>,
+}
+
+/// The image as one downloadable file, with the digests DDI clients check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// The file name clients expect, e.g. `camera-2.0.swu` for SWUpdate.
+    pub file_name: String,
+    pub sha256: String,
+    pub sha1: String,
+    pub md5: String,
+}
+
+/// Longest artifact file name.
+pub const MAX_FILE_NAME: usize = 128;
+
+/// Whether `name` is a plain file name: letters, digits and `. _ - +`, not
+/// starting with a dot, at most [`MAX_FILE_NAME`] bytes.
+pub fn valid_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_FILE_NAME
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
 }
 
 /// A release: a version and its images, one per set of hardware ids.
@@ -70,9 +98,18 @@ fn verifier(svc: &Service) -> Result<Verifier, ApiError> {
     Ok(verifier)
 }
 
-/// Publishes a signed manifest: verifies it, checks that every chunk is stored,
-/// then makes it visible. Idempotent for the same manifest.
-pub fn publish(svc: &Service, body: &[u8]) -> Result<Published, ApiError> {
+/// Publishes a signed manifest: verifies it, checks that every chunk is stored
+/// and that they reassemble to the signed image, then makes it visible.
+/// Idempotent for the same manifest; publishing it again with another
+/// `file_name` renames its DDI artifact.
+pub fn publish(svc: &Service, body: &[u8], file_name: Option<&str>) -> Result<Published, ApiError> {
+    if let Some(name) = file_name
+        && !valid_file_name(name)
+    {
+        return Err(ApiError::bad_request(format!(
+            "file_name {name:?}: at most {MAX_FILE_NAME} letters, digits and . _ - +, not starting with a dot"
+        )));
+    }
     let limit = Limits::default().max_manifest_bytes;
     if body.len() > limit {
         return Err(ApiError::too_large(limit));
@@ -110,6 +147,11 @@ pub fn publish(svc: &Service, body: &[u8]) -> Result<Published, ApiError> {
     }
 
     let manifest_id = verified.id().to_string();
+    let artifact = artifact_of(
+        svc,
+        manifest,
+        file_name.map_or_else(|| format!("{}.img", manifest.version), str::to_owned),
+    )?;
     let entry = ReleaseManifest {
         manifest_id: manifest_id.clone(),
         hardware: manifest.hardware.clone(),
@@ -120,6 +162,7 @@ pub fn publish(svc: &Service, body: &[u8]) -> Result<Published, ApiError> {
         created_at: manifest.created_at,
         expires_at: manifest.expires_at,
         published_at: now,
+        artifact: Some(artifact),
     };
     let version = manifest.version.clone();
     // Refuse a clash before writing anything; then the manifest bytes, and last
@@ -129,18 +172,46 @@ pub fn publish(svc: &Service, body: &[u8]) -> Result<Published, ApiError> {
         check_clash(record, &entry)?;
     }
     svc.store.set(&keys::manifest(&manifest_id), body)?;
-    let (_, created) =
+    let mut added = false;
+    let (_, wrote) =
         records::update::<ReleaseRecord, _>(svc.store, &keys::release(&version), |current| {
             let mut record = current.cloned().unwrap_or_else(|| ReleaseRecord {
                 version: version.clone(),
                 manifests: Vec::new(),
             });
             if !check_clash(&record, &entry)? {
-                return Ok(None);
+                // Already published: only a new file name (or the artifact of a
+                // release published before DDI support) changes anything.
+                let Some(existing) = record
+                    .manifests
+                    .iter_mut()
+                    .find(|m| m.manifest_id == entry.manifest_id)
+                else {
+                    return Ok(None);
+                };
+                let renamed = file_name.is_some() && existing.artifact != entry.artifact;
+                if !renamed && existing.artifact.is_some() {
+                    return Ok(None);
+                }
+                existing.artifact = entry.artifact.clone();
+                return Ok(Some(record));
             }
             record.manifests.push(entry.clone());
+            added = true;
             Ok(Some(record))
         })?;
+    let created = wrote && added;
+    if wrote && !added {
+        audit::append(
+            svc.store,
+            now,
+            "admin",
+            "release.artifact",
+            &version,
+            None,
+            Some(json!({"manifest_id": manifest_id, "artifact": entry.artifact})),
+        )?;
+    }
     if created {
         campaign::add_to_list(svc, keys::RELEASE_INDEX, &version)?;
         audit::append(
@@ -162,6 +233,67 @@ pub fn publish(svc: &Service, body: &[u8]) -> Result<Published, ApiError> {
         hardware: entry.hardware,
         created,
     })
+}
+
+/// Reads the image's chunks in order, one at a time, to compute the digests DDI
+/// clients check; refuses chunks that do not reassemble to the signed image.
+fn artifact_of(
+    svc: &Service,
+    manifest: &sluice_protocol::Manifest,
+    file_name: String,
+) -> Result<Artifact, ApiError> {
+    use md5::Digest as _;
+    let mut sha256 = sluice_protocol::Digest::hasher();
+    let mut sha1 = sha1::Sha1::new();
+    let mut md5 = md5::Md5::new();
+    for chunk in &manifest.chunks {
+        let bytes = svc
+            .store
+            .get(&keys::chunk(&chunk.sha256.to_string()))?
+            .ok_or_else(|| {
+                ApiError::new(
+                    409,
+                    "chunks_missing",
+                    format!("chunk {} disappeared while publishing", chunk.sha256),
+                )
+            })?;
+        if bytes.len() as u64 != chunk.size {
+            return Err(ApiError::new(
+                422,
+                "manifest_refused",
+                format!(
+                    "chunk {} is {} bytes, the manifest says {}",
+                    chunk.sha256,
+                    bytes.len(),
+                    chunk.size
+                ),
+            ));
+        }
+        sha256.update(&bytes);
+        sha1.update(&bytes);
+        md5.update(&bytes);
+    }
+    let sha256 = sha256.finish();
+    if sha256 != manifest.image.sha256 {
+        return Err(ApiError::new(
+            422,
+            "manifest_refused",
+            format!(
+                "the chunks reassemble to an image with SHA-256 {sha256}, the manifest says {}",
+                manifest.image.sha256
+            ),
+        ));
+    }
+    Ok(Artifact {
+        file_name,
+        sha256: sha256.to_string(),
+        sha1: hex_of(&sha1.finalize()),
+        md5: hex_of(&md5.finalize()),
+    })
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `entry` is new to `record` (`false`: already published); a conflict if

@@ -26,11 +26,16 @@ pub struct Config {
     pub trust_root: Option<TrustRoot>,
     /// Seconds between polls when nothing is happening.
     pub poll_seconds: u32,
+    /// The hawkBit DDI tenant served (`DEFAULT` when unset), case-insensitive.
+    pub ddi_tenant: Option<String>,
+    /// A DDI `GatewayToken` that opens every enrolled controller; none when unset.
+    pub ddi_gateway_token: Option<String>,
 }
 
 impl Config {
     /// Reads configuration through `variable` (a Spin variable lookup): `admin_token`,
-    /// `trust_root` (the JSON of `trust.json`) and `poll_seconds`.
+    /// `trust_root` (the JSON of `trust.json`), `poll_seconds`, `ddi_tenant` and
+    /// `ddi_gateway_token`.
     pub fn from_variables(variable: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         let non_empty = |name: &str| variable(name).filter(|v| !v.trim().is_empty());
         let trust_root = non_empty("trust_root")
@@ -52,7 +57,14 @@ impl Config {
             admin_token: non_empty("admin_token"),
             trust_root,
             poll_seconds,
+            ddi_tenant: non_empty("ddi_tenant").map(|t| t.trim().to_owned()),
+            ddi_gateway_token: non_empty("ddi_gateway_token"),
         })
+    }
+
+    /// The DDI tenant in URLs: `/{tenant}/controller/v1/...`.
+    pub fn ddi_tenant(&self) -> &str {
+        self.ddi_tenant.as_deref().unwrap_or("DEFAULT")
     }
 }
 

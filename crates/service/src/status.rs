@@ -152,6 +152,20 @@ fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> 
     let state: DeviceState = records::decode_opt(&keys[1], values[1].as_ref())?.unwrap_or_default();
     let campaign: CampaignRecord = records::decode_opt(&keys[2], values[2].as_ref())?
         .ok_or_else(|| ApiError::not_found(format!("no campaign {:?}", body.campaign)))?;
+    apply(svc, &device_id, &state, &campaign, phase, failure, now)
+}
+
+/// Moves an authenticated device's rollout in `campaign` to `phase`, counting
+/// the change once; what a native status report and a hawkBit DDI feedback do.
+pub(crate) fn apply(
+    svc: &Service,
+    device_id: &str,
+    state: &DeviceState,
+    campaign: &CampaignRecord,
+    phase: Phase,
+    failure: Option<Failure>,
+    now: u64,
+) -> Result<StatusResponse, ApiError> {
     if state
         .rollout
         .as_ref()
@@ -174,7 +188,8 @@ fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> 
     }
 
     let mut from = None;
-    let (_, wrote) = records::update::<DeviceState, _>(svc.store, &keys[1], |current| {
+    let key = keys::state(device_id);
+    let (_, wrote) = records::update::<DeviceState, _>(svc.store, &key, |current| {
         let Some(mut state) = current.cloned() else {
             return Ok(None);
         };
@@ -217,7 +232,7 @@ fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> 
         failure.as_ref(),
     )?;
     if phase.is_final() {
-        review(svc, &campaign, now)?;
+        review(svc, campaign, now)?;
     }
     Ok(StatusResponse {
         accepted: true,

@@ -64,6 +64,7 @@ impl Fleet {
                 admin_token: Some(TOKEN.into()),
                 trust_root: Some(trust),
                 poll_seconds: 600,
+                ..Config::default()
             },
             env: TestEnv {
                 now: AtomicU64::new(T0),
@@ -253,6 +254,9 @@ fn image(seed: &str, len: usize) -> Vec<u8> {
 fn all_at_once() -> Value {
     json!({"stages": [{"percent": 100}]})
 }
+
+#[path = "service/ddi.rs"]
+mod ddi;
 
 fn assert_error(r: &Response, status: u16, code: &str) {
     assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));

@@ -19,8 +19,10 @@ mod environment;
 mod kv;
 mod policy;
 
+use futures::SinkExt;
+use sluice_service::streamed_body::Reply;
 use sluice_service::{ApiError, Config, Service};
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{Fields, OutgoingResponse, Request, Response, ResponseOutparam};
 
 pub use environment::WasiEnvironment;
 pub use kv::SpinStore;
@@ -45,6 +47,70 @@ pub fn serve(request: Request, policy: &dyn sluice_policy::Policy, handler: Hand
         Err(error) => error.into_response(),
     };
     to_spin(response)
+}
+
+/// A handler of `sluice-service` whose answer may be streamed.
+pub type StreamingHandler = fn(&Service, &sluice_service::Request) -> Reply;
+
+/// Serves one request with `handler`, sending a [`Reply::Streamed`] body part by
+/// part: only one stored chunk is in memory at a time, whatever the image size.
+///
+/// ```no_run
+/// use spin_sdk::http::{Request, ResponseOutparam};
+///
+/// #[spin_sdk::http_component]
+/// async fn handle(request: Request, response_out: ResponseOutparam) {
+///     sluice_spin::serve_streaming(request, response_out, sluice_service::ddi::handle).await
+/// }
+/// # fn main() {}
+/// ```
+pub async fn serve_streaming(request: Request, out: ResponseOutparam, handler: StreamingHandler) {
+    let request = from_spin(request);
+    let (store, config) = match setup() {
+        Ok(setup) => setup,
+        Err(error) => return send_whole(out, error.into_response()).await,
+    };
+    let service = Service {
+        store: &store,
+        policy: &ImportedPolicy,
+        config: &config,
+        env: &WasiEnvironment,
+    };
+    let streamed = match handler(&service, &request) {
+        Reply::Whole(response) => return send_whole(out, response).await,
+        Reply::Streamed(streamed) => streamed,
+    };
+    let response = OutgoingResponse::new(fields(&streamed.headers));
+    if response.set_status_code(streamed.status).is_err() {
+        return send_whole(out, ApiError::internal("bad status").into_response()).await;
+    }
+    let mut body = response.take_body();
+    out.set(response);
+    for part in &streamed.parts {
+        // Past the headers an error can only cut the body short: the client
+        // sees fewer bytes than Content-Length promised, and resumes.
+        let Ok(bytes) = part.read(&store) else {
+            return;
+        };
+        if body.send(bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn fields(headers: &[(String, String)]) -> Fields {
+    let list: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_bytes().to_vec()))
+        .collect();
+    Fields::from_list(&list).unwrap_or_else(|_| Fields::new())
+}
+
+async fn send_whole(out: ResponseOutparam, response: sluice_service::Response) {
+    let outgoing = OutgoingResponse::new(fields(&response.headers));
+    let _ = outgoing.set_status_code(response.status);
+    // The client went away: nothing is left to tell it.
+    let _ = out.set_with_body(outgoing, response.body).await;
 }
 
 fn setup() -> Result<(SpinStore, Config), ApiError> {
