@@ -45,16 +45,15 @@ pub(crate) fn download(
             continue;
         }
         if md5sum {
+            let body = format!("{}  {}\n", artifact.md5, artifact.file_name).into_bytes();
+            let length = body.len().to_string();
             return Ok(Reply::Whole(
                 Response {
                     status: 200,
                     headers: vec![("content-type".into(), "text/plain".into())],
-                    body: format!("{}  {}\n", artifact.md5, artifact.file_name).into_bytes(),
+                    body,
                 }
-                .with_header(
-                    "content-length",
-                    (artifact.md5.len() + file.len() + 3).to_string(),
-                ),
+                .with_header("content-length", length),
             ));
         }
         let manifest = stored_manifest(svc, &image.manifest_id)?;

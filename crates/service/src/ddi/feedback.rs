@@ -72,6 +72,20 @@ fn read_feedback(request: &Request) -> Result<Feedback, ApiError> {
     parse_json(&cleaned, MAX_BODY)
 }
 
+/// The feedback, what it asks for, and the action it is about: validated
+/// before the action is looked up, so a malformed body is a 400 whatever the id.
+fn read(
+    svc: &Service,
+    request: &Request,
+    controller: &Controller,
+    id: &str,
+) -> Result<(Feedback, Outcome, Action), ApiError> {
+    let feedback = read_feedback(request)?;
+    let outcome = outcome(&feedback)?;
+    let action = find_action(svc, controller, id)?;
+    Ok((feedback, outcome, action))
+}
+
 fn failure(feedback: &Feedback, rejected: bool) -> Failure {
     let mut detail = feedback.status.details.join("; ");
     if detail.len() > MAX_DETAIL {
@@ -100,9 +114,7 @@ pub(crate) fn deployment(
     controller: &Controller,
     id: &str,
 ) -> Result<Response, ApiError> {
-    let feedback = read_feedback(request)?;
-    let outcome = outcome(&feedback)?;
-    let action = find_action(svc, controller, id)?;
+    let (feedback, outcome, action) = read(svc, request, controller, id)?;
     if !action.is_open() {
         return Err(ApiError::new(
             410,
@@ -192,9 +204,7 @@ pub(crate) fn cancel(
     controller: &Controller,
     id: &str,
 ) -> Result<Response, ApiError> {
-    let feedback = read_feedback(request)?;
-    let outcome = outcome(&feedback)?;
-    let action = find_action(svc, controller, id)?;
+    let (feedback, outcome, action) = read(svc, request, controller, id)?;
     if !action.to_cancel() {
         return Err(ApiError::new(
             410,
