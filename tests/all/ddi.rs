@@ -78,13 +78,26 @@ fn signing_certificate(dir: &Path) {
     );
 }
 
-/// A signed `.swu` (cpio `crc`: sw-description, its CMS signature, one file);
-/// `corrupt` changes the file after signing, so its SHA-256 no longer matches.
+/// A signed `.swu` (cpio `crc`: sw-description, its CMS signature, one file,
+/// then 1 MiB of trailing data that sw-description does not name, which SWUpdate
+/// skips); `corrupt` changes the file after signing, so its SHA-256 no longer
+/// matches.
+///
+/// The trailing megabyte makes SWUpdate 2022.12 report a bad image reliably: its
+/// installer finds the hash mismatch and closes the stream while the download is
+/// still running, so suricatta's download fails. When the whole archive fits in
+/// the socket buffers instead, the download ends before the installer's verdict
+/// and suricatta's status poll can read the installer's idle state as success (it
+/// did, on a loaded machine: "HASH mismatch", then "Update successful").
 fn swu(dir: &Path, name: &str, corrupt: bool) {
     let work = dir.join(format!("{name}.d"));
     std::fs::create_dir_all(&work).unwrap();
     let payload = b"sluice firmware 2.0.0\n";
     std::fs::write(work.join("payload.txt"), payload).unwrap();
+    let trailer: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(work.join("trailer.bin"), trailer).unwrap();
     let digest = sluice_protocol::Digest::of(payload);
     let target = dir.join("installed.txt");
     std::fs::write(
@@ -134,7 +147,7 @@ fn swu(dir: &Path, name: &str, corrupt: bool) {
     cpio.stdin
         .take()
         .unwrap()
-        .write_all(b"sw-description\nsw-description.sig\npayload.txt\n")
+        .write_all(b"sw-description\nsw-description.sig\npayload.txt\ntrailer.bin\n")
         .unwrap();
     assert!(cpio.wait().unwrap().success());
 }
@@ -159,7 +172,7 @@ fn publish(dir: &Path, host: &Host, image: &str, version: &str) {
             "--out",
             &out,
             "--chunk-size",
-            "1KiB",
+            "64KiB",
         ],
     )
     .success();
@@ -193,14 +206,15 @@ impl Suricatta {
             "-t DEFAULT -u {} -i {id} -k {secret} -p 1 {extra}",
             host.url
         );
+        let out = std::fs::File::create(&log).unwrap();
         let child = Command::new("swupdate")
             .args([
                 "-v", "-n", "-H", "cam:1.0", "-k", "cert.pem", "-u", &suricatta,
             ])
             .current_dir(dir)
             .env("TMPDIR", dir)
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .spawn()
             .expect("swupdate");
         Suricatta { child, log }
