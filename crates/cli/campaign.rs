@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::client::{Client, ServerArgs};
+use crate::timestamps;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -21,6 +22,8 @@ pub enum Command {
     Abort(ActionArgs),
     /// Send devices that installed the release back to their previous version.
     Rollback(ActionArgs),
+    /// Let a critical campaign pass one change freeze (audited, with a reason).
+    OverrideFreeze(OverrideArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -55,6 +58,26 @@ pub struct CreateArgs {
     /// A name for people.
     #[arg(long, default_value = "")]
     name: String,
+    /// No offers before this instant (RFC 3339, e.g. 2026-12-01T22:00:00Z, or unix seconds).
+    #[arg(long, value_name = "TIME", value_parser = timestamps::parse)]
+    start_at: Option<u64>,
+    /// No new offers from this instant on; the campaign then ends.
+    #[arg(long, value_name = "TIME", value_parser = timestamps::parse)]
+    end_at: Option<u64>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct OverrideArgs {
+    /// Campaign id (a critical campaign).
+    id: String,
+    /// The freeze it may pass.
+    #[arg(long)]
+    freeze: String,
+    /// Why it must (recorded in the audit log).
+    #[arg(long)]
+    reason: String,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -87,6 +110,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Resume(args) => action(args, "resume"),
         Command::Abort(args) => action(args, "abort"),
         Command::Rollback(args) => action(args, "rollback"),
+        Command::OverrideFreeze(args) => override_freeze(args),
     }
 }
 
@@ -104,13 +128,19 @@ fn create(args: CreateArgs) -> Result<()> {
             serde_json::from_str(&text).context("--policy is not JSON")?
         }
     };
-    let body = json!({
+    let mut body = json!({
         "release": args.release,
         "name": args.name,
         "critical": args.critical,
         "policy": policy,
         "selector": {"hardware": args.hardware, "tags": args.tag, "ids": args.device, "versions": args.from_version},
     });
+    if let Some(start) = args.start_at {
+        body["start_at"] = json!(start);
+    }
+    if let Some(end) = args.end_at {
+        body["end_at"] = json!(end);
+    }
     let campaign = client.json("POST", "/v1/admin/campaigns", Some(&body))?;
     let id = campaign["id"].as_str().unwrap_or_default();
     let hardware: Vec<&str> = campaign["manifests"]
@@ -118,9 +148,10 @@ fn create(args: CreateArgs) -> Result<()> {
         .map(|m| m.keys().map(String::as_str).collect())
         .unwrap_or_default();
     println!(
-        "campaign {id} is rolling {} out to hardware {}",
+        "campaign {id} is rolling {} out to hardware {}{}",
         campaign["release"].as_str().unwrap_or("?"),
-        hardware.join(",")
+        hardware.join(","),
+        schedule(&campaign)
     );
     println!("{id}");
     Ok(())
@@ -168,6 +199,18 @@ fn status(args: StatusArgs) -> Result<()> {
     if let Some(reason) = c["reason"].as_str() {
         println!("  reason: {reason}");
     }
+    let when = schedule(c);
+    if !when.is_empty() {
+        println!("  schedule: {}", when.trim_start_matches(", "));
+    }
+    for o in c["freeze_overrides"].as_array().into_iter().flatten() {
+        println!(
+            "  passes freeze {} ({}, granted by {})",
+            o["freeze"].as_str().unwrap_or("?"),
+            o["reason"].as_str().unwrap_or(""),
+            o["by"].as_str().unwrap_or("?")
+        );
+    }
     println!(
         "  total: {}; in flight {}",
         counts(&p["total"]),
@@ -189,6 +232,30 @@ fn status(args: StatusArgs) -> Result<()> {
         let text: Vec<String> = versions.iter().map(|(v, n)| format!("{v}: {n}")).collect();
         println!("  fleet versions: {}", text.join(", "));
     }
+    Ok(())
+}
+
+/// ", from T" / ", until T" for a scheduled campaign; empty otherwise.
+fn schedule(c: &Value) -> String {
+    let mut text = String::new();
+    if let Some(start) = c["start_at"].as_u64() {
+        text.push_str(&format!(", from {}", timestamps::format(start)));
+    }
+    if let Some(end) = c["end_at"].as_u64() {
+        text.push_str(&format!(", until {}", timestamps::format(end)));
+    }
+    text
+}
+
+fn override_freeze(args: OverrideArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let body = json!({"freeze": args.freeze, "reason": args.reason});
+    client.json(
+        "POST",
+        &format!("/v1/admin/campaigns/{}/override-freeze", args.id),
+        Some(&body),
+    )?;
+    println!("campaign {} may pass freeze {}", args.id, args.freeze);
     Ok(())
 }
 

@@ -18,12 +18,17 @@ pub struct ServerArgs {
     /// `sluice up` wrote to .spin/admin-token).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Who you are, for the server's audit log (default: $USER).
+    #[arg(long, env = "SLUICE_OPERATOR", value_name = "NAME")]
+    pub operator: Option<String>,
 }
 
 /// An admin API client.
 pub struct Client {
     base: String,
     token: String,
+    /// Sent as `X-Sluice-Operator`, so the audit log says who acted.
+    operator: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -71,7 +76,18 @@ fn read_token(args: &ServerArgs) -> Result<String> {
 
 impl Client {
     pub fn new(args: &ServerArgs) -> Result<Client> {
-        Ok(Client::with_token(&args.server, read_token(args)?))
+        let mut client = Client::with_token(&args.server, read_token(args)?);
+        client.operator = match &args.operator {
+            Some(name) => Some(name.clone()),
+            // $USER is a convenience: one the server would refuse is left out.
+            None => std::env::var("USER").ok().filter(|u| {
+                !u.is_empty()
+                    && u.len() <= 128
+                    && u.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-+~".contains(c))
+            }),
+        };
+        Ok(client)
     }
 
     /// A client for `server` that authenticates with `token`.
@@ -83,6 +99,7 @@ impl Client {
         Client {
             base: server.trim_end_matches('/').to_owned(),
             token,
+            operator: None,
             agent,
         }
     }
@@ -91,18 +108,27 @@ impl Client {
     pub fn send(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Reply> {
         let url = format!("{}{path}", self.base);
         let auth = format!("Bearer {}", self.token);
+        let operator = self.operator.as_deref().unwrap_or("");
         let result = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("authorization", &auth).call(),
             ("HEAD", _) => self.agent.head(&url).header("authorization", &auth).call(),
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("authorization", &auth)
+                .header("x-sluice-operator", operator)
+                .call(),
             ("POST", body) => self
                 .agent
                 .post(&url)
                 .header("authorization", &auth)
+                .header("x-sluice-operator", operator)
                 .send(body.unwrap_or_default()),
             ("PUT", body) => self
                 .agent
                 .put(&url)
                 .header("authorization", &auth)
+                .header("x-sluice-operator", operator)
                 .send(body.unwrap_or_default()),
             _ => bail!("unsupported method {method}"),
         };

@@ -11,6 +11,7 @@ mod client;
 mod curve_plot;
 mod demo;
 mod device;
+mod freeze;
 mod keydir;
 mod keygen;
 mod policy;
@@ -44,6 +45,9 @@ enum Command {
     /// Create, watch and steer rollout campaigns.
     #[command(subcommand)]
     Campaign(campaign::Command),
+    /// Fleet-wide change freezes: no offers and no installs while one holds.
+    #[command(subcommand)]
+    Freeze(freeze::Command),
     /// The reference device agent: A/B slots in a directory, verified resumable updates.
     Device(device::Args),
     /// A simulated fleet against a server, with failure injection and a summary.
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Release(command) => release::run(command),
         Command::Up(args) => up::run(args),
         Command::Campaign(command) => campaign::run(command),
+        Command::Freeze(command) => freeze::run(command),
         Command::Device(args) => device::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use sluice_device::{
     Agent, AgentState, CheckinAnswer, CheckinReport, FailureDetail, HealthCheck, HttpTransport,
-    MemorySlots, Next, Slot, Slots, Transport, TransportError,
+    MemorySlots, Next, Slot, Slots, StatusAnswer, Transport, TransportError,
 };
 
 use crate::cli::{scratch, sluice};
@@ -218,7 +218,7 @@ impl Transport for FlakyPower {
         campaign: &str,
         state: &str,
         error: Option<&FailureDetail>,
-    ) -> Result<(), TransportError> {
+    ) -> Result<StatusAnswer, TransportError> {
         self.inner.status(campaign, state, error)
     }
     fn health(
@@ -509,7 +509,7 @@ impl Transport for OffersAnyway {
         campaign: &str,
         state: &str,
         error: Option<&FailureDetail>,
-    ) -> Result<(), TransportError> {
+    ) -> Result<StatusAnswer, TransportError> {
         self.inner.status(campaign, state, error)
     }
     fn health(

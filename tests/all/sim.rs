@@ -6,7 +6,7 @@ use crate::cli::{scratch, sluice};
 use crate::host::{Host, HostConfig};
 use crate::up::{admin, create_campaign, publish, release, trust};
 
-fn sim(dir: &std::path::Path, host: &Host, extra: &[&str]) -> Value {
+pub fn sim(dir: &std::path::Path, host: &Host, extra: &[&str]) -> Value {
     let trust_file = dir.join("keys/trust.json").to_string_lossy().into_owned();
     let token_file = host.token_file();
     let mut args = vec![
@@ -27,7 +27,7 @@ fn sim(dir: &std::path::Path, host: &Host, extra: &[&str]) -> Value {
 
 /// A scratch dir, a host with release 1.2.0 published, and a campaign for it
 /// under `policy`.
-fn rollout(policy: &str) -> (tempfile::TempDir, std::path::PathBuf, Host, String) {
+pub fn rollout(policy: &str) -> (tempfile::TempDir, std::path::PathBuf, Host, String) {
     let (guard, dir) = scratch();
     release(&dir);
     let host = host(&dir);

@@ -9,7 +9,9 @@ use sluice_protocol::{DeviceState, Manifest, SignedManifest, TrustRoot, Verifier
 
 use crate::health_watch::{HealthCounters, HealthWatch};
 use crate::slots::{Slot, Slots};
-use crate::transport::{CheckinReport, FailureDetail, Telemetry, Transport, TransportError};
+use crate::transport::{
+    CheckinReport, FailureDetail, StatusAnswer, Telemetry, Transport, TransportError,
+};
 
 /// Longest wait between retries after failures.
 pub const MAX_BACKOFF_SECONDS: u64 = 900;
@@ -333,16 +335,17 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         }
     }
 
-    /// Sends a report; a refused one (the campaign was aborted) abandons the update.
-    fn report(&mut self, campaign: &str, state: &str) -> Result<(), String> {
+    /// Sends a report and returns the server's answer; a refused one (the
+    /// campaign was aborted) abandons the update.
+    fn report(&mut self, campaign: &str, state: &str) -> Result<StatusAnswer, String> {
         match self.transport.status(campaign, state, None) {
-            Ok(()) => Ok(()),
+            Ok(answer) => Ok(answer),
             Err(TransportError::Refused { code, message, .. }) if code == "campaign_aborted" => {
                 Err(message)
             }
             Err(e) => {
                 self.event(&format!("report {state} not delivered: {e}"));
-                Ok(())
+                Ok(StatusAnswer::default())
             }
         }
     }
@@ -373,7 +376,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             .transport
             .status(&report.campaign, &report.state, report.error.as_ref())
         {
-            Ok(()) | Err(TransportError::Refused { .. }) => {
+            Ok(_) | Err(TransportError::Refused { .. }) => {
                 self.state.unreported = None;
                 self.save()?;
                 Ok(Ok(()))
@@ -581,8 +584,25 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             return self.reject(&pending.campaign, "install", &e);
         }
         for state in ["downloaded", "installing", "rebooting"] {
-            if let Err(reason) = self.report(&pending.campaign, state) {
-                return self.abandon(&reason);
+            match self.report(&pending.campaign, state) {
+                Err(reason) => return self.abandon(&reason),
+                // A change freeze holds the install: keep the verified image
+                // and ask again later (the next step resumes the download, which
+                // has nothing left to fetch, verifies the image again and
+                // reports `downloaded` again).
+                Ok(answer) if answer.action == "hold" => {
+                    let wait = answer.hold_seconds.unwrap_or(60).max(1);
+                    self.event(&format!(
+                        "install of {} held for {wait} s: {}",
+                        pending.release,
+                        answer
+                            .reason
+                            .as_deref()
+                            .unwrap_or("the server asked to wait")
+                    ));
+                    return Ok(Next::Wait(u64::from(wait)));
+                }
+                Ok(_) => {}
             }
         }
         // "Reboot" into the new slot; remember what the old one holds.
@@ -754,6 +774,8 @@ mod tests {
         manifests: HashMap<String, Vec<u8>>,
         chunks: RefCell<HashMap<String, Vec<u8>>>,
         reports: RefCell<Vec<(String, Option<String>)>>,
+        /// How many more `downloaded` reports to answer `hold` (a change freeze).
+        holds: std::cell::Cell<u32>,
     }
 
     impl Transport for &FakeServer {
@@ -771,11 +793,19 @@ mod tests {
             _: &str,
             state: &str,
             error: Option<&FailureDetail>,
-        ) -> Result<(), TransportError> {
+        ) -> Result<StatusAnswer, TransportError> {
             self.reports
                 .borrow_mut()
                 .push((state.to_owned(), error.map(|e| e.code.clone())));
-            Ok(())
+            if state == "downloaded" && self.holds.get() > 0 {
+                self.holds.set(self.holds.get() - 1);
+                return Ok(StatusAnswer {
+                    action: "hold".into(),
+                    hold_seconds: Some(1200),
+                    reason: Some("change freeze f1".into()),
+                });
+            }
+            Ok(StatusAnswer::default())
         }
         fn health(
             &self,
@@ -895,6 +925,63 @@ mod tests {
         // So a rollback to 1.0 is refused rather than booting a half-written slot.
         *server.answer.borrow_mut() = Some(answer("rollback", "c2", "1.0"));
         agent.step();
+        assert_eq!(
+            (agent.state.active, agent.state.version.as_str()),
+            (Slot::B, "2.0")
+        );
+    }
+
+    #[test]
+    fn a_held_install_keeps_the_verified_image_and_installs_once_the_server_lets_it() {
+        let (trust, signer, statement) = keys();
+        let mut server = FakeServer::default();
+        let v2 = publish(&server, &signer, &statement, "2.0", &[2u8; 250]);
+        server.manifests.insert("2.0".into(), v2);
+        server.holds.set(2);
+        let mut agent = Agent::new(
+            AgentState::factory("cam", "1.0", 0),
+            MemorySlots::default(),
+            &server,
+            Healthy,
+            trust,
+        );
+        *server.answer.borrow_mut() = Some(answer("update", "c1", "2.0"));
+        let states = |server: &FakeServer| -> Vec<String> {
+            server
+                .reports
+                .borrow()
+                .iter()
+                .map(|(s, _)| s.clone())
+                .collect()
+        };
+        assert_eq!(
+            agent.step(),
+            Next::Wait(1200),
+            "waits as long as it is told"
+        );
+        assert_eq!(states(&server), ["downloading", "downloaded"]);
+        assert_eq!(agent.state.version, "1.0");
+        assert_eq!(agent.state.active, Slot::A, "nothing installed");
+        // Asks again without fetching anything, and is held again.
+        server.chunks.borrow_mut().clear();
+        assert_eq!(agent.step(), Next::Wait(1200));
+        assert_eq!(agent.state.active, Slot::A);
+        // Let go: installs the image it kept.
+        agent.step();
+        assert_eq!(
+            states(&server),
+            [
+                "downloading",
+                "downloaded",
+                "downloading",
+                "downloaded",
+                "downloading",
+                "downloaded",
+                "installing",
+                "rebooting",
+                "succeeded"
+            ]
+        );
         assert_eq!(
             (agent.state.active, agent.state.version.as_str()),
             (Slot::B, "2.0")

@@ -47,6 +47,6 @@ pub use agent::{
 pub use health_watch::{HealthCounters, HealthReport, HealthWatch};
 pub use slots::{FileSlots, MemorySlots, Slot, Slots};
 pub use transport::{
-    CheckinAnswer, CheckinReport, FailureDetail, HttpTransport, Telemetry, Transport,
+    CheckinAnswer, CheckinReport, FailureDetail, HttpTransport, StatusAnswer, Telemetry, Transport,
     TransportError,
 };

@@ -15,7 +15,7 @@ use crate::agent::{Agent, AgentState, HealthCheck, Next};
 use crate::health_watch::{HealthCounters, HealthReport};
 use crate::slots::MemorySlots;
 use crate::transport::{
-    CheckinAnswer, CheckinReport, FailureDetail, HttpTransport, Telemetry, Transport,
+    CheckinAnswer, CheckinReport, FailureDetail, HttpTransport, StatusAnswer, Telemetry, Transport,
     TransportError,
 };
 
@@ -183,7 +183,7 @@ impl Transport for SimTransport {
         campaign: &str,
         state: &str,
         error: Option<&FailureDetail>,
-    ) -> Result<(), TransportError> {
+    ) -> Result<StatusAnswer, TransportError> {
         self.maybe_drop()?;
         let result = self.inner.status(campaign, state, error);
         if result.is_ok() || matches!(result, Err(TransportError::Refused { .. })) {

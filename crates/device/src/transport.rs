@@ -37,6 +37,33 @@ pub struct CheckinAnswer {
     pub next_poll_seconds: u32,
 }
 
+/// The answer to a status report.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct StatusAnswer {
+    /// `continue`; `rollback`; or `hold` (to `downloaded`): a change freeze
+    /// holds the install, so report `downloaded` again after `hold_seconds`.
+    #[serde(default = "continue_action")]
+    pub action: String,
+    #[serde(default)]
+    pub hold_seconds: Option<u32>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn continue_action() -> String {
+    "continue".to_owned()
+}
+
+impl Default for StatusAnswer {
+    fn default() -> Self {
+        StatusAnswer {
+            action: continue_action(),
+            hold_seconds: None,
+            reason: None,
+        }
+    }
+}
+
 /// What the device reports at check-in.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CheckinReport {
@@ -75,7 +102,7 @@ pub trait Transport {
         campaign: &str,
         state: &str,
         error: Option<&FailureDetail>,
-    ) -> Result<(), TransportError>;
+    ) -> Result<StatusAnswer, TransportError>;
     /// The post-update health report (a `health` status report).
     fn health(&self, campaign: &str, report: &HealthReport) -> Result<(), TransportError>;
 }
@@ -197,13 +224,14 @@ impl Transport for HttpTransport {
         campaign: &str,
         state: &str,
         error: Option<&FailureDetail>,
-    ) -> Result<(), TransportError> {
+    ) -> Result<StatusAnswer, TransportError> {
         let mut body = json!({"campaign": campaign, "state": state});
         if let Some(error) = error {
             body["error"] = serde_json::to_value(error).unwrap_or(Value::Null);
         }
-        self.call("POST", "/v1/status", Some(body), 64 * 1024)
-            .map(|_| ())
+        let bytes = self.call("POST", "/v1/status", Some(body), 64 * 1024)?;
+        // An answer this agent does not understand still means "accepted".
+        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
     }
 
     fn health(&self, campaign: &str, report: &HealthReport) -> Result<(), TransportError> {

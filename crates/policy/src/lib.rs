@@ -19,6 +19,8 @@
 //! assert_eq!(YoloPolicy.decide(&Device::default(), &Campaign::default(), &Stats::default(), 0), Decision::Offer);
 //! ```
 
+pub mod calendar;
+
 use serde::{Deserialize, Serialize};
 
 /// Buckets run from 0 to `BUCKETS - 1`; a stage of p percent covers the buckets

@@ -11,7 +11,14 @@
 //! | `POST /v1/admin/campaigns` | create a campaign |
 //! | `GET /v1/admin/campaigns[/{id}]` | list campaigns, or one with its progress |
 //! | `POST /v1/admin/campaigns/{id}/{pause,resume,abort,rollback}` | operator actions |
+//! | `POST /v1/admin/campaigns/{id}/override-freeze` | let a critical campaign pass a freeze: `{"freeze", "reason"}` |
+//! | `GET /v1/admin/freezes`, `POST /v1/admin/freezes` | change freezes: `{"reason", "start", "end", "lead_seconds", "selector"}` |
+//! | `DELETE /v1/admin/freezes/{id}` | lift a freeze |
 //! | `GET /v1/admin/audit?after=N&limit=M` | the audit log |
+//!
+//! Changes are audited as `admin`, or as `admin:NAME` when the request names its
+//! operator in an `X-Sluice-Operator: NAME` header (the CLI sends the user's
+//! name). The name is what the holder of the admin token says it is.
 
 use std::collections::BTreeMap;
 
@@ -26,7 +33,7 @@ use crate::device::{
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::release::ReleaseRecord;
 use crate::service::Service;
-use crate::{audit, campaign, chunks, counters, keys, records, release};
+use crate::{audit, campaign, chunks, counters, freeze, keys, records, release};
 
 /// Largest JSON body accepted by the admin API.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -63,16 +70,34 @@ fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
         }
         ("POST", ["campaigns"]) => {
             let body: CreateCampaign = parse_json(&request.body, MAX_JSON_BODY)?;
-            let record = campaign::create(svc, body)?;
+            let record = campaign::create(svc, body, &operator(request)?)?;
             Ok(Response::json(201, &record))
         }
         ("GET", ["campaigns"]) => list_campaigns(svc),
+        ("POST", ["campaigns", id, "override-freeze"]) => {
+            let body: campaign::OverrideFreeze = parse_json(&request.body, MAX_JSON_BODY)?;
+            let record = campaign::override_freeze(svc, id, body, &operator(request)?)?;
+            Ok(Response::json(200, &record))
+        }
+        ("GET", ["freezes"]) => Ok(Response::json(
+            200,
+            &json!({"freezes": freeze::list(svc)?, "now": svc.env.now()}),
+        )),
+        ("POST", ["freezes"]) => {
+            let body: freeze::NewFreeze = parse_json(&request.body, MAX_JSON_BODY)?;
+            let freeze = freeze::add(svc, body, &operator(request)?)?;
+            Ok(Response::json(201, &freeze))
+        }
+        ("DELETE", ["freezes", id]) => {
+            let freeze = freeze::remove(svc, id, &operator(request)?)?;
+            Ok(Response::json(200, &freeze))
+        }
         ("GET", ["campaigns", id]) => progress(svc, id).map(|p| Response::json(200, &p)),
         ("POST", ["campaigns", id, action]) => {
             let action = Action::parse(action).ok_or_else(|| {
                 ApiError::not_found("actions are pause, resume, abort and rollback")
             })?;
-            let record = campaign::apply_action(svc, id, action)?;
+            let record = campaign::apply_action(svc, id, action, &operator(request)?)?;
             Ok(Response::json(200, &record))
         }
         ("GET", ["audit"]) => {
@@ -95,6 +120,21 @@ fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
             "no admin resource {method} {}",
             request.path
         ))),
+    }
+}
+
+/// Who made a change, for the audit log: `admin`, or `admin:NAME` when the
+/// request names its operator in `X-Sluice-Operator`.
+pub fn operator(request: &Request) -> Result<String, ApiError> {
+    match request
+        .header_value("x-sluice-operator")
+        .filter(|name| !name.is_empty())
+    {
+        None => Ok("admin".to_owned()),
+        Some(name) if valid_id(name) => Ok(format!("admin:{name}")),
+        Some(_) => Err(ApiError::bad_request(
+            "X-Sluice-Operator must be a short name (letters, digits, . _ - + ~)",
+        )),
     }
 }
 
@@ -290,6 +330,7 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
     let campaign: CampaignRecord = records::read(svc.store, &keys::campaign(id))?
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
     let now = svc.env.now();
+    let campaign = campaign::end_if_due(svc, &campaign, now)?;
     let stats = counters::read_stats(svc.store, id, campaign.stage, now)?;
     let stages = counters::read_stages(svc.store, id, campaign.stage)?;
     let codes = read_list(svc, &keys::failure_codes(id))?;

@@ -12,7 +12,9 @@ use serde_json::json;
 use sluice_policy::Verdict;
 
 use crate::device::{DeviceRecord, valid_id, valid_tag};
+use crate::freeze::{self, FreezeOverride};
 use crate::http::ApiError;
+use crate::instant::Instant;
 use crate::service::Service;
 use crate::{audit, keys, records};
 
@@ -37,12 +39,17 @@ pub enum CampaignState {
     RolledBack,
     /// Every stage done.
     Completed,
+    /// Its end time passed: no new offers; devices already updating finish.
+    Ended,
 }
 
 impl CampaignState {
     /// Still listed among active campaigns (check-in looks at it).
     pub fn is_active(self) -> bool {
-        !matches!(self, CampaignState::Aborted | CampaignState::Completed)
+        !matches!(
+            self,
+            CampaignState::Aborted | CampaignState::Completed | CampaignState::Ended
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +60,7 @@ impl CampaignState {
             CampaignState::Aborted => "aborted",
             CampaignState::RolledBack => "rolled_back",
             CampaignState::Completed => "completed",
+            CampaignState::Ended => "ended",
         }
     }
 }
@@ -93,7 +101,7 @@ impl Selector {
                 .all(|(k, v)| device.attributes.get(k) == Some(v))
     }
 
-    fn validate(&self) -> Result<(), ApiError> {
+    pub(crate) fn validate(&self) -> Result<(), ApiError> {
         if !crate::device::valid_attributes(&self.attributes) {
             return Err(ApiError::bad_request(format!(
                 "selector.{}",
@@ -153,6 +161,15 @@ pub struct CampaignRecord {
     pub stage_started_at: u64,
     pub created_at: u64,
     pub updated_at: u64,
+    /// No offers before this instant (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<u64>,
+    /// No new offers from this instant on; the campaign then ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_at: Option<u64>,
+    /// Freezes this (critical) campaign may pass, each named by an operator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freeze_overrides: Vec<FreezeOverride>,
 }
 
 impl CampaignRecord {
@@ -167,6 +184,16 @@ impl CampaignRecord {
             stage: self.stage,
             stage_started_at: self.stage_started_at,
         }
+    }
+
+    /// Whether its start time is still ahead at `now`.
+    pub fn not_started(&self, now: u64) -> bool {
+        self.start_at.is_some_and(|start| now < start)
+    }
+
+    /// Whether its end time has come at `now`.
+    pub fn past_end(&self, now: u64) -> bool {
+        self.end_at.is_some_and(|end| now >= end)
     }
 
     fn summary(&self) -> serde_json::Value {
@@ -188,6 +215,12 @@ pub struct CreateCampaign {
     pub policy: serde_json::Value,
     #[serde(default)]
     pub critical: bool,
+    /// No offers before this instant (unix seconds or RFC 3339).
+    #[serde(default)]
+    pub start_at: Option<Instant>,
+    /// No new offers from this instant on (unix seconds or RFC 3339).
+    #[serde(default)]
+    pub end_at: Option<Instant>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -225,10 +258,24 @@ impl Action {
 }
 
 /// Creates a campaign. The policy checks its configuration first.
-pub fn create(svc: &Service, request: CreateCampaign) -> Result<CampaignRecord, ApiError> {
+pub fn create(
+    svc: &Service,
+    request: CreateCampaign,
+    by: &str,
+) -> Result<CampaignRecord, ApiError> {
     request.selector.validate()?;
     if request.name.len() > 200 {
         return Err(ApiError::bad_request("name is longer than 200 characters"));
+    }
+    let (start_at, end_at) = (request.start_at.map(|i| i.0), request.end_at.map(|i| i.0));
+    let now = svc.env.now();
+    if let (Some(start), Some(end)) = (start_at, end_at)
+        && end <= start
+    {
+        return Err(ApiError::bad_request("end_at must be after start_at"));
+    }
+    if end_at.is_some_and(|end| end <= now) {
+        return Err(ApiError::bad_request("end_at has already passed"));
     }
     let config = request.policy.to_string();
     svc.policy
@@ -274,7 +321,6 @@ pub fn create(svc: &Service, request: CreateCampaign) -> Result<CampaignRecord, 
         )));
     }
 
-    let now = svc.env.now();
     let seq = svc.store.increment(keys::CAMPAIGN_SEQ, 1)?;
     let record = CampaignRecord {
         id: format!("c{seq}"),
@@ -287,9 +333,13 @@ pub fn create(svc: &Service, request: CreateCampaign) -> Result<CampaignRecord, 
         state: CampaignState::Running,
         reason: None,
         stage: 0,
-        stage_started_at: now,
+        // A scheduled campaign's first stage starts (and soaks) from its start.
+        stage_started_at: start_at.map_or(now, |start| start.max(now)),
         created_at: now,
         updated_at: now,
+        start_at,
+        end_at,
+        freeze_overrides: Vec::new(),
     };
     svc.store
         .set(&keys::campaign(&record.id), &records::encode(&record))?;
@@ -298,13 +348,13 @@ pub fn create(svc: &Service, request: CreateCampaign) -> Result<CampaignRecord, 
     audit::append(
         svc.store,
         now,
-        "admin",
+        by,
         "campaign.create",
         &record.id,
         None,
         Some(
             json!({"release": record.release, "selector": record.selector, "policy": request.policy,
-                    "critical": record.critical}),
+                    "critical": record.critical, "start_at": record.start_at, "end_at": record.end_at}),
         ),
     )?;
     Ok(record)
@@ -335,18 +385,21 @@ fn remove_from_active(svc: &Service, id: &str) -> Result<(), ApiError> {
 }
 
 /// Applies an operator action, refusing ones that make no sense in the current state.
-pub fn apply_action(svc: &Service, id: &str, action: Action) -> Result<CampaignRecord, ApiError> {
+pub fn apply_action(
+    svc: &Service,
+    id: &str,
+    action: Action,
+    by: &str,
+) -> Result<CampaignRecord, ApiError> {
     let now = svc.env.now();
-    let key = keys::campaign(id);
-    let mut before = None;
-    let (record, _) = records::update::<CampaignRecord, _>(svc.store, &key, |current| {
-        let current = current.ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
+    let audited = format!("campaign.{}", action.name());
+    transition(svc, id, by, &audited, now, |current| {
         use CampaignState::*;
         let next = match (action, current.state) {
             (Action::Pause, Running) => Paused,
             (Action::Resume, Paused | Halted) => Running,
-            (Action::Abort, Running | Paused | Halted | RolledBack) => Aborted,
-            (Action::Rollback, Running | Paused | Halted | Completed) => RolledBack,
+            (Action::Abort, Running | Paused | Halted | RolledBack | Ended) => Aborted,
+            (Action::Rollback, Running | Paused | Halted | Completed | Ended) => RolledBack,
             (_, state) => {
                 return Err(ApiError::conflict(format!(
                     "campaign {id} is {}; it cannot {}",
@@ -355,25 +408,44 @@ pub fn apply_action(svc: &Service, id: &str, action: Action) -> Result<CampaignR
                 )));
             }
         };
-        before = Some(current.summary());
         let mut updated = current.clone();
         updated.state = next;
         updated.reason = match action {
             Action::Resume => None,
             _ => Some(format!("{} by operator", action.name())),
         };
-        updated.updated_at = now;
         Ok(Some(updated))
-    })?;
-    let record = record.ok_or_else(|| ApiError::internal("campaign vanished"))?;
-    finish_change(
-        svc,
-        &record,
-        "admin",
-        &format!("campaign.{}", action.name()),
-        before,
-        now,
-    )?;
+    })
+}
+
+/// Changes a campaign's record by compare-and-swap: `change` returns the new
+/// record, or `None` to leave it. When this call wrote it, the campaign is
+/// listed among (or removed from) the active ones and the change is audited as
+/// `action` by `actor`. Returns the campaign as it now stands.
+fn transition(
+    svc: &Service,
+    id: &str,
+    actor: &str,
+    action: &str,
+    now: u64,
+    mut change: impl FnMut(&CampaignRecord) -> Result<Option<CampaignRecord>, ApiError>,
+) -> Result<CampaignRecord, ApiError> {
+    let mut before = None;
+    let (record, wrote) =
+        records::update::<CampaignRecord, _>(svc.store, &keys::campaign(id), |current| {
+            let current =
+                current.ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
+            let Some(mut updated) = change(current)? else {
+                return Ok(None);
+            };
+            before = Some(current.summary());
+            updated.updated_at = now;
+            Ok(Some(updated))
+        })?;
+    let record = record.ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
+    if wrote {
+        finish_change(svc, &record, actor, action, before, now)?;
+    }
     Ok(record)
 }
 
@@ -385,59 +457,40 @@ pub fn apply_verdict(
     campaign: &CampaignRecord,
     verdict: &Verdict,
 ) -> Result<CampaignRecord, ApiError> {
-    if *verdict == Verdict::Proceed {
-        return Ok(campaign.clone());
-    }
+    let action = match verdict {
+        Verdict::Proceed => return Ok(campaign.clone()),
+        Verdict::Advance(_) => "campaign.advance",
+        Verdict::Complete => "campaign.complete",
+        Verdict::Halt(_) => "campaign.halt",
+        Verdict::Rollback(_) => "campaign.rollback",
+    };
     let now = svc.env.now();
     let seen_stage = campaign.stage;
-    let mut before = None;
-    let (record, wrote) = records::update::<CampaignRecord, _>(
-        svc.store,
-        &keys::campaign(&campaign.id),
-        |current| {
-            let Some(current) = current else {
-                return Ok(None);
-            };
-            // Only a running campaign, at the stage that was reviewed, takes the verdict.
-            if current.state != CampaignState::Running || current.stage != seen_stage {
-                return Ok(None);
+    transition(svc, &campaign.id, "policy", action, now, |current| {
+        // Only a running campaign, at the stage that was reviewed, takes the verdict.
+        if current.state != CampaignState::Running || current.stage != seen_stage {
+            return Ok(None);
+        }
+        let mut updated = current.clone();
+        match verdict {
+            Verdict::Proceed => return Ok(None),
+            Verdict::Advance(stage) if *stage > current.stage => {
+                updated.stage = *stage;
+                updated.stage_started_at = now;
             }
-            let mut updated = current.clone();
-            match verdict {
-                Verdict::Proceed => return Ok(None),
-                Verdict::Advance(stage) if *stage > current.stage => {
-                    updated.stage = *stage;
-                    updated.stage_started_at = now;
-                }
-                Verdict::Advance(_) => return Ok(None),
-                Verdict::Complete => updated.state = CampaignState::Completed,
-                Verdict::Halt(reason) => {
-                    updated.state = CampaignState::Halted;
-                    updated.reason = Some(reason.clone());
-                }
-                Verdict::Rollback(reason) => {
-                    updated.state = CampaignState::RolledBack;
-                    updated.reason = Some(reason.clone());
-                }
+            Verdict::Advance(_) => return Ok(None),
+            Verdict::Complete => updated.state = CampaignState::Completed,
+            Verdict::Halt(reason) => {
+                updated.state = CampaignState::Halted;
+                updated.reason = Some(reason.clone());
             }
-            before = Some(current.summary());
-            updated.updated_at = now;
-            Ok(Some(updated))
-        },
-    )?;
-    let record =
-        record.ok_or_else(|| ApiError::not_found(format!("no campaign {:?}", campaign.id)))?;
-    if wrote {
-        let action = match verdict {
-            Verdict::Advance(_) => "campaign.advance",
-            Verdict::Complete => "campaign.complete",
-            Verdict::Halt(_) => "campaign.halt",
-            Verdict::Rollback(_) => "campaign.rollback",
-            Verdict::Proceed => "campaign.proceed",
-        };
-        finish_change(svc, &record, "policy", action, before, now)?;
-    }
-    Ok(record)
+            Verdict::Rollback(reason) => {
+                updated.state = CampaignState::RolledBack;
+                updated.reason = Some(reason.clone());
+            }
+        }
+        Ok(Some(updated))
+    })
 }
 
 fn finish_change(
@@ -464,4 +517,118 @@ fn finish_change(
         Some(record.summary()),
     )?;
     Ok(())
+}
+
+/// Ends a running or paused campaign whose end time has come, and returns it as
+/// it now stands: no new offers from then on, devices already updating finish,
+/// and the reason says how far it got. Concurrent callers end it once.
+pub fn end_if_due(
+    svc: &Service,
+    campaign: &CampaignRecord,
+    now: u64,
+) -> Result<CampaignRecord, ApiError> {
+    let due = |c: &CampaignRecord| {
+        matches!(c.state, CampaignState::Running | CampaignState::Paused) && c.past_end(now)
+    };
+    if !due(campaign) {
+        return Ok(campaign.clone());
+    }
+    let total = crate::counters::read_stats(svc.store, &campaign.id, campaign.stage, now)?.total;
+    let end = i64::try_from(campaign.end_at.unwrap_or(now)).unwrap_or(i64::MAX);
+    let reason = format!(
+        "its end time {} passed at stage {}: {} offered, {} succeeded, {} failed, {} rolled back, {} rejected",
+        sluice_policy::calendar::format_instant(end),
+        campaign.stage,
+        total.offered,
+        total.succeeded,
+        total.failed,
+        total.rolled_back,
+        total.rejected
+    );
+    transition(
+        svc,
+        &campaign.id,
+        "schedule",
+        "campaign.end",
+        now,
+        |current| {
+            if !due(current) {
+                return Ok(None);
+            }
+            let mut updated = current.clone();
+            updated.state = CampaignState::Ended;
+            updated.reason = Some(reason.clone());
+            Ok(Some(updated))
+        },
+    )
+}
+
+/// What an operator sends to let a critical campaign pass a freeze.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideFreeze {
+    pub freeze: String,
+    pub reason: String,
+}
+
+/// Lets a critical campaign pass one named freeze, for a stated reason; audited.
+pub fn override_freeze(
+    svc: &Service,
+    id: &str,
+    request: OverrideFreeze,
+    by: &str,
+) -> Result<CampaignRecord, ApiError> {
+    if request.reason.trim().is_empty() || request.reason.len() > freeze::MAX_REASON {
+        return Err(ApiError::bad_request(format!(
+            "reason: say why the campaign must pass the freeze, in at most {} bytes",
+            freeze::MAX_REASON
+        )));
+    }
+    if !freeze::list(svc)?.iter().any(|f| f.id == request.freeze) {
+        return Err(ApiError::not_found(format!(
+            "no freeze {:?} is declared",
+            request.freeze
+        )));
+    }
+    let now = svc.env.now();
+    let granted = FreezeOverride {
+        freeze: request.freeze.clone(),
+        reason: request.reason.clone(),
+        by: by.to_owned(),
+        at: now,
+    };
+    let (record, wrote) =
+        records::update::<CampaignRecord, _>(svc.store, &keys::campaign(id), |current| {
+            let current =
+                current.ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
+            if !current.critical {
+                return Err(ApiError::conflict(format!(
+                    "campaign {id} is not critical: only a critical campaign may pass a freeze"
+                )));
+            }
+            if current
+                .freeze_overrides
+                .iter()
+                .any(|o| o.freeze == granted.freeze)
+            {
+                return Ok(None);
+            }
+            let mut updated = current.clone();
+            updated.freeze_overrides.push(granted.clone());
+            updated.updated_at = now;
+            Ok(Some(updated))
+        })?;
+    let record = record.ok_or_else(|| ApiError::internal("campaign vanished"))?;
+    if wrote {
+        audit::append(
+            svc.store,
+            now,
+            by,
+            "campaign.override_freeze",
+            id,
+            None,
+            Some(json!({"freeze": granted.freeze, "reason": granted.reason})),
+        )?;
+    }
+    Ok(record)
 }

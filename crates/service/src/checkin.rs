@@ -2,9 +2,9 @@
 //! do, update, or roll back, with when to ask again.
 //!
 //! Key-value work is bounded and independent of fleet size: one `get_many` of the
-//! device's records and the active campaign list, one of the active campaigns,
-//! one of the matched campaign's counters (only when a decision is needed), and one
-//! small last-seen write. State changes (an offer, a new version) are
+//! device's records, the active campaign list and the change freezes, one of the
+//! active campaigns, one of the matched campaign's counters (only when a decision
+//! is needed), and one small last-seen write. State changes (an offer, a new version) are
 //! compare-and-swap writes that happen once per change, not per poll.
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use crate::campaign::{CampaignRecord, CampaignState};
 use crate::counters;
 use crate::credentials::{device_credentials, secret_matches};
 use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, valid_id};
+use crate::freeze::{self, Freeze, Hold};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
 use crate::{campaign, keys, records};
@@ -150,16 +151,25 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
             ),
         ));
     }
-    answer(svc, device, known.state, &known.active, &body, now)
+    answer(
+        svc,
+        device,
+        known.state,
+        &known.active,
+        &known.freezes,
+        &body,
+        now,
+    )
 }
 
-/// What a check-in reads first, in one batch: the device's record and state, and
-/// the active campaigns.
+/// What a check-in reads first, in one batch: the device's record and state, the
+/// active campaigns and the change freezes.
 pub(crate) struct KnownDevice {
     /// `None` for a device that is not enrolled.
     pub device: Option<DeviceRecord>,
     pub state: DeviceState,
     pub active: Vec<String>,
+    pub freezes: Vec<Freeze>,
 }
 
 impl KnownDevice {
@@ -168,12 +178,14 @@ impl KnownDevice {
             keys::device(device_id),
             keys::state(device_id),
             keys::ACTIVE_CAMPAIGNS.to_owned(),
+            keys::FREEZES.to_owned(),
         ];
         let values = svc.store.get_many(&keys)?;
         Ok(KnownDevice {
             device: records::decode_opt(&keys[0], values[0].as_ref())?,
             state: records::decode_opt(&keys[1], values[1].as_ref())?.unwrap_or_default(),
             active: records::decode_opt(&keys[2], values[2].as_ref())?.unwrap_or_default(),
+            freezes: records::decode_opt(&keys[3], values[3].as_ref())?.unwrap_or_default(),
         })
     }
 }
@@ -186,6 +198,7 @@ pub(crate) fn answer(
     device: &DeviceRecord,
     mut state: DeviceState,
     active: &[String],
+    freezes: &[Freeze],
     body: &CheckinRequest,
     now: u64,
 ) -> Result<CheckinResponse, ApiError> {
@@ -213,7 +226,8 @@ pub(crate) fn answer(
     let mut review_due = Vec::with_capacity(active.len());
     for ((key, value), last) in campaign_keys.iter().zip(records).zip(reviewed) {
         if let Some(bytes) = value {
-            campaigns.push(records::decode(key, bytes)?);
+            let campaign: CampaignRecord = records::decode(key, bytes)?;
+            campaigns.push(campaign::end_if_due(svc, &campaign, now)?);
             let last = last
                 .as_deref()
                 .and_then(|b| std::str::from_utf8(b).ok())
@@ -226,20 +240,32 @@ pub(crate) fn answer(
     if let Some(answer) = continue_rollout(device, &state, body, &campaigns, poll) {
         return Ok(answer);
     }
+    let mut frozen: Option<Hold> = None;
     for (campaign, review) in campaigns.iter().zip(review_due) {
         let checkin = Consider {
             device,
             state: &state,
             body,
+            freezes,
             now,
             poll,
             review,
         };
-        if let Some(answer) = consider(svc, campaign, &checkin)? {
-            return Ok(answer);
+        match consider(svc, campaign, &checkin)? {
+            Considered::Answer(answer) => return Ok(answer),
+            Considered::Frozen(hold) => frozen = frozen.or(Some(hold)),
+            Considered::Pass => {}
         }
     }
-    Ok(CheckinResponse::none(poll, None))
+    Ok(match frozen {
+        // Back when the freeze ends, or at the usual poll if that comes first
+        // (the freeze may be lifted early).
+        Some(hold) => {
+            let left = u32::try_from(hold.until.saturating_sub(now)).unwrap_or(u32::MAX);
+            CheckinResponse::none(poll.min(jitter(left, device_id, now)), Some(hold.reason))
+        }
+        None => CheckinResponse::none(poll, None),
+    })
 }
 
 /// The device's own rollout, when its campaign is still active: resume it, hold
@@ -302,36 +328,50 @@ struct Consider<'a> {
     device: &'a DeviceRecord,
     state: &'a DeviceState,
     body: &'a CheckinRequest,
+    freezes: &'a [Freeze],
     now: u64,
     poll: u32,
     /// Whether this check-in has the policy review the campaign first.
     review: bool,
 }
 
-/// Whether `campaign` has something for this device; `None` to look further.
+/// What one campaign has for a device.
+enum Considered {
+    /// This is the answer.
+    Answer(CheckinResponse),
+    /// It would ask its policy, but a change freeze holds the device.
+    Frozen(Hold),
+    /// Nothing: look further.
+    Pass,
+}
+
+/// Whether `campaign` has something for this device.
 fn consider(
     svc: &Service,
     campaign: &CampaignRecord,
     checkin: &Consider,
-) -> Result<Option<CheckinResponse>, ApiError> {
+) -> Result<Considered, ApiError> {
     let Consider {
         device,
         state,
         body,
+        freezes,
         now,
         poll,
         review,
     } = *checkin;
-    if campaign.state != CampaignState::Running || !campaign.selector.matches(device, &body.version)
+    if campaign.state != CampaignState::Running
+        || campaign.not_started(now)
+        || !campaign.selector.matches(device, &body.version)
     {
-        return Ok(None);
+        return Ok(Considered::Pass);
     }
     // Never an image for other hardware, never below the device's security version.
     let Some(image) = campaign.manifests.get(&device.hardware) else {
-        return Ok(None);
+        return Ok(Considered::Pass);
     };
     if body.version == campaign.release || body.security_version > image.security_version {
-        return Ok(None);
+        return Ok(Considered::Pass);
     }
     if state
         .rollout
@@ -339,7 +379,13 @@ fn consider(
         .is_some_and(|r| r.campaign == campaign.id)
     {
         // This device already took part and finished (successfully or not).
-        return Ok(None);
+        return Ok(Considered::Pass);
+    }
+
+    // The fleet's change freezes hold whatever the policy would say: a frozen
+    // device is never shown to it (and costs no counter read).
+    if let Some(hold) = freeze::hold(freezes, Some(campaign), device, &body.version, now) {
+        return Ok(Considered::Frozen(hold));
     }
 
     let mut campaign = campaign.clone();
@@ -355,7 +401,7 @@ fn consider(
         let stage = campaign.stage;
         campaign = campaign::apply_verdict(svc, &campaign, &verdict)?;
         if campaign.state != CampaignState::Running {
-            return Ok(Some(CheckinResponse::none(poll, None)));
+            return Ok(Considered::Answer(CheckinResponse::none(poll, None)));
         }
         if campaign.stage != stage {
             stats = counters::read_stats(svc.store, &campaign.id, campaign.stage, now)?;
@@ -377,16 +423,16 @@ fn consider(
         .policy
         .decide(&view, &campaign.policy_view(), &stats, now)
     {
-        Decision::Offer => offer(svc, &campaign, device, body, now, poll).map(Some),
-        Decision::Defer { seconds, reason } => Ok(Some(CheckinResponse::none(
+        Decision::Offer => offer(svc, &campaign, device, body, now, poll).map(Considered::Answer),
+        Decision::Defer { seconds, reason } => Ok(Considered::Answer(CheckinResponse::none(
             jitter(seconds.max(1), &device.id, now),
             Some(reason),
         ))),
         // Not this device yet: a later campaign may still have something for it.
-        Decision::Skip(_) => Ok(None),
+        Decision::Skip(_) => Ok(Considered::Pass),
         Decision::Halt(reason) => {
             campaign::apply_verdict(svc, &campaign, &Verdict::Halt(reason))?;
-            Ok(Some(CheckinResponse::none(poll, None)))
+            Ok(Considered::Answer(CheckinResponse::none(poll, None)))
         }
     }
 }

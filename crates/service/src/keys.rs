@@ -13,8 +13,9 @@
 //! | `index/releases`, `index/campaigns`, `index/versions` | small lists for admin views |
 //! | `codes/{campaign}` | failure codes seen in a campaign |
 //! | `reviewed/{campaign}` | when a check-in last had the policy review it |
+//! | `freezes` | the declared change freezes, one small list (see [`crate::freeze`]) |
 //! | `keys/statement` | the newest key statement the server was given |
-//! | `audit/{seq}` | audit entries; `seq/audit` and `seq/campaign` are counters |
+//! | `audit/{seq}` | audit entries; `seq/audit`, `seq/campaign` and `seq/freeze` are counters |
 //! | `cnt/...` | atomic counters (see [`crate::counters`]) |
 
 pub fn device(id: &str) -> String {
@@ -55,3 +56,5 @@ pub const VERSION_INDEX: &str = "index/versions";
 pub const KEY_STATEMENT: &str = "keys/statement";
 pub const AUDIT_SEQ: &str = "seq/audit";
 pub const CAMPAIGN_SEQ: &str = "seq/campaign";
+pub const FREEZES: &str = "freezes";
+pub const FREEZE_SEQ: &str = "seq/freeze";

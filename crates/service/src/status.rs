@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use sluice_policy::Verdict;
 
 use crate::campaign::{CampaignRecord, CampaignState};
+use crate::checkin::jitter;
 use crate::counters::{self, Outcome};
 use crate::credentials::{device_credentials, secret_matches};
 use crate::device::{DeviceRecord, DeviceState, Failure, Phase, valid_id};
+use crate::freeze::{self, Freeze};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
 use crate::{campaign, keys, records};
@@ -95,8 +97,28 @@ pub struct StatusResponse {
     pub accepted: bool,
     /// The report repeated one already counted.
     pub duplicate: bool,
-    /// `continue`, or `rollback` when the campaign was rolled back.
+    /// `continue`; `rollback` when the campaign was rolled back; `hold` (to a
+    /// `downloaded` report) when a change freeze holds the install: keep the
+    /// image, report `downloaded` again after `hold_seconds`, and install only
+    /// once that report answers `continue`.
     pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_seconds: Option<u32>,
+    /// Why the install is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl StatusResponse {
+    fn new(duplicate: bool, action: &str) -> Self {
+        StatusResponse {
+            accepted: true,
+            duplicate,
+            action: action.to_owned(),
+            hold_seconds: None,
+            reason: None,
+        }
+    }
 }
 
 /// Handles a status report.
@@ -144,15 +166,30 @@ fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> 
         keys::device(&device_id),
         keys::state(&device_id),
         keys::campaign(&body.campaign),
+        keys::FREEZES.to_owned(),
     ];
     let values = svc.store.get_many(&keys)?;
-    let _device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
+    let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
         .filter(|d: &DeviceRecord| secret_matches(&secret, &d.credential))
         .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
     let state: DeviceState = records::decode_opt(&keys[1], values[1].as_ref())?.unwrap_or_default();
     let campaign: CampaignRecord = records::decode_opt(&keys[2], values[2].as_ref())?
         .ok_or_else(|| ApiError::not_found(format!("no campaign {:?}", body.campaign)))?;
-    apply(svc, &device_id, &state, &campaign, phase, failure, now)
+    let freezes: Vec<Freeze> =
+        records::decode_opt(&keys[3], values[3].as_ref())?.unwrap_or_default();
+    let mut answer = apply(svc, &device_id, &state, &campaign, phase, failure, now)?;
+    // A download that ends inside a change freeze waits to install until the
+    // freeze is over (or lifted: the device asks again at least every poll).
+    if phase == Phase::Downloaded
+        && answer.action == "continue"
+        && let Some(hold) = freeze::hold(&freezes, Some(&campaign), &device, &state.version, now)
+    {
+        let left = u32::try_from(hold.until.saturating_sub(now)).unwrap_or(u32::MAX);
+        answer.action = "hold".into();
+        answer.hold_seconds = Some(jitter(left.min(svc.config.poll_seconds), &device_id, now));
+        answer.reason = Some(hold.reason);
+    }
+    Ok(answer)
 }
 
 /// Moves an authenticated device's rollout in `campaign` to `phase`, counting
@@ -215,11 +252,7 @@ pub(crate) fn apply(
         "continue"
     };
     let Some((previous, stage, offered_at)) = from.filter(|_| wrote) else {
-        return Ok(StatusResponse {
-            accepted: true,
-            duplicate: true,
-            action: action.into(),
-        });
+        return Ok(StatusResponse::new(true, action));
     };
 
     count(
@@ -234,11 +267,7 @@ pub(crate) fn apply(
     if phase.is_final() {
         review(svc, campaign, now)?;
     }
-    Ok(StatusResponse {
-        accepted: true,
-        duplicate: false,
-        action: action.into(),
-    })
+    Ok(StatusResponse::new(false, action))
 }
 
 /// Whether a report moving `from` to `to` changes anything; an error for one that
@@ -359,11 +388,7 @@ fn health(
         "continue"
     };
     if !wrote {
-        return Ok(StatusResponse {
-            accepted: true,
-            duplicate: true,
-            action: action.into(),
-        });
+        return Ok(StatusResponse::new(true, action));
     }
     svc.store
         .increment(&counters::health_key(&campaign.id, "devices"), 1)?;
@@ -377,11 +402,7 @@ fn health(
         }
     }
     review(svc, &campaign, now)?;
-    Ok(StatusResponse {
-        accepted: true,
-        duplicate: false,
-        action: action.into(),
-    })
+    Ok(StatusResponse::new(false, action))
 }
 
 fn review(svc: &Service, campaign: &CampaignRecord, now: u64) -> Result<(), ApiError> {

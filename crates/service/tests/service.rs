@@ -1378,3 +1378,6 @@ fn one_device_cannot_roll_a_campaign_back_or_pick_its_own_ring() {
     );
     assert_error(&r, 400, "bad_request");
 }
+
+#[path = "service/change.rs"]
+mod change;

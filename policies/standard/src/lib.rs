@@ -48,7 +48,7 @@
 //! ));
 //! ```
 
-pub mod calendar;
+pub use sluice_policy::calendar;
 pub mod confidence;
 pub mod config;
 pub mod schedule;

@@ -93,11 +93,28 @@ fn deployment(
     ]);
     // Security-critical campaigns are forced; others are attempted (a client
     // may ask its user first). Offers happen only inside the policy's windows,
-    // so an action a device may see is always inside one.
+    // so an action a device may see is always inside one; but a change freeze
+    // that began since holds the install: download now, install after it
+    // (hawkBit's unavailable maintenance window, with `update: skip`).
     let mode = if action.campaign.critical {
         "forced"
     } else {
         "attempt"
+    };
+    let frozen = action.kind == ActionKind::Update
+        && action.is_open()
+        && crate::freeze::hold(
+            &controller.freezes,
+            Some(&action.campaign),
+            &controller.device,
+            &controller.state.version,
+            svc.env.now(),
+        )
+        .is_some();
+    let (update, window) = if frozen {
+        ("skip", "unavailable")
+    } else {
+        (mode, "available")
     };
     let (status, message) = if action.is_open() {
         (
@@ -122,8 +139,8 @@ fn deployment(
             id: action.id.to_string(),
             deployment: Deployment {
                 download: mode.to_owned(),
-                update: mode.to_owned(),
-                maintenance_window: Some("available".to_owned()),
+                update: update.to_owned(),
+                maintenance_window: Some(window.to_owned()),
                 chunks: vec![Chunk {
                     part: "os".to_owned(),
                     version: version.to_owned(),

@@ -119,6 +119,8 @@ pub(crate) struct Controller {
     pub device: DeviceRecord,
     pub state: DeviceState,
     pub active: Vec<String>,
+    /// The change freezes, read in the same batch (see [`crate::freeze`]).
+    pub freezes: Vec<crate::freeze::Freeze>,
     pub tenant: String,
 }
 
@@ -171,6 +173,7 @@ fn authenticate(
         device,
         state: known.state,
         active: known.active,
+        freezes: known.freezes,
         tenant: tenant.to_owned(),
     })
 }

@@ -28,7 +28,15 @@ pub(crate) fn poll(
         telemetry: Telemetry::default(),
     };
     let now = svc.env.now();
-    let answer = checkin::answer(svc, device, state.clone(), &controller.active, &body, now)?;
+    let answer = checkin::answer(
+        svc,
+        device,
+        state.clone(),
+        &controller.active,
+        &controller.freezes,
+        &body,
+        now,
+    )?;
     let base = controller_url(request, controller);
     let mut links = BTreeMap::new();
     let campaign = answer.campaign.as_deref();

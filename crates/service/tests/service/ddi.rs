@@ -7,7 +7,7 @@ use super::*;
 
 const BASE: &str = "/DEFAULT/controller/v1";
 
-fn target(dev: &Dev) -> String {
+pub(crate) fn target(dev: &Dev) -> String {
     format!("TargetToken {}", dev.secret)
 }
 
@@ -21,7 +21,13 @@ impl Fleet {
         )
     }
 
-    fn ddi_as(&self, authorization: &str, method: &str, path: &str, body: &str) -> Response {
+    pub(crate) fn ddi_as(
+        &self,
+        authorization: &str,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> Response {
         self.call(
             Request::new(method, path)
                 .header("authorization", authorization)
@@ -30,7 +36,7 @@ impl Fleet {
         )
     }
 
-    fn enrol_ddi(&self, id: &str, version: &str) -> Dev {
+    pub(crate) fn enrol_ddi(&self, id: &str, version: &str) -> Dev {
         let r = self.admin(
             "POST",
             "/v1/admin/devices",
@@ -49,7 +55,7 @@ impl Fleet {
     }
 
     /// Publishes `version` for cam-v2 under a DDI file name; returns its image.
-    fn publish_swu(&self, version: &str, file_name: &str) -> Vec<u8> {
+    pub(crate) fn publish_swu(&self, version: &str, file_name: &str) -> Vec<u8> {
         let image = image(version, 3500);
         let (manifest, chunks) = self.pack(version, &["cam-v2"], 1, &image);
         self.upload(&chunks);
@@ -62,7 +68,7 @@ impl Fleet {
         image
     }
 
-    fn poll(&self, dev: &Dev) -> Value {
+    pub(crate) fn poll(&self, dev: &Dev) -> Value {
         let r = self.ddi(dev, "GET", "", "");
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         r.json_body()
@@ -76,7 +82,7 @@ impl Fleet {
 }
 
 /// The path of an absolute link from a DDI answer.
-fn path_of(href: &Value) -> String {
+pub(crate) fn path_of(href: &Value) -> String {
     let href = href.as_str().expect("href");
     let rest = href
         .strip_prefix("http://sluice.test")

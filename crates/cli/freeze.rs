@@ -1,0 +1,146 @@
+//! `sluice freeze add|list|remove`: fleet-wide change freezes.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::client::{Client, ServerArgs};
+use crate::timestamps;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Declare a freeze: no campaign offers a covered device anything, and no
+    /// covered device starts an install, from LEAD before START until END.
+    Add(AddArgs),
+    /// List declared freezes.
+    List(ListArgs),
+    /// Lift a freeze at once.
+    Remove(RemoveArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AddArgs {
+    /// When it starts (RFC 3339, e.g. 2026-12-03T16:00:00Z, or unix seconds).
+    #[arg(long, value_name = "TIME", value_parser = timestamps::parse)]
+    start: u64,
+    /// When it ends.
+    #[arg(long, value_name = "TIME", value_parser = timestamps::parse)]
+    end: u64,
+    /// Why (shown to operators and in device logs).
+    #[arg(long)]
+    reason: String,
+    /// It already holds this long before START (no new installs just before it).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    lead: std::time::Duration,
+    /// Only devices with this tag (repeatable: all must match). Default: the whole fleet.
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Only this device (repeatable).
+    #[arg(long)]
+    device: Vec<String>,
+    /// Only devices of this hardware (repeatable).
+    #[arg(long)]
+    hardware: Vec<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Print the server's answer as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RemoveArgs {
+    /// Freeze id (e.g. f3).
+    id: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Add(args) => add(args),
+        Command::List(args) => list(args),
+        Command::Remove(args) => remove(args),
+    }
+}
+
+fn add(args: AddArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let body = json!({
+        "reason": args.reason,
+        "start": args.start,
+        "end": args.end,
+        "lead_seconds": args.lead.as_secs(),
+        "selector": {"tags": args.tag, "ids": args.device, "hardware": args.hardware},
+    });
+    let freeze = client.json("POST", "/v1/admin/freezes", Some(&body))?;
+    println!("{}", describe(&freeze, None));
+    println!("{}", freeze["id"].as_str().unwrap_or("?"));
+    Ok(())
+}
+
+fn list(args: ListArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let reply = client.json("GET", "/v1/admin/freezes", None)?;
+    if args.json {
+        println!("{reply}");
+        return Ok(());
+    }
+    let now = reply["now"].as_u64();
+    let freezes = reply["freezes"].as_array().cloned().unwrap_or_default();
+    if freezes.is_empty() {
+        println!("no freezes");
+    }
+    for f in &freezes {
+        println!("{}", describe(f, now));
+    }
+    Ok(())
+}
+
+fn remove(args: RemoveArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    client.json("DELETE", &format!("/v1/admin/freezes/{}", args.id), None)?;
+    println!("freeze {} lifted", args.id);
+    Ok(())
+}
+
+/// One line for people: id, span, scope, reason, and (given the server's
+/// clock) whether it holds now.
+fn describe(f: &Value, now: Option<u64>) -> String {
+    let (start, end) = (
+        f["start"].as_u64().unwrap_or(0),
+        f["end"].as_u64().unwrap_or(0),
+    );
+    let lead = f["lead_seconds"].as_u64().unwrap_or(0);
+    let selector = &f["selector"];
+    let mut scope: Vec<String> = Vec::new();
+    for (field, label) in [("tags", "tag"), ("ids", "device"), ("hardware", "hardware")] {
+        for v in selector[field].as_array().into_iter().flatten() {
+            scope.push(format!("{label} {}", v.as_str().unwrap_or("?")));
+        }
+    }
+    let scope = if scope.is_empty() {
+        "the whole fleet".to_owned()
+    } else {
+        scope.join(" and ")
+    };
+    let state = match now {
+        Some(now) if now + lead >= start && now < end => " [holding now]",
+        Some(now) if now < start => " [ahead]",
+        Some(_) => " [over]",
+        None => "",
+    };
+    format!(
+        "freeze {} {} → {} (from {} min before) over {scope}: {}{state}",
+        f["id"].as_str().unwrap_or("?"),
+        timestamps::format(start),
+        timestamps::format(end),
+        lead / 60,
+        f["reason"].as_str().unwrap_or("")
+    )
+}

@@ -1,0 +1,36 @@
+//! Instants in admin requests: unix seconds, or RFC 3339 text (`"2026-12-01T18:00:00Z"`).
+
+use serde::{Deserialize, Deserializer};
+use sluice_policy::calendar::parse_instant;
+
+/// An instant as an operator writes it, in unix seconds once parsed.
+///
+/// ```
+/// # use sluice_service::instant::Instant;
+/// let a: Instant = serde_json::from_str("\"2026-12-01T18:00:00Z\"").unwrap();
+/// let b: Instant = serde_json::from_str("1796148000").unwrap();
+/// assert_eq!(a, b);
+/// assert!(serde_json::from_str::<Instant>("\"tomorrow\"").is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Instant(pub u64);
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Seconds(u64),
+            Text(String),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Seconds(s) => Ok(Instant(s)),
+            Written::Text(text) => parse_instant(&text)
+                .and_then(|s| {
+                    u64::try_from(s).map_err(|_| format!("instant {text:?} is before 1970"))
+                })
+                .map(Instant)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
