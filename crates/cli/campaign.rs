@@ -9,7 +9,7 @@ use crate::timestamps;
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     /// Start rolling a release out.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List campaigns.
     List(ServerOnly),
     /// Show a campaign's progress.
@@ -24,6 +24,8 @@ pub enum Command {
     Rollback(ActionArgs),
     /// Let a critical campaign pass one change freeze (audited, with a reason).
     OverrideFreeze(OverrideArgs),
+    /// Open the step a campaign waits to have approved (the ring or stage after a gate).
+    Approve(ApproveArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -64,6 +66,29 @@ pub struct CreateArgs {
     /// No new offers from this instant on; the campaign then ends.
     #[arg(long, value_name = "TIME", value_parser = timestamps::parse)]
     end_at: Option<u64>,
+    /// A pilot ring, NAME=ID,ID,... (repeatable; rings open in order, before
+    /// the policy's stages).
+    #[arg(long, value_name = "NAME=IDS")]
+    ring: Vec<String>,
+    /// Wait for an operator's approval after this ring, or after stage:N
+    /// (repeatable).
+    #[arg(long, value_name = "RING|stage:N")]
+    approve_after: Vec<String>,
+    /// How long a ring soaks before it may close without devices that never
+    /// took part.
+    #[arg(long, value_name = "DURATION")]
+    ring_soak: Option<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ApproveArgs {
+    /// Campaign id.
+    id: String,
+    /// What you saw and why you approve (kept with the approval).
+    #[arg(long, default_value = "")]
+    note: String,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -103,7 +128,7 @@ pub struct ActionArgs {
 
 pub fn run(command: Command) -> Result<()> {
     match command {
-        Command::Create(args) => create(args),
+        Command::Create(args) => create(*args),
         Command::List(args) => list(args),
         Command::Status(args) => status(args),
         Command::Pause(args) => action(args, "pause"),
@@ -111,6 +136,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Abort(args) => action(args, "abort"),
         Command::Rollback(args) => action(args, "rollback"),
         Command::OverrideFreeze(args) => override_freeze(args),
+        Command::Approve(args) => approve(args),
     }
 }
 
@@ -140,6 +166,14 @@ fn create(args: CreateArgs) -> Result<()> {
     }
     if let Some(end) = args.end_at {
         body["end_at"] = json!(end);
+    }
+    let (rings, approve_stages) =
+        rings(&args.ring, &args.approve_after, args.ring_soak.as_deref())?;
+    if !rings.is_empty() {
+        body["rings"] = json!(rings);
+    }
+    if !approve_stages.is_empty() {
+        body["approve_stages"] = json!(approve_stages);
     }
     let campaign = client.json("POST", "/v1/admin/campaigns", Some(&body))?;
     let id = campaign["id"].as_str().unwrap_or_default();
@@ -216,8 +250,36 @@ fn status(args: StatusArgs) -> Result<()> {
         counts(&p["total"]),
         p["in_flight"]
     );
+    let names = p["steps"].as_array().cloned().unwrap_or_default();
     for (i, stage) in p["stages"].as_array().into_iter().flatten().enumerate() {
-        println!("  stage {i}: {}", counts(stage));
+        let name = names
+            .get(i)
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("stage {i}"), str::to_owned);
+        println!("  {name}: {}", counts(stage));
+    }
+    if let Some(gate) = c.get("waiting").filter(|g| g.is_object()) {
+        println!(
+            "  waiting since {} for an operator to approve {} after {} (sluice campaign approve {})",
+            timestamps::format(gate["since"].as_u64().unwrap_or(0)),
+            gate["opens"].as_str().unwrap_or("?"),
+            gate["after"].as_str().unwrap_or("?"),
+            c["id"].as_str().unwrap_or("?")
+        );
+    }
+    for a in c["approvals"].as_array().into_iter().flatten() {
+        println!(
+            "  approved {} after {} by {} at {} ({}){}",
+            a["opened"].as_str().unwrap_or("?"),
+            a["after"].as_str().unwrap_or("?"),
+            a["by"].as_str().unwrap_or("?"),
+            timestamps::format(a["at"].as_u64().unwrap_or(0)),
+            counts(&a["figures"]),
+            a["note"]
+                .as_str()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        );
     }
     if let Some(codes) = p["failure_codes"].as_object().filter(|m| !m.is_empty()) {
         let mut codes: Vec<_> = codes.iter().collect();
@@ -245,6 +307,61 @@ fn schedule(c: &Value) -> String {
         text.push_str(&format!(", until {}", timestamps::format(end)));
     }
     text
+}
+
+/// `--ring NAME=IDS` and `--approve-after` as the API's rings and gated stages.
+fn rings(
+    specs: &[String],
+    approve_after: &[String],
+    soak: Option<&str>,
+) -> Result<(Vec<Value>, Vec<u32>)> {
+    let mut rings = Vec::new();
+    for spec in specs {
+        let (name, ids) = spec
+            .split_once('=')
+            .with_context(|| format!("--ring {spec:?}: expected NAME=ID,ID,..."))?;
+        let ids: Vec<&str> = ids.split(',').filter(|id| !id.is_empty()).collect();
+        let mut ring = json!({"name": name, "ids": ids,
+                              "approve": approve_after.iter().any(|a| a == name)});
+        if let Some(soak) = soak {
+            ring["soak"] = json!(soak);
+        }
+        rings.push(ring);
+    }
+    let mut stages = Vec::new();
+    for gate in approve_after {
+        if let Some(n) = gate.strip_prefix("stage:") {
+            stages.push(
+                n.parse::<u32>()
+                    .with_context(|| format!("--approve-after {gate:?}: expected stage:N"))?,
+            );
+        } else if !specs
+            .iter()
+            .any(|s| s.split_once('=').is_some_and(|(name, _)| name == gate))
+        {
+            anyhow::bail!("--approve-after {gate:?}: no --ring of that name (or use stage:N)");
+        }
+    }
+    Ok((rings, stages))
+}
+
+fn approve(args: ApproveArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let body = json!({"note": args.note});
+    let c = client.json(
+        "POST",
+        &format!("/v1/admin/campaigns/{}/approve", args.id),
+        Some(&body),
+    )?;
+    if let Some(a) = c["approvals"].as_array().and_then(|a| a.last()) {
+        println!(
+            "approved {} after {} ({})",
+            a["opened"].as_str().unwrap_or("?"),
+            a["after"].as_str().unwrap_or("?"),
+            counts(&a["figures"])
+        );
+    }
+    Ok(())
 }
 
 fn override_freeze(args: OverrideArgs) -> Result<()> {

@@ -1,11 +1,13 @@
-//! Change management end to end: `sluice freeze` and scheduled campaigns
-//! against a real `sluice up`, with a simulated fleet running the real agent.
+//! Change management end to end: `sluice freeze`, scheduled campaigns and
+//! gated pilot rings against a real `sluice up`, with a simulated fleet running
+//! the real agent.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::cli::sluice;
+use crate::cli::{Run, sluice};
 use crate::host::Host;
 use crate::sim::{rollout, sim};
 use crate::up::admin;
@@ -15,6 +17,30 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// `sluice ARGS --server URL --token-file FILE` against `host`; must succeed.
+fn operate(dir: &Path, host: &Host, args: &[&str]) -> Run {
+    let token_file = host.token_file();
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--server", &host.url, "--token-file", &token_file]);
+    sluice(dir, &args).success()
+}
+
+/// Aborts the campaign `rollout` made (`other`), then creates the one under
+/// test (release 1.2.0, one 100% stage) with `extra` arguments.
+fn campaign_instead(dir: &Path, host: &Host, other: &str, extra: &[&str]) -> Run {
+    operate(dir, host, &["campaign", "abort", other]);
+    let mut create = vec![
+        "campaign",
+        "create",
+        "--release",
+        "1.2.0",
+        "--policy",
+        r#"{"stages":[{"percent":100}]}"#,
+    ];
+    create.extend_from_slice(extra);
+    operate(dir, host, &create)
 }
 
 /// When the policy offered each of the sim's `count` devices the update.
@@ -29,10 +55,14 @@ fn offered_at(host: &Host, count: usize) -> Vec<u64> {
         .collect()
 }
 
-fn audit(host: &Host) -> Vec<Value> {
+/// The first audit entry for `action`.
+fn audited(host: &Host, action: &str) -> Value {
     admin(host, "GET", "/v1/admin/audit?limit=1000", None).json()["entries"]
         .as_array()
         .unwrap()
+        .iter()
+        .find(|e| e["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} in the audit log"))
         .clone()
 }
 
@@ -40,15 +70,13 @@ fn audit(host: &Host) -> Vec<Value> {
 fn a_fleet_wide_freeze_holds_every_offer_and_the_rollout_resumes_by_itself_after_it() {
     let (_guard, dir, host, campaign) = rollout(r#"{"stages":[{"percent":100}]}"#);
     let end = now() + 5;
-    let server = ["--server", &host.url, "--token-file", &host.token_file()];
-    let end_text = end.to_string();
-    let mut add = vec![
+    let add = [
         "freeze",
         "add",
         "--start",
         "0",
         "--end",
-        &end_text,
+        &end.to_string(),
         "--lead",
         "0s",
         "--reason",
@@ -56,13 +84,9 @@ fn a_fleet_wide_freeze_holds_every_offer_and_the_rollout_resumes_by_itself_after
         "--operator",
         "alice",
     ];
-    add.extend_from_slice(&server);
-    let run = sluice(&dir, &add).success();
+    let run = operate(&dir, &host, &add);
     assert_eq!(run.last_line(), "f1", "{}", run.stdout);
-
-    let mut list = vec!["freeze", "list"];
-    list.extend_from_slice(&server);
-    let listed = sluice(&dir, &list).success();
+    let listed = operate(&dir, &host, &["freeze", "list"]);
     assert!(
         listed.stdout.contains("freeze f1") && listed.stdout.contains("all-hands"),
         "{}",
@@ -86,37 +110,15 @@ fn a_fleet_wide_freeze_holds_every_offer_and_the_rollout_resumes_by_itself_after
     )
     .json();
     assert_eq!(progress["total"]["succeeded"], 20, "{progress}");
-    let added = audit(&host)
-        .into_iter()
-        .find(|e| e["action"] == "freeze.add")
-        .expect("the freeze is audited");
-    assert_eq!(added["actor"], "admin:alice");
+    assert_eq!(audited(&host, "freeze.add")["actor"], "admin:alice");
     host.stop();
 }
 
 #[test]
 fn a_scheduled_campaign_starts_by_itself_and_offers_nothing_before() {
     let (_guard, dir, host, other) = rollout(r#"{"stages":[{"percent":100}]}"#);
-    // The campaign `rollout` made is not the one under test.
-    let server = ["--server", &host.url, "--token-file", &host.token_file()];
-    let mut abort = vec!["campaign", "abort", &other];
-    abort.extend_from_slice(&server);
-    sluice(&dir, &abort).success();
-
     let start = now() + 5;
-    let start_text = start.to_string();
-    let mut create = vec![
-        "campaign",
-        "create",
-        "--release",
-        "1.2.0",
-        "--policy",
-        r#"{"stages":[{"percent":100}]}"#,
-        "--start-at",
-        &start_text,
-    ];
-    create.extend_from_slice(&server);
-    let created = sluice(&dir, &create).success();
+    let created = campaign_instead(&dir, &host, &other, &["--start-at", &start.to_string()]);
     let id = created.last_line().to_owned();
     assert!(created.stdout.contains(", from "), "{}", created.stdout);
 
@@ -127,14 +129,92 @@ fn a_scheduled_campaign_starts_by_itself_and_offers_nothing_before() {
         offered.iter().all(|at| *at >= start),
         "start {start}: {offered:?}"
     );
-
-    let mut status = vec!["campaign", "status", &id];
-    status.extend_from_slice(&server);
-    let shown = sluice(&dir, &status).success();
+    let shown = operate(&dir, &host, &["campaign", "status", &id]);
     assert!(
         shown.stdout.contains("  schedule: from "),
         "{}",
         shown.stdout
     );
+    host.stop();
+}
+
+#[test]
+fn a_gated_pilot_ring_stops_the_rollout_until_an_operator_approves() {
+    let (_guard, dir, host, other) = rollout(r#"{"stages":[{"percent":100}]}"#);
+    let gated = ["--ring", "lab=sim-0,sim-1,sim-2", "--approve-after", "lab"];
+    let id = campaign_instead(&dir, &host, &other, &gated)
+        .last_line()
+        .to_owned();
+
+    // The fleet runs in the background while the operator watches.
+    let fleet = {
+        let (dir, url, token_file) = (dir.clone(), host.url.clone(), host.token_file());
+        std::thread::spawn(move || {
+            let trust = dir.join("keys/trust.json").to_string_lossy().into_owned();
+            let args = [
+                "sim",
+                "--server",
+                &url,
+                "--token-file",
+                &token_file,
+                "--trust",
+                &trust,
+                "--json",
+                "--devices",
+                "12",
+                "--settle",
+                "10s",
+            ];
+            let run = sluice(&dir, &args).success();
+            serde_json::from_str::<Value>(run.last_line()).unwrap()
+        })
+    };
+    let progress = || admin(&host, "GET", &format!("/v1/admin/campaigns/{id}"), None).json();
+    let started = Instant::now();
+    while progress()["campaign"].get("waiting").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the lab ring never closed: {}",
+            progress()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The gate holds: the rest of the fleet polls every second and gets nothing.
+    std::thread::sleep(Duration::from_secs(3));
+    let waiting = progress();
+    assert_eq!(waiting["total"]["offered"], 3, "{waiting}");
+    assert_eq!(waiting["campaign"]["waiting"]["after"], "ring lab");
+    let shown = operate(&dir, &host, &["campaign", "status", &id]);
+    assert!(
+        shown
+            .stdout
+            .contains("for an operator to approve stage 0 after ring lab"),
+        "{}",
+        shown.stdout
+    );
+
+    let approve = [
+        "campaign",
+        "approve",
+        &id,
+        "--note",
+        "lab is green",
+        "--operator",
+        "dave",
+    ];
+    let approved = operate(&dir, &host, &approve);
+    assert!(
+        approved.stdout.contains("succeeded 3"),
+        "{}",
+        approved.stdout
+    );
+
+    let summary = fleet.join().unwrap();
+    assert_eq!(summary["succeeded"], 12, "{summary}");
+    let entry = audited(&host, "campaign.approve");
+    assert_eq!(entry["actor"], "admin:dave");
+    let approval = &entry["after"]["detail"]["approval"];
+    assert_eq!(approval["figures"]["succeeded"], 3, "{entry}");
+    assert_eq!(approval["note"], "lab is green");
     host.stop();
 }

@@ -11,6 +11,7 @@
 //! | `POST /v1/admin/campaigns` | create a campaign |
 //! | `GET /v1/admin/campaigns[/{id}]` | list campaigns, or one with its progress |
 //! | `POST /v1/admin/campaigns/{id}/{pause,resume,abort,rollback}` | operator actions |
+//! | `POST /v1/admin/campaigns/{id}/approve` | open the step a gate holds: `{"note"}` (optional) |
 //! | `POST /v1/admin/campaigns/{id}/override-freeze` | let a critical campaign pass a freeze: `{"freeze", "reason"}` |
 //! | `GET /v1/admin/freezes`, `POST /v1/admin/freezes` | change freezes: `{"reason", "start", "end", "lead_seconds", "selector"}` |
 //! | `DELETE /v1/admin/freezes/{id}` | lift a freeze |
@@ -33,7 +34,7 @@ use crate::device::{
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::release::ReleaseRecord;
 use crate::service::Service;
-use crate::{audit, campaign, chunks, counters, freeze, keys, records, release};
+use crate::{audit, campaign, chunks, counters, freeze, keys, records, release, steps};
 
 /// Largest JSON body accepted by the admin API.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -74,6 +75,15 @@ fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
             Ok(Response::json(201, &record))
         }
         ("GET", ["campaigns"]) => list_campaigns(svc),
+        ("POST", ["campaigns", id, "approve"]) => {
+            let body: steps::Approve = if request.body.is_empty() {
+                steps::Approve::default()
+            } else {
+                parse_json(&request.body, MAX_JSON_BODY)?
+            };
+            let record = steps::approve(svc, id, body, &operator(request)?)?;
+            Ok(Response::json(200, &record))
+        }
         ("POST", ["campaigns", id, "override-freeze"]) => {
             let body: campaign::OverrideFreeze = parse_json(&request.body, MAX_JSON_BODY)?;
             let record = campaign::override_freeze(svc, id, body, &operator(request)?)?;
@@ -314,8 +324,11 @@ pub struct Progress {
     pub campaign: CampaignRecord,
     pub total: sluice_policy::OutcomeCounts,
     pub in_flight: u64,
-    /// Per stage reached so far, from stage 0.
+    /// Per step reached so far: pilot rings first, then stages from 0.
     pub stages: Vec<sluice_policy::OutcomeCounts>,
+    /// The names of those steps: `ring NAME`, `stage N`.
+    #[serde(default)]
+    pub steps: Vec<String>,
     pub failure_codes: BTreeMap<String, i64>,
     /// Devices per version across the fleet.
     pub versions: BTreeMap<String, i64>,
@@ -331,8 +344,10 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
     let now = svc.env.now();
     let campaign = campaign::end_if_due(svc, &campaign, now)?;
-    let stats = counters::read_stats(svc.store, id, campaign.stage, now)?;
-    let stages = counters::read_stages(svc.store, id, campaign.stage)?;
+    let step = campaign.counter_stage();
+    let stats = counters::read_stats(svc.store, id, step, now)?;
+    let stages = counters::read_stages(svc.store, id, step)?;
+    let steps = (0..=step).map(|s| steps::step_name(&campaign, s)).collect();
     let codes = read_list(svc, &keys::failure_codes(id))?;
     let code_counts = svc.store.counters(
         &codes
@@ -352,6 +367,7 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
         total: stats.total,
         in_flight: stats.in_flight,
         stages,
+        steps,
         failure_codes: codes.into_iter().zip(code_counts).collect(),
         versions: versions
             .into_iter()

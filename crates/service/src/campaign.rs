@@ -16,6 +16,7 @@ use crate::freeze::{self, FreezeOverride};
 use crate::http::ApiError;
 use crate::instant::Instant;
 use crate::service::Service;
+use crate::steps::{self, Approval, Gate, NewRing, Ring};
 use crate::{audit, keys, records};
 
 /// Most campaigns that may be unfinished at once (bounds check-in's work).
@@ -170,6 +171,21 @@ pub struct CampaignRecord {
     /// Freezes this (critical) campaign may pass, each named by an operator.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub freeze_overrides: Vec<FreezeOverride>,
+    /// Pilot rings, before the policy's stages (see [`crate::steps`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rings: Vec<Ring>,
+    /// The open ring; `rings.len()` once the percentage stages run.
+    #[serde(default)]
+    pub ring: u32,
+    /// Percentage stages after which an operator must approve the next.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approve_stages: Vec<u32>,
+    /// The gate the campaign waits at, for an operator's approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Gate>,
+    /// Approvals given, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
 }
 
 impl CampaignRecord {
@@ -197,7 +213,30 @@ impl CampaignRecord {
     }
 
     fn summary(&self) -> serde_json::Value {
-        json!({"state": self.state.as_str(), "stage": self.stage, "reason": self.reason})
+        let mut summary =
+            json!({"state": self.state.as_str(), "stage": self.stage, "reason": self.reason});
+        if !self.rings.is_empty() {
+            summary["ring"] = json!(self.ring);
+        }
+        if let Some(gate) = &self.waiting {
+            summary["waiting"] = json!(gate);
+        }
+        summary
+    }
+
+    /// Whether a pilot ring is still open (the percentage stages are not).
+    pub fn in_rings(&self) -> bool {
+        (self.ring as usize) < self.rings.len()
+    }
+
+    /// Where the current step counts its outcomes: ring `i` is counter stage
+    /// `i`; percentage stage `s` is counter stage `rings + s`.
+    pub fn counter_stage(&self) -> u32 {
+        if self.in_rings() {
+            self.ring
+        } else {
+            self.rings.len() as u32 + self.stage
+        }
     }
 }
 
@@ -221,6 +260,13 @@ pub struct CreateCampaign {
     /// No new offers from this instant on (unix seconds or RFC 3339).
     #[serde(default)]
     pub end_at: Option<Instant>,
+    /// Pilot rings: explicit device lists, opened one after the other before
+    /// the policy's stages.
+    #[serde(default)]
+    pub rings: Vec<NewRing>,
+    /// Percentage stages after which an operator must approve the next.
+    #[serde(default)]
+    pub approve_stages: Vec<u32>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -277,6 +323,7 @@ pub fn create(
     if end_at.is_some_and(|end| end <= now) {
         return Err(ApiError::bad_request("end_at has already passed"));
     }
+    let rings = steps::validate(request.rings, &request.approve_stages)?;
     let config = request.policy.to_string();
     svc.policy
         .validate(&config)
@@ -340,6 +387,11 @@ pub fn create(
         start_at,
         end_at,
         freeze_overrides: Vec::new(),
+        rings,
+        ring: 0,
+        approve_stages: request.approve_stages,
+        waiting: None,
+        approvals: Vec::new(),
     };
     svc.store
         .set(&keys::campaign(&record.id), &records::encode(&record))?;
@@ -354,7 +406,8 @@ pub fn create(
         None,
         Some(
             json!({"release": record.release, "selector": record.selector, "policy": request.policy,
-                    "critical": record.critical, "start_at": record.start_at, "end_at": record.end_at}),
+                    "critical": record.critical, "start_at": record.start_at, "end_at": record.end_at,
+                    "rings": record.rings, "approve_stages": record.approve_stages}),
         ),
     )?;
     Ok(record)
@@ -393,7 +446,7 @@ pub fn apply_action(
 ) -> Result<CampaignRecord, ApiError> {
     let now = svc.env.now();
     let audited = format!("campaign.{}", action.name());
-    transition(svc, id, by, &audited, now, |current| {
+    transition(svc, id, by, &audited, now, None, |current| {
         use CampaignState::*;
         let next = match (action, current.state) {
             (Action::Pause, Running) => Paused,
@@ -421,13 +474,15 @@ pub fn apply_action(
 /// Changes a campaign's record by compare-and-swap: `change` returns the new
 /// record, or `None` to leave it. When this call wrote it, the campaign is
 /// listed among (or removed from) the active ones and the change is audited as
-/// `action` by `actor`. Returns the campaign as it now stands.
-fn transition(
+/// `action` by `actor`, with `detail` beside the new state. Returns the
+/// campaign as it now stands.
+pub(crate) fn transition(
     svc: &Service,
     id: &str,
     actor: &str,
     action: &str,
     now: u64,
+    detail: Option<serde_json::Value>,
     mut change: impl FnMut(&CampaignRecord) -> Result<Option<CampaignRecord>, ApiError>,
 ) -> Result<CampaignRecord, ApiError> {
     let mut before = None;
@@ -444,7 +499,7 @@ fn transition(
         })?;
     let record = record.ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
     if wrote {
-        finish_change(svc, &record, actor, action, before, now)?;
+        finish_change(svc, &record, actor, action, before, detail, now)?;
     }
     Ok(record)
 }
@@ -466,7 +521,7 @@ pub fn apply_verdict(
     };
     let now = svc.env.now();
     let seen_stage = campaign.stage;
-    transition(svc, &campaign.id, "policy", action, now, |current| {
+    transition(svc, &campaign.id, "policy", action, now, None, |current| {
         // Only a running campaign, at the stage that was reviewed, takes the verdict.
         if current.state != CampaignState::Running || current.stage != seen_stage {
             return Ok(None);
@@ -499,8 +554,13 @@ fn finish_change(
     actor: &str,
     action: &str,
     before: Option<serde_json::Value>,
+    detail: Option<serde_json::Value>,
     now: u64,
 ) -> Result<(), ApiError> {
+    let mut after = record.summary();
+    if let Some(detail) = detail {
+        after["detail"] = detail;
+    }
     if record.state.is_active() {
         // e.g. a completed campaign rolled back: check-in must see it again.
         add_to_list(svc, keys::ACTIVE_CAMPAIGNS, &record.id)?;
@@ -514,7 +574,7 @@ fn finish_change(
         action,
         &record.id,
         before,
-        Some(record.summary()),
+        Some(after),
     )?;
     Ok(())
 }
@@ -533,12 +593,13 @@ pub fn end_if_due(
     if !due(campaign) {
         return Ok(campaign.clone());
     }
-    let total = crate::counters::read_stats(svc.store, &campaign.id, campaign.stage, now)?.total;
+    let total =
+        crate::counters::read_stats(svc.store, &campaign.id, campaign.counter_stage(), now)?.total;
     let end = i64::try_from(campaign.end_at.unwrap_or(now)).unwrap_or(i64::MAX);
     let reason = format!(
-        "its end time {} passed at stage {}: {} offered, {} succeeded, {} failed, {} rolled back, {} rejected",
+        "its end time {} passed in {}: {} offered, {} succeeded, {} failed, {} rolled back, {} rejected",
         sluice_policy::calendar::format_instant(end),
-        campaign.stage,
+        steps::step_name(campaign, campaign.counter_stage()),
         total.offered,
         total.succeeded,
         total.failed,
@@ -551,6 +612,7 @@ pub fn end_if_due(
         "schedule",
         "campaign.end",
         now,
+        None,
         |current| {
             if !due(current) {
                 return Ok(None);

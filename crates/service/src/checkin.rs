@@ -18,7 +18,7 @@ use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, 
 use crate::freeze::{self, Freeze, Hold};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
-use crate::{campaign, keys, records};
+use crate::{campaign, keys, records, steps};
 
 /// Largest check-in body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -389,31 +389,33 @@ fn consider(
     }
 
     let mut campaign = campaign.clone();
-    let mut stats = counters::read_stats(svc.store, &campaign.id, campaign.stage, now)?;
-    let verdict = if review {
+    if review {
         svc.store
             .set(&keys::reviewed(&campaign.id), now.to_string().as_bytes())?;
-        svc.policy.review(&campaign.policy_view(), &stats, now)
-    } else {
-        Verdict::Proceed
-    };
-    if verdict != Verdict::Proceed {
-        let stage = campaign.stage;
-        campaign = campaign::apply_verdict(svc, &campaign, &verdict)?;
+        campaign = steps::review(svc, &campaign, now)?;
         if campaign.state != CampaignState::Running {
             return Ok(Considered::Answer(CheckinResponse::none(poll, None)));
         }
-        if campaign.stage != stage {
-            stats = counters::read_stats(svc.store, &campaign.id, campaign.stage, now)?;
-        }
     }
+    // While pilot rings are open, only their devices (after the review, so
+    // any device's check-in can close a ring whose soak is over).
+    if !steps::admits(&campaign, &device.id) {
+        return Ok(Considered::Pass);
+    }
+    let stats = counters::read_stats(svc.store, &campaign.id, campaign.counter_stage(), now)?;
 
     let view = sluice_policy::Device {
         id: device.id.clone(),
         hardware: device.hardware.clone(),
         version: body.version.clone(),
         tags: device.tags.iter().chain(&body.tags).cloned().collect(),
-        bucket: bucket(&campaign.id, &device.id),
+        // A pilot ring's device is in the first stage's cohort: the policy
+        // still gates it (windows, battery, cap), but does not pick it.
+        bucket: if campaign.in_rings() {
+            0
+        } else {
+            bucket(&campaign.id, &device.id)
+        },
         battery_percent: body.telemetry.battery_percent,
         charging: body.telemetry.charging,
         utc_offset_minutes: body.telemetry.utc_offset_minutes,
@@ -450,7 +452,7 @@ fn offer(
     let rollout = Rollout {
         campaign: campaign.id.clone(),
         release: campaign.release.clone(),
-        stage: campaign.stage,
+        stage: campaign.counter_stage(),
         phase: Phase::Offered,
         offered_at: now,
         from_version: body.version.clone(),
@@ -478,7 +480,7 @@ fn offer(
         counters::record_offer(
             svc.store,
             &campaign.id,
-            campaign.stage,
+            campaign.counter_stage(),
             counters::window(now),
         )?;
     }

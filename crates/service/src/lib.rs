@@ -37,6 +37,7 @@ pub mod records;
 pub mod release;
 pub mod service;
 pub mod status;
+pub mod steps;
 pub mod store;
 pub mod streamed_body;
 

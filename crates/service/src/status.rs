@@ -11,7 +11,6 @@
 //! which the policy compares (post-update regression).
 
 use serde::{Deserialize, Serialize};
-use sluice_policy::Verdict;
 
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::checkin::jitter;
@@ -21,7 +20,7 @@ use crate::device::{DeviceRecord, DeviceState, Failure, Phase, valid_id};
 use crate::freeze::{self, Freeze};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
-use crate::{campaign, keys, records};
+use crate::{campaign, keys, records, steps};
 
 /// Largest status body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -408,13 +407,6 @@ fn health(
 fn review(svc: &Service, campaign: &CampaignRecord, now: u64) -> Result<(), ApiError> {
     let current: CampaignRecord = records::read(svc.store, &keys::campaign(&campaign.id))?
         .unwrap_or_else(|| campaign.clone());
-    if current.state != CampaignState::Running {
-        return Ok(());
-    }
-    let stats = counters::read_stats(svc.store, &current.id, current.stage, now)?;
-    let verdict = svc.policy.review(&current.policy_view(), &stats, now);
-    if verdict != Verdict::Proceed {
-        campaign::apply_verdict(svc, &current, &verdict)?;
-    }
+    steps::review(svc, &current, now)?;
     Ok(())
 }

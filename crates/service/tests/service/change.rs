@@ -439,3 +439,304 @@ fn a_ddi_device_caught_by_a_freeze_may_download_but_not_install() {
         (Some("attempt"), Some("available"))
     );
 }
+
+/// A vendor policy that offers to everyone and always wants the next stage.
+struct Reckless;
+
+impl Policy for Reckless {
+    fn validate(&self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn decide(&self, _: &Device, _: &Campaign, _: &Stats, _: u64) -> Decision {
+        Decision::Offer
+    }
+    fn review(&self, campaign: &Campaign, _: &Stats, _: u64) -> Verdict {
+        Verdict::Advance(campaign.stage + 1)
+    }
+}
+
+impl Fleet {
+    fn approve(&self, campaign: &str, body: &str) -> Response {
+        self.call(
+            Request::new("POST", &format!("/v1/admin/campaigns/{campaign}/approve"))
+                .header("authorization", &format!("Bearer {TOKEN}"))
+                .header("x-sluice-operator", "carol")
+                .body(body.to_owned()),
+        )
+    }
+}
+
+#[test]
+fn pilot_rings_open_in_turn_and_a_gate_waits_for_an_operator_whatever_the_policy_wants() {
+    let fleet = Fleet::new().with_policy(&Reckless);
+    let lab = fleet.enrol(&["lab1", "lab2"], "cam-v2", &[]);
+    let pilot = fleet.enrol(&["p1", "p2", "p3"], "cam-v2", &[]);
+    let rest = fleet.enrol_many("d", 4);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let c = fleet.campaign(json!({
+        "release": "2.0",
+        "rings": [{"name": "lab", "ids": ["lab1", "lab2"]},
+                  {"name": "pilot", "ids": ["p1", "p2", "p3"], "approve": true}],
+        "approve_stages": [0],
+    }));
+    // Only the lab ring is open.
+    assert_eq!(fleet.checkin(&rest[0], "1.0")["action"], "none");
+    assert_eq!(fleet.checkin(&pilot[0], "1.0")["action"], "none");
+    for dev in &lab {
+        assert_eq!(fleet.checkin(dev, "1.0")["action"], "update");
+        fleet.finish(dev, &c, "succeeded");
+    }
+    // The lab is done: the pilot ring opens by itself (no gate after the lab).
+    let progress = fleet.progress(&c);
+    assert_eq!(progress["campaign"]["ring"], 1, "{progress}");
+    assert_eq!(progress["steps"], json!(["ring lab", "ring pilot"]));
+    assert_eq!(fleet.checkin(&rest[0], "1.0")["action"], "none");
+    for (dev, outcome) in pilot.iter().zip(["succeeded", "failed", "succeeded"]) {
+        assert_eq!(fleet.checkin(dev, "1.0")["action"], "update");
+        fleet.finish(dev, &c, outcome);
+    }
+
+    // The pilot is done and gated: nothing more opens, for as long as it takes,
+    // though the policy asks to advance at every review.
+    let waiting = fleet.progress(&c);
+    let gate = &waiting["campaign"]["waiting"];
+    assert_eq!(
+        (gate["after"].as_str(), gate["opens"].as_str()),
+        (Some("ring pilot"), Some("stage 0")),
+        "{waiting}"
+    );
+    assert_eq!(gate["figures"]["failed"], 1);
+    for _ in 0..5 {
+        fleet.advance(86_400);
+        for dev in &rest {
+            assert_eq!(fleet.checkin(dev, "1.0")["action"], "none");
+        }
+    }
+    assert_eq!(fleet.progress(&c)["campaign"]["ring"], 1);
+    assert_eq!(fleet.progress(&c)["stages"][1]["offered"], 3);
+
+    // An operator approves, with a note; the figures at that moment are kept.
+    assert_eq!(
+        fleet
+            .approve(&c, &json!({"note": "x".repeat(1001)}).to_string())
+            .status,
+        400
+    );
+    assert_eq!(fleet.approve("c99", "").status, 404);
+    let r = fleet.approve(&c, r#"{"note": "pilot looks fine"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let approved = r.json_body();
+    assert_eq!(approved["ring"], 2);
+    assert!(approved.get("waiting").is_none(), "{approved}");
+    let approval = &approved["approvals"][0];
+    assert_eq!(approval["by"], "admin:carol");
+    assert_eq!(approval["after"], "ring pilot");
+    assert_eq!(approval["note"], "pilot looks fine");
+    assert_eq!(
+        (
+            approval["figures"]["succeeded"].as_u64(),
+            approval["figures"]["failed"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(fleet.approve(&c, "").status, 409, "nothing waits now");
+    let audit = fleet
+        .admin("GET", "/v1/admin/audit?limit=1000", "")
+        .json_body();
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "campaign.approve")
+        .expect("audited");
+    assert_eq!(entry["actor"], "admin:carol");
+    assert_eq!(entry["after"]["detail"]["approval"]["figures"]["failed"], 1);
+
+    // Stage 0 is open; it is gated too, so the policy's advance after the first
+    // outcome stops at the gate.
+    assert_eq!(fleet.checkin(&rest[0], "1.0")["action"], "update");
+    fleet.finish(&rest[0], &c, "succeeded");
+    let gated = fleet.progress(&c);
+    assert_eq!(gated["campaign"]["stage"], 0, "{gated}");
+    assert_eq!(gated["campaign"]["waiting"]["opens"], "stage 1");
+    assert_eq!(gated["steps"], json!(["ring lab", "ring pilot", "stage 0"]));
+    assert_eq!(gated["stages"][2]["succeeded"], 1);
+    assert_eq!(fleet.approve(&c, "").status, 200);
+    assert_eq!(fleet.progress(&c)["campaign"]["stage"], 1);
+}
+
+#[test]
+fn a_ring_with_a_silent_device_closes_after_its_soak() {
+    let fleet = Fleet::new().with_policy(&Reckless);
+    let lab = fleet.enrol(&["lab1", "lab2"], "cam-v2", &[]);
+    let rest = fleet.enrol_many("d", 1);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let c = fleet.campaign(json!({
+        "release": "2.0", "rings": [{"name": "lab", "ids": ["lab1", "lab2"], "soak": "2h"}],
+    }));
+    assert_eq!(fleet.checkin(&lab[0], "1.0")["action"], "update");
+    fleet.finish(&lab[0], &c, "succeeded");
+    fleet.advance(3600);
+    assert_eq!(
+        fleet.checkin(&rest[0], "1.0")["action"],
+        "none",
+        "lab2 may still come"
+    );
+    fleet.advance(3600);
+    // The next review (at a check-in) closes the ring.
+    fleet.checkin(&rest[0], "1.0");
+    assert_eq!(fleet.progress(&c)["campaign"]["ring"], 1);
+    assert_eq!(fleet.checkin(&rest[0], "1.0")["action"], "update");
+}
+
+#[test]
+fn bad_rings_are_refused_and_create_nothing() {
+    let fleet = Fleet::new();
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let ring = |name: &str, ids: &[&str]| json!({"name": name, "ids": ids});
+    for (rings, why) in [
+        (json!([ring("lab", &[])]), "ids"),
+        (json!([ring("lab", &["a b"])]), "not a valid device id"),
+        (
+            json!([ring("lab", &["a"]), ring("pilot", &["a"])]),
+            "named twice",
+        ),
+        (json!([ring("lab", &["a", "a"])]), "named twice"),
+        (json!([ring("lab", &["a"]), ring("lab", &["b"])]), "unique"),
+        (
+            json!([{"name": "lab", "ids": ["a"], "soak": "soon"}]),
+            "soak",
+        ),
+        (
+            json!(
+                (0..9)
+                    .map(|i| ring(&format!("r{i}"), &["x"]))
+                    .collect::<Vec<_>>()
+            ),
+            "at most 8",
+        ),
+    ] {
+        let body = json!({"release": "2.0", "rings": rings});
+        let r = fleet.admin("POST", "/v1/admin/campaigns", body.to_string());
+        assert_eq!(r.status, 400, "{body}");
+        let message = r.json_body()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(why), "{body}: {message}");
+    }
+    let list = fleet.admin("GET", "/v1/admin/campaigns", "").json_body();
+    assert_eq!(list["campaigns"], json!([]));
+}
+
+/// The outage Sluice exists to prevent, as a test: a fleet across several UTC
+/// offsets, a change freeze over an all-hands, a release that fails on one
+/// device in five, a gated pilot ring and the standard policy with maintenance
+/// windows. Nobody is offered anything and nobody installs during the
+/// all-hands; the failures show in the pilot ring; no percentage stage opens.
+#[test]
+fn the_all_hands_scenario_no_offers_in_the_freeze_failures_in_the_pilot_no_stage_opens() {
+    let fleet = Fleet::new().with_policy(&sluice_policy_standard::Standard);
+    let offsets = ["-08:00", "-05:00", "+00:00", "+05:30", "+09:00"];
+    let devs: Vec<Dev> = (0..100)
+        .flat_map(|i| {
+            let tag = format!("utc-offset:{}", offsets[i % offsets.len()]);
+            fleet.enrol(&[&format!("d{i}")], "cam-v2", &[&tag])
+        })
+        .collect();
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let pilot: Vec<String> = (0..20).map(|i| format!("d{i}")).collect();
+    let c = fleet.campaign(json!({
+        "release": "2.0",
+        "rings": [{"name": "pilot", "ids": pilot, "approve": true}],
+        "policy": {"maintenance_windows": [{"start": "01:00", "end": "05:00"}],
+                   "install_time": "20m", "failures": {"min_sample": 10}},
+    }));
+    // T0 is 08:00 UTC; the all-hands is 18:00-20:00 UTC, frozen from 17:00.
+    let (all_hands, end) = (T0 + 10 * HOUR, T0 + 12 * HOUR);
+    let r = fleet.freeze(json!({"reason": "all-hands", "start": all_hands, "end": end}));
+    assert_eq!(r.status, 201);
+    let frozen = |t: u64| (all_hands - HOUR..end).contains(&t);
+
+    // Each device polls when told; an offered one downloads for ten minutes,
+    // then installs when its `downloaded` report is not held.
+    enum Step {
+        Idle,
+        Downloading,
+        Done,
+    }
+    let mut next = vec![T0; devs.len()];
+    let mut step: Vec<Step> = devs.iter().map(|_| Step::Idle).collect();
+    let (mut offers, mut installs, mut holds) = (Vec::new(), Vec::new(), 0);
+    while fleet.env.now() < T0 + 48 * HOUR {
+        let now = fleet.env.now();
+        for (i, dev) in devs.iter().enumerate() {
+            if next[i] > now {
+                continue;
+            }
+            match step[i] {
+                Step::Idle => {
+                    let answer = fleet.checkin(dev, "1.0");
+                    if answer["action"] == "update" {
+                        offers.push((now, dev.id.clone()));
+                        assert_eq!(fleet.status(dev, &c, "downloading").status, 200);
+                        step[i] = Step::Downloading;
+                        next[i] = now + 600;
+                    } else {
+                        next[i] = now + answer["next_poll_seconds"].as_u64().unwrap();
+                    }
+                }
+                Step::Downloading => {
+                    let answer = fleet.status(dev, &c, "downloaded").json_body();
+                    if answer["action"] == "hold" {
+                        holds += 1;
+                        next[i] = now + answer["hold_seconds"].as_u64().unwrap();
+                        continue;
+                    }
+                    installs.push((now, dev.id.clone()));
+                    let outcome = if i % 5 == 4 { "failed" } else { "succeeded" };
+                    for state in ["installing", "rebooting", outcome] {
+                        assert_eq!(fleet.status(dev, &c, state).status, 200);
+                    }
+                    step[i] = Step::Done;
+                }
+                Step::Done => next[i] = u64::MAX,
+            }
+        }
+        fleet.advance(60);
+    }
+
+    assert!(!offers.is_empty());
+    assert!(
+        offers.iter().all(|(t, _)| !frozen(*t)),
+        "offers in the freeze: {offers:?}"
+    );
+    assert!(
+        installs.iter().all(|(t, _)| !frozen(*t)),
+        "installs in the freeze: {installs:?}"
+    );
+    assert!(
+        offers.iter().all(|(_, id)| pilot.contains(id)),
+        "only the pilot ring is offered anything: {offers:?}"
+    );
+    let progress = fleet.progress(&c);
+    let campaign = &progress["campaign"];
+    assert_eq!(
+        campaign["ring"], 0,
+        "no percentage stage opened: {progress}"
+    );
+    assert!(
+        campaign["state"] == "halted" || campaign["waiting"]["opens"] == "stage 0",
+        "{progress}"
+    );
+    assert_eq!(progress["steps"], json!(["ring pilot"]));
+    assert!(
+        progress["stages"][0]["failed"].as_u64().unwrap() >= 1,
+        "{progress}"
+    );
+    eprintln!(
+        "all-hands scenario: {} offers, {} installs, {} held installs, campaign {} ({})",
+        offers.len(),
+        installs.len(),
+        holds,
+        campaign["state"],
+        campaign["reason"]
+    );
+}
