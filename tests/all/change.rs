@@ -218,3 +218,152 @@ fn a_gated_pilot_ring_stops_the_rollout_until_an_operator_approves() {
     assert_eq!(approval["note"], "lab is green");
     host.stop();
 }
+
+/// A webhook receiver on loopback: records each request's headers and body and
+/// answers 204.
+struct Receiver {
+    got: std::sync::Arc<Received>,
+}
+
+impl Receiver {
+    fn start(listener: std::net::TcpListener) -> Receiver {
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let record = record.clone();
+                std::thread::spawn(move || serve_receiver(stream, &record));
+            }
+        });
+        Receiver { got }
+    }
+
+    fn events(&self) -> Vec<Value> {
+        let got = self.got.lock().unwrap();
+        got.iter()
+            .map(|(_, body)| serde_json::from_slice(body).unwrap())
+            .collect()
+    }
+}
+
+/// What a receiver got: each request's headers and body.
+type Received = std::sync::Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>;
+
+fn serve_receiver(stream: std::net::TcpStream, record: &Received) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line
+                .split_once(':')
+                .unwrap_or_else(|| panic!("not a header: {line:?}"));
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap_or_else(|| panic!("Sluice sends Content-Length: {headers:?}"));
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        record.lock().unwrap().push((headers, body));
+        writer
+            .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
+    }
+}
+
+#[test]
+fn campaign_events_reach_a_signed_webhook_in_order_and_a_dead_receiver_delays_nothing() {
+    let (_guard, dir) = crate::cli::scratch();
+    crate::up::release(&dir);
+    // A port with nothing listening yet: the receiver is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secret = "webhook-secret-for-the-test";
+    let host = Host::start(
+        crate::host::HostConfig::sluice(&dir.join("state"))
+            .variable("trust_root", &crate::up::trust(&dir))
+            .variable("webhook_origin", &format!("http://127.0.0.1:{port}"))
+            .variable(
+                "webhook_url",
+                &format!("http://127.0.0.1:{port}/hooks/sluice"),
+            )
+            .variable("webhook_secret", secret),
+    );
+    crate::up::publish(&dir, &host);
+    let id = crate::up::create_campaign(&dir, &host, r#"{"stages":[{"percent":100}]}"#);
+    for action in ["pause", "resume"] {
+        let answer = admin(
+            &host,
+            "POST",
+            &format!("/v1/admin/campaigns/{id}/{action}"),
+            None,
+        );
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+
+    // Up again: the events come with later requests, after the backoff.
+    let receiver = Receiver::start(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let wait_for = |count: usize| {
+        let started = Instant::now();
+        while receiver.events().len() < count {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{:?}",
+                receiver.events()
+            );
+            admin(&host, "GET", &format!("/v1/admin/campaigns/{id}"), None);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    wait_for(3);
+    operate(&dir, &host, &["campaign", "abort", &id]);
+    wait_for(4);
+    std::thread::sleep(Duration::from_secs(2));
+    admin(&host, "GET", &format!("/v1/admin/campaigns/{id}"), None);
+
+    let events = receiver.events();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["started", "paused", "resumed", "aborted"],
+        "{events:?}"
+    );
+    assert!(events.iter().all(|e| e["campaign"] == id.as_str()));
+    let got = receiver.got.lock().unwrap();
+    for (headers, body) in got.iter() {
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no {name}: {headers:?}"))
+        };
+        let timestamp: u64 = header("x-sluice-timestamp").parse().unwrap();
+        assert_eq!(
+            header("x-sluice-signature"),
+            sluice_service::notify::signature(secret, timestamp, body),
+            "signed with the shared secret"
+        );
+    }
+    host.stop();
+}

@@ -222,11 +222,6 @@ impl App {
             }
         }
         for (id, c) in &m.component {
-            if !c.allowed_outbound_hosts.is_empty() {
-                bail!(
-                    "component {id:?}: allowed_outbound_hosts is not supported by sluice up (no outbound HTTP)"
-                );
-            }
             if c.source.contains("://") {
                 bail!("component {id:?}: only local file sources are supported");
             }

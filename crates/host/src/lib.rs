@@ -7,7 +7,8 @@
 //! whose source is missing or stale; serves WASI 0.2 HTTP with one fresh instance
 //! per request from a pre-instantiated component on the pooling allocator; and
 //! provides Spin's key-value interfaces over SQLite (default, at
-//! `.spin/sqlite_key_value.db`) or Redis (runtime config `type = "redis"`).
+//! `.spin/sqlite_key_value.db`) or Redis (runtime config `type = "redis"`),
+//! and outbound HTTP to the origins in `allowed_outbound_hosts`.
 //!
 //! The host knows nothing about firmware.
 //!
@@ -24,6 +25,7 @@ pub mod app;
 pub mod builder;
 pub mod compose;
 pub mod engine;
+pub mod outbound;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;
@@ -246,6 +248,12 @@ pub async fn prepare(options: &Options) -> Result<Prepared> {
                 ),
                 variables: sluice_host_variables::Variables::new(variables),
                 environment: decl.environment.clone().into_iter().collect(),
+                allowed_hosts: Arc::new(
+                    outbound::AllowedHosts::parse(&decl.allowed_outbound_hosts, |name| {
+                        application_variables.get(name).cloned()
+                    })
+                    .with_context(|| format!("component {id:?}"))?,
+                ),
             },
         );
     }

@@ -24,7 +24,8 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
-use crate::engine::{Body, HostState, MAX_INSTANCES, NoOutboundHttp, REQUEST_DEADLINE_TICKS};
+use crate::engine::{Body, HostState, MAX_INSTANCES, REQUEST_DEADLINE_TICKS};
+use crate::outbound::{AllowedHosts, OutboundHttp};
 use crate::routes::Router;
 
 /// A component ready to serve.
@@ -33,6 +34,8 @@ pub struct Serving {
     pub kv: sluice_host_key_value::KeyValue,
     pub variables: sluice_host_variables::Variables,
     pub environment: Vec<(String, String)>,
+    /// Where its outbound HTTP may go.
+    pub allowed_hosts: Arc<AllowedHosts>,
 }
 
 /// Everything the server shares between requests.
@@ -253,7 +256,9 @@ where
         table: ResourceTable::new(),
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
-        hooks: NoOutboundHttp,
+        hooks: OutboundHttp {
+            allowed: serving.allowed_hosts.clone(),
+        },
         kv: serving.kv.clone(),
         variables: serving.variables.clone(),
         limits: StoreLimitsBuilder::new()

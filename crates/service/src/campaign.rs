@@ -561,6 +561,10 @@ fn finish_change(
     if let Some(detail) = detail {
         after["detail"] = detail;
     }
+    // The figures at the moment of the change, for the log and its webhooks.
+    after["total"] = json!(
+        crate::counters::read_stats(svc.store, &record.id, record.counter_stage(), now)?.total
+    );
     if record.state.is_active() {
         // e.g. a completed campaign rolled back: check-in must see it again.
         add_to_list(svc, keys::ACTIVE_CAMPAIGNS, &record.id)?;

@@ -14,6 +14,7 @@
 //! | `codes/{campaign}` | failure codes seen in a campaign |
 //! | `reviewed/{campaign}` | when a check-in last had the policy review it |
 //! | `freezes` | the declared change freezes, one small list (see [`crate::freeze`]) |
+//! | `notify/progress` | how far webhook delivery has followed the audit log (see [`crate::notify`]) |
 //! | `keys/statement` | the newest key statement the server was given |
 //! | `audit/{seq}` | audit entries; `seq/audit`, `seq/campaign` and `seq/freeze` are counters |
 //! | `cnt/...` | atomic counters (see [`crate::counters`]) |
@@ -58,3 +59,4 @@ pub const AUDIT_SEQ: &str = "seq/audit";
 pub const CAMPAIGN_SEQ: &str = "seq/campaign";
 pub const FREEZES: &str = "freezes";
 pub const FREEZE_SEQ: &str = "seq/freeze";
+pub const NOTIFY: &str = "notify/progress";

@@ -33,6 +33,7 @@ pub mod http;
 pub mod instant;
 pub mod keys;
 pub mod memory_store;
+pub mod notify;
 pub mod records;
 pub mod release;
 pub mod service;

@@ -30,12 +30,14 @@ pub struct Config {
     pub ddi_tenant: Option<String>,
     /// A DDI `GatewayToken` that opens every enrolled controller; none when unset.
     pub ddi_gateway_token: Option<String>,
+    /// Where campaign events go (`webhook_url`, `webhook_secret`); none when unset.
+    pub webhook: Option<crate::notify::Webhook>,
 }
 
 impl Config {
     /// Reads configuration through `variable` (a Spin variable lookup): `admin_token`,
-    /// `trust_root` (the JSON of `trust.json`), `poll_seconds`, `ddi_tenant` and
-    /// `ddi_gateway_token`.
+    /// `trust_root` (the JSON of `trust.json`), `poll_seconds`, `ddi_tenant`,
+    /// `ddi_gateway_token`, `webhook_url` and `webhook_secret`.
     pub fn from_variables(variable: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         let non_empty = |name: &str| variable(name).filter(|v| !v.trim().is_empty());
         let trust_root = non_empty("trust_root")
@@ -53,7 +55,24 @@ impl Config {
                 })?,
             None => DEFAULT_POLL_SECONDS,
         };
+        let webhook = match (non_empty("webhook_url"), non_empty("webhook_secret")) {
+            (None, None) => None,
+            (Some(url), Some(secret)) => {
+                let url = url.trim().to_owned();
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(format!(
+                        "variable webhook_url: {url:?} is not an http(s) URL"
+                    ));
+                }
+                if secret.len() < 16 {
+                    return Err("variable webhook_secret: use at least 16 characters".into());
+                }
+                Some(crate::notify::Webhook { url, secret })
+            }
+            _ => return Err("variables webhook_url and webhook_secret go together".into()),
+        };
         Ok(Config {
+            webhook,
             admin_token: non_empty("admin_token"),
             trust_root,
             poll_seconds,

@@ -1381,3 +1381,6 @@ fn one_device_cannot_roll_a_campaign_back_or_pick_its_own_ring() {
 
 #[path = "service/change.rs"]
 mod change;
+
+#[path = "service/notify.rs"]
+mod notify;

@@ -21,7 +21,7 @@ mod policy;
 
 use futures::SinkExt;
 use sluice_service::streamed_body::Reply;
-use sluice_service::{ApiError, Config, Service};
+use sluice_service::{ApiError, Config, Service, notify};
 use spin_sdk::http::{Fields, OutgoingResponse, Request, Response, ResponseOutparam};
 
 pub use environment::WasiEnvironment;
@@ -47,6 +47,78 @@ pub fn serve(request: Request, policy: &dyn sluice_policy::Policy, handler: Hand
         Err(error) => error.into_response(),
     };
     to_spin(response)
+}
+
+/// Serves one request with `handler`, then, once the response is sent,
+/// delivers pending campaign events to the webhook (`webhook_url`), if one is
+/// configured: a slow or dead receiver never delays the client.
+///
+/// ```no_run
+/// use spin_sdk::http::{Request, ResponseOutparam};
+///
+/// #[spin_sdk::http_component]
+/// async fn handle(request: Request, response_out: ResponseOutparam) {
+///     sluice_spin::serve_and_notify(
+///         request,
+///         response_out,
+///         &sluice_spin::ImportedPolicy,
+///         sluice_service::status::handle,
+///     )
+///     .await
+/// }
+/// # fn main() {}
+/// ```
+pub async fn serve_and_notify(
+    request: Request,
+    out: ResponseOutparam,
+    policy: &dyn sluice_policy::Policy,
+    handler: Handler,
+) {
+    let request = from_spin(request);
+    let (store, config) = match setup() {
+        Ok(setup) => setup,
+        Err(error) => return send_whole(out, error.into_response()).await,
+    };
+    let service = Service {
+        store: &store,
+        policy,
+        config: &config,
+        env: &WasiEnvironment,
+    };
+    send_whole(out, handler(&service, &request)).await;
+    if let Some(webhook) = &config.webhook {
+        deliver(&service, webhook).await;
+    }
+}
+
+/// Sends the next events through Spin's outbound HTTP (the component's
+/// `allowed_outbound_hosts` must name the receiver's origin).
+async fn deliver(service: &Service<'_>, webhook: &notify::Webhook) {
+    let Ok(Some(batch)) = notify::take(service, webhook) else {
+        return;
+    };
+    let mut accepted = 0;
+    let mut error = None;
+    for outgoing in &batch.requests {
+        let mut request = spin_sdk::http::Request::post(batch.url.as_str(), outgoing.body.clone());
+        for (name, value) in &outgoing.headers {
+            request.header(*name, value.as_str());
+        }
+        match spin_sdk::http::send::<_, Response>(request.build()).await {
+            Ok(response) if (200..300).contains(response.status()) => accepted += 1,
+            Ok(response) => {
+                error = Some(format!("the receiver answered {}", response.status()));
+                break;
+            }
+            Err(e) => {
+                error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    // A store error here only delays the events: the lease runs out and the
+    // next request delivers them again.
+    let _ = notify::settle(service, batch, accepted, error);
 }
 
 /// A handler of `sluice-service` whose answer may be streamed.
