@@ -343,7 +343,7 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
     let campaign: CampaignRecord = records::read(svc.store, &keys::campaign(id))?
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
     let now = svc.env.now();
-    let campaign = campaign::end_if_due(svc, &campaign, now)?;
+    let campaign = campaign::follow_schedule(svc, &campaign, now)?;
     let step = campaign.counter_stage();
     let stats = counters::read_stats(svc.store, id, step, now)?;
     let stages = counters::read_stages(svc.store, id, step)?;

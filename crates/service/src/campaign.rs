@@ -168,6 +168,9 @@ pub struct CampaignRecord {
     /// No new offers from this instant on; the campaign then ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_at: Option<u64>,
+    /// Whether a scheduled campaign's start has been reached (and audited).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub start_reached: bool,
     /// Freezes this (critical) campaign may pass, each named by an operator.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub freeze_overrides: Vec<FreezeOverride>,
@@ -386,6 +389,7 @@ pub fn create(
         updated_at: now,
         start_at,
         end_at,
+        start_reached: false,
         freeze_overrides: Vec::new(),
         rings,
         ring: 0,
@@ -583,10 +587,45 @@ fn finish_change(
     Ok(())
 }
 
+/// Follows a scheduled campaign's clock, and returns it as it now stands: its
+/// start, once reached, is audited (`campaign.start`, so receivers hear of it);
+/// at its end, see [`end_if_due`]. Concurrent callers do each once.
+pub fn follow_schedule(
+    svc: &Service,
+    campaign: &CampaignRecord,
+    now: u64,
+) -> Result<CampaignRecord, ApiError> {
+    let starts = |c: &CampaignRecord| {
+        c.state == CampaignState::Running
+            && !c.start_reached
+            && c.start_at.is_some_and(|start| now >= start)
+    };
+    if !starts(campaign) {
+        return end_if_due(svc, campaign, now);
+    }
+    let started = transition(
+        svc,
+        &campaign.id,
+        "schedule",
+        "campaign.start",
+        now,
+        None,
+        |current| {
+            if !starts(current) {
+                return Ok(None);
+            }
+            let mut updated = current.clone();
+            updated.start_reached = true;
+            Ok(Some(updated))
+        },
+    )?;
+    end_if_due(svc, &started, now)
+}
+
 /// Ends a running or paused campaign whose end time has come, and returns it as
 /// it now stands: no new offers from then on, devices already updating finish,
 /// and the reason says how far it got. Concurrent callers end it once.
-pub fn end_if_due(
+fn end_if_due(
     svc: &Service,
     campaign: &CampaignRecord,
     now: u64,

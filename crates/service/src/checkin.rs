@@ -227,7 +227,7 @@ pub(crate) fn answer(
     for ((key, value), last) in campaign_keys.iter().zip(records).zip(reviewed) {
         if let Some(bytes) = value {
             let campaign: CampaignRecord = records::decode(key, bytes)?;
-            campaigns.push(campaign::end_if_due(svc, &campaign, now)?);
+            campaigns.push(campaign::follow_schedule(svc, &campaign, now)?);
             let last = last
                 .as_deref()
                 .and_then(|b| std::str::from_utf8(b).ok())

@@ -1,4 +1,4 @@
-//! Webhook notifications: each campaign event (started, advanced, waiting for
+//! Webhook notifications: each campaign event (scheduled, started, advanced, waiting for
 //! approval, approved, halted, rolled back, finished, paused, resumed,
 //! aborted) as a signed JSON `POST` to the operator's receiver, in order.
 //!
@@ -77,6 +77,7 @@ pub fn event_of(entry: &Entry) -> Option<Value> {
                 .is_some_and(|a| !a["start_at"].is_null());
             if scheduled { "scheduled" } else { "started" }
         }
+        "campaign.start" => "started",
         "campaign.advance" => "advanced",
         "campaign.wait_for_approval" => "waiting_for_approval",
         "campaign.approve" => "approved",

@@ -372,6 +372,11 @@ fn a_scheduled_campaign_offers_nothing_before_its_start_and_nothing_new_after_it
 
     fleet.advance(1);
     assert_eq!(fleet.checkin(&devs[0], "1.0")["action"], "update");
+    assert!(
+        fleet
+            .audit_actions()
+            .contains(&("schedule".into(), "campaign.start".into()))
+    );
     assert_eq!(fleet.status(&devs[0], &c, "downloading").status, 200);
 
     // At its end: no new offers; the device already updating finishes; the
