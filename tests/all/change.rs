@@ -19,6 +19,28 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// A host running `spin.toml` with the reckless `offer_now` vendor policy
+/// swapped in (one line), devices polling every second, release 1.2.0
+/// published, and a campaign for it.
+fn reckless_rollout() -> (tempfile::TempDir, std::path::PathBuf, Host, String) {
+    let (guard, dir) = crate::cli::scratch();
+    crate::up::release(&dir);
+    let host = Host::start(crate::host::HostConfig {
+        manifest: crate::up::app_with_policy(&dir, "offer_now"),
+        state_dir: dir.join("state"),
+        args: vec![
+            "--no-build".into(),
+            "--variable".into(),
+            format!("trust_root={}", crate::up::trust(&dir)),
+            "--variable".into(),
+            "poll_seconds=1".into(),
+        ],
+    });
+    crate::up::publish(&dir, &host);
+    let id = crate::up::create_campaign(&dir, &host, "{}");
+    (guard, dir, host, id)
+}
+
 /// `sluice ARGS --server URL --token-file FILE` against `host`; must succeed.
 fn operate(dir: &Path, host: &Host, args: &[&str]) -> Run {
     let token_file = host.token_file();
@@ -67,8 +89,9 @@ fn audited(host: &Host, action: &str) -> Value {
 }
 
 #[test]
-fn a_fleet_wide_freeze_holds_every_offer_and_the_rollout_resumes_by_itself_after_it() {
-    let (_guard, dir, host, campaign) = rollout(r#"{"stages":[{"percent":100}]}"#);
+fn a_fleet_wide_freeze_holds_a_reckless_policy_and_the_rollout_resumes_by_itself_after_it() {
+    // The vendor policy plugged in offers every device at once, always.
+    let (_guard, dir, host, campaign) = reckless_rollout();
     let end = now() + 5;
     let add = [
         "freeze",
@@ -139,8 +162,10 @@ fn a_scheduled_campaign_starts_by_itself_and_offers_nothing_before() {
 }
 
 #[test]
-fn a_gated_pilot_ring_stops_the_rollout_until_an_operator_approves() {
-    let (_guard, dir, host, other) = rollout(r#"{"stages":[{"percent":100}]}"#);
+fn a_gated_pilot_ring_stops_a_reckless_policy_until_an_operator_approves() {
+    // The vendor policy plugged in offers to everyone and asks to advance at
+    // every review; the gate holds anyway.
+    let (_guard, dir, host, other) = reckless_rollout();
     let gated = ["--ring", "lab=sim-0,sim-1,sim-2", "--approve-after", "lab"];
     let id = campaign_instead(&dir, &host, &other, &gated)
         .last_line()
