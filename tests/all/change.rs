@@ -360,20 +360,56 @@ fn campaign_events_reach_a_signed_webhook_in_order_and_a_dead_receiver_delays_no
     wait_for(3);
     operate(&dir, &host, &["campaign", "abort", &id]);
     wait_for(4);
-    std::thread::sleep(Duration::from_secs(2));
-    admin(&host, "GET", &format!("/v1/admin/campaigns/{id}"), None);
+
+    // A scheduled campaign starts at a device's check-in, which delivers the
+    // event itself (no admin request or status report comes after it).
+    let start = now() + 2;
+    let create = [
+        "campaign",
+        "create",
+        "--release",
+        "1.2.0",
+        "--policy",
+        r#"{"stages":[{"percent":100}]}"#,
+        "--start-at",
+        &start.to_string(),
+    ];
+    let scheduled = operate(&dir, &host, &create).last_line().to_owned();
+    let device = &crate::up::enrol(&host, &["cam-1".to_owned()])[0];
+    while now() < start + 1 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let answer = crate::up::checkin(&host.url, device, "1.0.0");
+    assert_eq!(answer["action"], "update", "{answer}");
+    let started = Instant::now();
+    while receiver.events().len() < 6 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            receiver.events()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     let events = receiver.events();
-    let kinds: Vec<&str> = events
+    let kinds: Vec<(&str, &str)> = events
         .iter()
-        .map(|e| e["event"].as_str().unwrap())
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap(),
+                e["campaign"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(
-        kinds,
-        ["started", "paused", "resumed", "aborted"],
-        "{events:?}"
-    );
-    assert!(events.iter().all(|e| e["campaign"] == id.as_str()));
+    let expected = [
+        ("started", id.as_str()),
+        ("paused", &id),
+        ("resumed", &id),
+        ("aborted", &id),
+        ("scheduled", &scheduled),
+        ("started", &scheduled),
+    ];
+    assert_eq!(kinds, expected, "{events:?}");
     let got = receiver.got.lock().unwrap();
     for (headers, body) in got.iter() {
         let header = |name: &str| {

@@ -11,6 +11,7 @@ async fn handle(request: Request, response_out: ResponseOutparam) {
         response_out,
         &sluice_spin::ImportedPolicy,
         sluice_service::status::handle,
+        sluice_spin::Notify::Always,
     )
     .await
 }

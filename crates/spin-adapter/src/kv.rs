@@ -7,6 +7,9 @@ use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
 /// A bucket of Spin's key-value store.
 pub struct SpinStore {
     bucket: store::Bucket,
+    /// Whether this request appended to the audit log (so there may be
+    /// campaign events to deliver).
+    audited: std::cell::Cell<bool>,
 }
 
 fn err(e: store::Error) -> StoreError {
@@ -22,7 +25,13 @@ impl SpinStore {
     pub fn open(label: &str) -> Result<SpinStore, StoreError> {
         Ok(SpinStore {
             bucket: store::open(label).map_err(err)?,
+            audited: std::cell::Cell::new(false),
         })
+    }
+
+    /// Whether this request appended to the audit log.
+    pub fn audited(&self) -> bool {
+        self.audited.get()
     }
 }
 
@@ -51,6 +60,9 @@ impl Store for SpinStore {
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        if key == sluice_service::keys::AUDIT_SEQ {
+            self.audited.set(true);
+        }
         atomics::increment(&self.bucket, key, delta).map_err(err)
     }
 

@@ -49,9 +49,21 @@ pub fn serve(request: Request, policy: &dyn sluice_policy::Policy, handler: Hand
     to_spin(response)
 }
 
+/// When a component delivers webhook events after answering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notify {
+    /// After every request (status reports, admin calls: they also retry a
+    /// receiver that failed).
+    Always,
+    /// Only after a request that changed a campaign (check-in, the hot path:
+    /// a quiet check-in costs nothing more).
+    AfterChanges,
+}
+
 /// Serves one request with `handler`, then, once the response is sent,
 /// delivers pending campaign events to the webhook (`webhook_url`), if one is
-/// configured: a slow or dead receiver never delays the client.
+/// configured and `when` says so: a slow or dead receiver never delays the
+/// client.
 ///
 /// ```no_run
 /// use spin_sdk::http::{Request, ResponseOutparam};
@@ -63,6 +75,7 @@ pub fn serve(request: Request, policy: &dyn sluice_policy::Policy, handler: Hand
 ///         response_out,
 ///         &sluice_spin::ImportedPolicy,
 ///         sluice_service::status::handle,
+///         sluice_spin::Notify::Always,
 ///     )
 ///     .await
 /// }
@@ -73,6 +86,7 @@ pub async fn serve_and_notify(
     out: ResponseOutparam,
     policy: &dyn sluice_policy::Policy,
     handler: Handler,
+    when: Notify,
 ) {
     let request = from_spin(request);
     let (store, config) = match setup() {
@@ -86,7 +100,11 @@ pub async fn serve_and_notify(
         env: &WasiEnvironment,
     };
     send_whole(out, handler(&service, &request)).await;
-    if let Some(webhook) = &config.webhook {
+    let due = match when {
+        Notify::Always => true,
+        Notify::AfterChanges => store.audited(),
+    };
+    if let Some(webhook) = config.webhook.as_ref().filter(|_| due) {
         deliver(&service, webhook).await;
     }
 }

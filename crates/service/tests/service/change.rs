@@ -445,20 +445,9 @@ fn a_ddi_device_caught_by_a_freeze_may_download_but_not_install() {
     );
 }
 
-/// A vendor policy that offers to everyone and always wants the next stage.
-struct Reckless;
-
-impl Policy for Reckless {
-    fn validate(&self, _: &str) -> Result<(), String> {
-        Ok(())
-    }
-    fn decide(&self, _: &Device, _: &Campaign, _: &Stats, _: u64) -> Decision {
-        Decision::Offer
-    }
-    fn review(&self, campaign: &Campaign, _: &Stats, _: u64) -> Verdict {
-        Verdict::Advance(campaign.stage + 1)
-    }
-}
+// The reckless vendor policy the end-to-end tests plug in: offers to everyone
+// and always wants the next stage.
+use sluice_policy_offer_now::OfferNow as Reckless;
 
 impl Fleet {
     fn approve(&self, campaign: &str, body: &str) -> Response {
