@@ -583,26 +583,43 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         if let Err(e) = image.finish() {
             return self.reject(&pending.campaign, "install", &e);
         }
-        for state in ["downloaded", "installing", "rebooting"] {
-            match self.report(&pending.campaign, state) {
-                Err(reason) => return self.abandon(&reason),
-                // A change freeze holds the install: keep the verified image
-                // and ask again later (the next step resumes the download, which
-                // has nothing left to fetch, verifies the image again and
-                // reports `downloaded` again).
-                Ok(answer) if answer.action == "hold" => {
-                    let wait = answer.hold_seconds.unwrap_or(60).max(1);
-                    self.event(&format!(
-                        "install of {} held for {wait} s: {}",
-                        pending.release,
-                        answer
-                            .reason
-                            .as_deref()
-                            .unwrap_or("the server asked to wait")
-                    ));
-                    return Ok(Next::Wait(u64::from(wait)));
-                }
-                Ok(_) => {}
+        // The install starts only on the server's go-ahead. A change freeze
+        // answers `hold`: keep the verified image and ask again later (the
+        // next step resumes the download, which has nothing left to fetch,
+        // verifies the image again and reports `downloaded` again). A report
+        // that does not get through (a network cut, an overloaded server)
+        // could have been answered `hold` too, so it is asked again as well.
+        match self.transport.status(&pending.campaign, "downloaded", None) {
+            Ok(answer) if answer.action == "hold" => {
+                let wait = answer.hold_seconds.unwrap_or(60).max(1);
+                self.event(&format!(
+                    "install of {} held for {wait} s: {}",
+                    pending.release,
+                    answer
+                        .reason
+                        .as_deref()
+                        .unwrap_or("the server asked to wait")
+                ));
+                return Ok(Next::Wait(u64::from(wait)));
+            }
+            Ok(_) => {}
+            Err(TransportError::Refused { code, message, .. }) if code == "campaign_aborted" => {
+                return self.abandon(&message);
+            }
+            Err(TransportError::Refused { .. }) => {}
+            Err(TransportError::Temporary {
+                message,
+                retry_after,
+            }) => {
+                self.event(&format!(
+                    "report downloaded not delivered, will ask again before installing: {message}"
+                ));
+                return Ok(self.backoff(retry_after));
+            }
+        }
+        for state in ["installing", "rebooting"] {
+            if let Err(reason) = self.report(&pending.campaign, state) {
+                return self.abandon(&reason);
             }
         }
         // "Reboot" into the new slot; remember what the old one holds.

@@ -168,6 +168,11 @@ pub struct CampaignRecord {
     /// No new offers from this instant on; the campaign then ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_at: Option<u64>,
+    /// Counts the record's changes: a webhook receiver orders one campaign's
+    /// events by it (their delivery follows the audit log, whose appends may
+    /// interleave between concurrent requests).
+    #[serde(default)]
+    pub revision: u64,
     /// Whether a scheduled campaign's start has been reached (and audited).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub start_reached: bool,
@@ -216,8 +221,8 @@ impl CampaignRecord {
     }
 
     fn summary(&self) -> serde_json::Value {
-        let mut summary =
-            json!({"state": self.state.as_str(), "stage": self.stage, "reason": self.reason});
+        let mut summary = json!({"state": self.state.as_str(), "stage": self.stage,
+                                 "reason": self.reason, "revision": self.revision});
         if !self.rings.is_empty() {
             summary["ring"] = json!(self.ring);
         }
@@ -390,6 +395,7 @@ pub fn create(
         start_at,
         end_at,
         start_reached: false,
+        revision: 0,
         freeze_overrides: Vec::new(),
         rings,
         ring: 0,
@@ -499,6 +505,7 @@ pub(crate) fn transition(
             };
             before = Some(current.summary());
             updated.updated_at = now;
+            updated.revision = current.revision + 1;
             Ok(Some(updated))
         })?;
     let record = record.ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;

@@ -452,7 +452,7 @@ fn offer(
     let rollout = Rollout {
         campaign: campaign.id.clone(),
         release: campaign.release.clone(),
-        stage: campaign.counter_stage(),
+        stage: steps::counter_stage_for(campaign, &device.id),
         phase: Phase::Offered,
         offered_at: now,
         from_version: body.version.clone(),
@@ -480,7 +480,7 @@ fn offer(
         counters::record_offer(
             svc.store,
             &campaign.id,
-            campaign.counter_stage(),
+            rollout.stage,
             counters::window(now),
         )?;
     }

@@ -62,10 +62,19 @@ pub struct Progress {
     /// The last failure, for operators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
-    /// A deliverer holds the log until this (unix seconds).
+    /// A deliverer holds the log until this (unix seconds); also the lease's
+    /// token, so a deliverer whose lease ran out writes nothing.
     #[serde(default)]
     pub leased_until: u64,
+    /// The audit entry after the cursor was missing when first looked at then
+    /// (its writer may still be writing it): `(seq, unix seconds)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<(i64, u64)>,
 }
+
+/// How long a missing audit entry may hold delivery up before it is skipped
+/// (its writer stopped between taking the number and writing the entry).
+pub const GAP_GRACE_SECONDS: u64 = 30;
 
 /// The event an audit entry is, if it is one a receiver hears about.
 pub fn event_of(entry: &Entry) -> Option<Value> {
@@ -167,8 +176,28 @@ pub fn take(svc: &Service, webhook: &Webhook) -> Result<Option<Batch>, ApiError>
     if !took {
         return Ok(None);
     }
-    let progress = leased.unwrap_or_default();
-    let entries = audit::read(svc.store, progress.cursor, MAX_BATCH)?;
+    let mut progress = leased.unwrap_or_default();
+    let mut entries = contiguous(
+        audit::read(svc.store, progress.cursor, MAX_BATCH)?,
+        progress.cursor,
+    );
+    if entries.is_empty() {
+        // The next entry is not written yet. Wait for it a little; past the
+        // grace, its writer is gone: skip the number.
+        let missing = progress.cursor + 1;
+        match progress.gap {
+            Some((seq, seen)) if seq == missing && now >= seen + GAP_GRACE_SECONDS => {
+                progress.cursor = missing;
+                progress.gap = None;
+                entries = contiguous(
+                    audit::read(svc.store, progress.cursor, MAX_BATCH)?,
+                    progress.cursor,
+                );
+            }
+            Some((seq, _)) if seq == missing => {}
+            _ => progress.gap = Some((missing, now)),
+        }
+    }
     let last_seq = entries.last().map_or(progress.cursor, |e| e.seq);
     let requests = entries
         .iter()
@@ -199,6 +228,24 @@ pub fn take(svc: &Service, webhook: &Webhook) -> Result<Option<Batch>, ApiError>
     }))
 }
 
+/// The entries that follow `cursor` without a gap: delivery never passes an
+/// entry whose writer has taken its number but not yet written it.
+fn contiguous(entries: Vec<Entry>, cursor: i64) -> Vec<Entry> {
+    entries
+        .into_iter()
+        .enumerate()
+        .take_while(|(i, e)| e.seq == cursor + 1 + *i as i64)
+        .map(|(_, e)| e)
+        .collect()
+}
+
+impl Batch {
+    /// When its lease runs out: stop sending a little before.
+    pub fn lease_until(&self) -> u64 {
+        self.progress.leased_until
+    }
+}
+
 /// Records how a batch went: the receiver accepted its first `accepted`
 /// requests, then failed with `error` (or accepted them all), and releases the
 /// lease. After a failure the next attempt waits, twice as long each time.
@@ -211,21 +258,31 @@ pub fn settle(
     let now = svc.env.now();
     let mut progress = batch.progress;
     let failed = error.is_some() && accepted < batch.requests.len();
-    if failed {
-        // Past the accepted events, up to (not including) the failed one.
-        let failed_seq = batch.requests[accepted].seq;
-        progress.cursor = failed_seq - 1;
-        progress.failures = progress.failures.saturating_add(1);
-        let backoff = (1u64 << progress.failures.min(10)).min(MAX_BACKOFF_SECONDS);
-        progress.retry_at = now + backoff;
-        progress.last_error = error;
+    if let Some(unsent) = batch.requests.get(accepted) {
+        // Past the accepted events, up to (not including) the first unsent
+        // one: it failed, or the lease ran short before it was sent.
+        progress.cursor = unsent.seq - 1;
+        if let Some(error) = error {
+            progress.failures = progress.failures.saturating_add(1);
+            let backoff = (1u64 << progress.failures.min(10)).min(MAX_BACKOFF_SECONDS);
+            progress.retry_at = now + backoff;
+            progress.last_error = Some(error);
+        }
     } else {
         progress.cursor = batch.last_seq;
         progress.failures = 0;
         progress.last_error = None;
     }
+    if progress.gap.is_some_and(|(seq, _)| seq <= progress.cursor) {
+        progress.gap = None;
+    }
+    // Only while the lease is still ours: a deliverer that outlived it (a slow
+    // receiver) writes nothing, and its successor resends from the cursor.
+    let token = progress.leased_until;
     progress.leased_until = 0;
-    svc.store.set(keys::NOTIFY, &records::encode(&progress))?;
+    records::update::<Progress, _>(svc.store, keys::NOTIFY, |current| {
+        Ok((current.map(|c| c.leased_until) == Some(token)).then(|| progress.clone()))
+    })?;
     Ok(Delivered {
         sent: accepted,
         failed,
@@ -245,6 +302,9 @@ pub fn deliver(
     let mut accepted = 0;
     let mut error = None;
     for request in &batch.requests {
+        if svc.env.now() + 10 >= batch.lease_until() {
+            break;
+        }
         match sender.post(&batch.url, &request.headers, &request.body) {
             Ok(status) if (200..300).contains(&status) => accepted += 1,
             Ok(status) => {

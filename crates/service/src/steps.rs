@@ -149,6 +149,20 @@ pub fn validate(rings: Vec<NewRing>, gated_stages: &[u32]) -> Result<Vec<Ring>, 
     Ok(stored)
 }
 
+/// Where an offer to `device` counts: while rings are open, in the ring that
+/// names it (a straggler of an earlier ring counts there, not in the open
+/// one); otherwise in the campaign's current step.
+pub fn counter_stage_for(campaign: &CampaignRecord, device: &str) -> u32 {
+    if !campaign.in_rings() {
+        return campaign.counter_stage();
+    }
+    campaign
+        .rings
+        .iter()
+        .position(|r| r.ids.iter().any(|id| id == device))
+        .map_or(campaign.counter_stage(), |i| i as u32)
+}
+
 /// Whether the campaign considers `device` now: while rings are open, only the
 /// devices of the rings opened so far.
 pub fn admits(campaign: &CampaignRecord, device: &str) -> bool {
@@ -192,6 +206,8 @@ pub fn review(
                 && next > campaign.stage
                 && campaign.approve_stages.contains(&campaign.stage) =>
         {
+            // One stage at a time past a gate, however far the policy jumps.
+            let next = campaign.stage + 1;
             let gate = Gate {
                 after: format!("stage {}", campaign.stage),
                 opens: format!("stage {next}"),
@@ -201,7 +217,17 @@ pub fn review(
             };
             return close_gate(svc, campaign, gate, now);
         }
-        Verdict::Advance(_) | Verdict::Complete if free => verdict,
+        // A jump over a gated stage stops at it: its gate closes in turn.
+        Verdict::Advance(next) if free && next > campaign.stage => {
+            let stop = campaign
+                .approve_stages
+                .iter()
+                .copied()
+                .filter(|g| *g > campaign.stage && *g < next)
+                .min();
+            Verdict::Advance(stop.unwrap_or(next))
+        }
+        Verdict::Complete if free => verdict,
         _ => Verdict::Proceed,
     };
     let campaign = campaign::apply_verdict(svc, campaign, &verdict)?;

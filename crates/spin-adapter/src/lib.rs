@@ -118,6 +118,11 @@ async fn deliver(service: &Service<'_>, webhook: &notify::Webhook) {
     let mut accepted = 0;
     let mut error = None;
     for outgoing in &batch.requests {
+        // Stop a little before the lease runs out, so no other deliverer sends
+        // the same events at the same time.
+        if sluice_service::Environment::now(&WasiEnvironment) + 10 >= batch.lease_until() {
+            break;
+        }
         let mut request = spin_sdk::http::Request::post(batch.url.as_str(), outgoing.body.clone());
         for (name, value) in &outgoing.headers {
             request.header(*name, value.as_str());

@@ -734,3 +734,48 @@ fn the_all_hands_scenario_no_offers_in_the_freeze_failures_in_the_pilot_no_stage
         campaign["reason"]
     );
 }
+
+/// A vendor policy that jumps three stages at every review.
+struct Jumper;
+
+impl Policy for Jumper {
+    fn validate(&self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn decide(&self, _: &Device, _: &Campaign, _: &Stats, _: u64) -> Decision {
+        Decision::Offer
+    }
+    fn review(&self, campaign: &Campaign, _: &Stats, _: u64) -> Verdict {
+        Verdict::Advance(campaign.stage + 3)
+    }
+}
+
+#[test]
+fn a_policy_that_jumps_stages_stops_at_each_gate_in_turn() {
+    let fleet = Fleet::new().with_policy(&Jumper);
+    let devs = fleet.enrol_many("d", 4);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let c = fleet.campaign(json!({"release": "2.0", "approve_stages": [1, 2]}));
+    let step = |dev: &Dev| {
+        assert_eq!(fleet.checkin(dev, "1.0")["action"], "update");
+        fleet.finish(dev, &c, "succeeded");
+        fleet.progress(&c)["campaign"].clone()
+    };
+    // From stage 0 the jump to 3 stops at gated stage 1, whose gate then closes.
+    let at = step(&devs[0]);
+    assert_eq!(at["stage"], 1, "{at}");
+    let at = step(&devs[1]);
+    assert_eq!(
+        (at["stage"].as_u64(), at["waiting"]["opens"].as_str()),
+        (Some(1), Some("stage 2")),
+        "{at}"
+    );
+    assert_eq!(fleet.approve(&c, "").status, 200);
+    // Stage 2 is gated too: one approval never passes two gates.
+    let at = step(&devs[2]);
+    assert_eq!(
+        (at["stage"].as_u64(), at["waiting"]["opens"].as_str()),
+        (Some(2), Some("stage 3")),
+        "{at}"
+    );
+}

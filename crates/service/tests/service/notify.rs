@@ -157,3 +157,30 @@ fn a_receiver_that_is_down_gets_every_event_later_with_backoff() {
         [("started".into(), c.clone()), ("paused".into(), c)]
     );
 }
+
+#[test]
+fn an_audit_entry_still_being_written_holds_delivery_until_it_is_there_or_its_writer_is_gone() {
+    let fleet = Fleet::new();
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let receiver = Receiver::default();
+    fleet.deliver(&receiver);
+    let before = receiver.got.borrow().len();
+    // A writer took the next number and has not written its entry yet.
+    use sluice_service::Store as _;
+    fleet
+        .store
+        .increment(sluice_service::keys::AUDIT_SEQ, 1)
+        .unwrap();
+    let c = fleet.campaign(json!({"release": "2.0"}));
+    assert_eq!(fleet.deliver(&receiver).sent, 0, "nothing passes the gap");
+    fleet.advance(notify::GAP_GRACE_SECONDS - 1);
+    assert_eq!(fleet.deliver(&receiver).sent, 0);
+    // Its writer is gone: the number is skipped, and nothing after it is lost.
+    fleet.advance(1);
+    assert_eq!(fleet.deliver(&receiver).sent, 1);
+    assert_eq!(receiver.got.borrow().len(), before + 1);
+    assert_eq!(
+        events(&receiver).last().unwrap(),
+        &("started".to_owned(), c)
+    );
+}
