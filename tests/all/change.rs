@@ -50,9 +50,15 @@ fn operate(dir: &Path, host: &Host, args: &[&str]) -> Run {
 }
 
 /// Aborts the campaign `rollout` made (`other`), then creates the one under
-/// test (release 1.2.0, one 100% stage) with `extra` arguments.
+/// test with `extra` arguments.
 fn campaign_instead(dir: &Path, host: &Host, other: &str, extra: &[&str]) -> Run {
     operate(dir, host, &["campaign", "abort", other]);
+    create_campaign(dir, host, extra)
+}
+
+/// Creates a campaign for release 1.2.0 at one 100% stage, with `extra`
+/// arguments; what `sluice campaign create` printed.
+fn create_campaign(dir: &Path, host: &Host, extra: &[&str]) -> Run {
     let mut create = vec![
         "campaign",
         "create",
@@ -364,17 +370,9 @@ fn campaign_events_reach_a_signed_webhook_in_order_and_a_dead_receiver_delays_no
     // A scheduled campaign starts at a device's check-in, which delivers the
     // event itself (no admin request or status report comes after it).
     let start = now() + 2;
-    let create = [
-        "campaign",
-        "create",
-        "--release",
-        "1.2.0",
-        "--policy",
-        r#"{"stages":[{"percent":100}]}"#,
-        "--start-at",
-        &start.to_string(),
-    ];
-    let scheduled = operate(&dir, &host, &create).last_line().to_owned();
+    let scheduled = create_campaign(&dir, &host, &["--start-at", &start.to_string()])
+        .last_line()
+        .to_owned();
     let device = &crate::up::enrol(&host, &["cam-1".to_owned()])[0];
     while now() < start + 1 {
         std::thread::sleep(Duration::from_millis(200));

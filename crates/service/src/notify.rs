@@ -289,8 +289,8 @@ pub fn settle(
     })
 }
 
-/// Delivers pending events through a blocking `sender` (the native server,
-/// tests): [`take`], send in order until one fails, [`settle`].
+/// Delivers pending events through a blocking `sender` (an embedder without
+/// async, the tests): [`take`], send in order until one fails, [`settle`].
 pub fn deliver(
     svc: &Service,
     webhook: &Webhook,
