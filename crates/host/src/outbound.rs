@@ -19,6 +19,9 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
 const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a whole exchange may take, from connecting to the response's
+/// last byte: a receiver that drips one byte every few seconds is cut off too.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One allowed origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,13 +191,58 @@ impl WasiHttpHooks for OutboundHttp {
         };
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let deadline = tokio::time::Instant::now() + EXCHANGE_TIMEOUT;
+            let (response, io) = tokio::time::timeout_at(
+                deadline,
+                wasmtime_wasi_http::default_send_request(request, Some(options)),
+            )
+            .await
+            .map_err(|_| wasmtime_wasi_http::Error::ConnectionReadTimeout)??;
             Ok((
-                response.map(BodyExt::boxed_unsync),
+                response.map(|body| {
+                    BodyExt::boxed_unsync(Deadline {
+                        body: BodyExt::boxed_unsync(body),
+                        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                    })
+                }),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
             ))
         })
+    }
+}
+
+/// A response body that ends in `ConnectionReadTimeout` once its exchange's
+/// deadline passes.
+struct Deadline<B> {
+    body: B,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> http_body::Body for Deadline<B>
+where
+    B: http_body::Body<Data = bytes::Bytes, Error = wasmtime_wasi_http::Error> + Unpin,
+{
+    type Data = bytes::Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err(
+                wasmtime_wasi_http::Error::ConnectionReadTimeout,
+            )));
+        }
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -229,6 +277,23 @@ mod tests {
 
         assert!(allowed(&["https://{{ hook_host }}"]).allows("https", "hooks.example.com", None));
         assert!(!AllowedHosts::default().allows("https", "hooks.example.com", None));
+    }
+
+    #[tokio::test]
+    async fn a_dripping_body_is_cut_off_at_the_deadline() {
+        use http_body_util::BodyExt;
+        // A body that never ends and never sends: what a hanging receiver gives.
+        let endless = http_body_util::StreamBody::new(futures::stream::pending::<
+            Result<http_body::Frame<bytes::Bytes>, wasmtime_wasi_http::Error>,
+        >());
+        let mut body = Deadline {
+            body: endless.boxed_unsync(),
+            deadline: Box::pin(tokio::time::sleep(Duration::from_millis(20))),
+        };
+        match body.frame().await {
+            Some(Err(wasmtime_wasi_http::Error::ConnectionReadTimeout)) => {}
+            other => panic!("expected a read timeout, got {other:?}"),
+        }
     }
 
     #[test]
