@@ -4,6 +4,7 @@
 //! Offline work (keys, packing and verifying releases) needs no server.
 
 mod atomic_file;
+mod audit;
 mod bench;
 mod byte_size;
 mod campaign;
@@ -48,6 +49,9 @@ enum Command {
     /// Fleet-wide change freezes: no offers and no installs while one holds.
     #[command(subcommand)]
     Freeze(freeze::Command),
+    /// Check the audit log's hash chain, or export it as JSON lines.
+    #[command(subcommand)]
+    Audit(audit::Command),
     /// The reference device agent: A/B slots in a directory, verified resumable updates.
     Device(device::Args),
     /// A simulated fleet against a server, with failure injection and a summary.
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Up(args) => up::run(args),
         Command::Campaign(command) => campaign::run(command),
         Command::Freeze(command) => freeze::run(command),
+        Command::Audit(command) => audit::run(command),
         Command::Device(args) => device::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),

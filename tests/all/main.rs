@@ -2,6 +2,7 @@
 //!
 //! One test binary (as wasmtime does it) so that the workspace links it once.
 
+mod audit;
 mod bench;
 mod change;
 mod cli;

@@ -15,7 +15,7 @@
 //! | `POST /v1/admin/campaigns/{id}/override-freeze` | let a critical campaign pass a freeze: `{"freeze", "reason"}` |
 //! | `GET /v1/admin/freezes`, `POST /v1/admin/freezes` | change freezes: `{"reason", "start", "end", "lead_seconds", "selector"}` |
 //! | `DELETE /v1/admin/freezes/{id}` | lift a freeze |
-//! | `GET /v1/admin/audit?after=N&limit=M` | the audit log |
+//! | `GET /v1/admin/audit?after=N&limit=M` | the audit log: entries at positions N+1..N+M, the `missing` positions, `next` (where the next page starts) and the chain's `head` |
 //!
 //! Changes are audited as `admin`, or as `admin:NAME` when the request names its
 //! operator in an `X-Sluice-Operator: NAME` header (the CLI sends the user's
@@ -123,8 +123,7 @@ fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
             };
             let after = number("after", 0)?;
             let limit = number("limit", 100)?.clamp(1, audit::MAX_PAGE as i64) as usize;
-            let entries = audit::read(svc.store, after, limit)?;
-            Ok(Response::json(200, &json!({"entries": entries})))
+            Ok(Response::json(200, &audit::read(svc.store, after, limit)?))
         }
         _ => Err(ApiError::not_found(format!(
             "no admin resource {method} {}",

@@ -1,8 +1,26 @@
-//! The append-only audit log: every admin action (and every automatic campaign
-//! decision), who made it, when, and the state before and after.
+//! The append-only, hash-chained audit log: every admin action (and every
+//! automatic campaign decision), who made it, when, and the state before and
+//! after.
+//!
+//! Each entry names the SHA-256 of the entry before it (`prev`; [`GENESIS`] for
+//! the first), and the head record (`audit/head`) names the last entry and its
+//! digest. Editing, moving or deleting an entry therefore breaks a link that
+//! [`Verifier`] finds (`sluice audit verify`); rewriting the whole chain from an
+//! edited entry on is caught by an anchor, a digest noted earlier
+//! (`--anchor SEQ:DIGEST`).
+//!
+//! Appending is lock-free: an appender writes entry `head + 1` only if that
+//! number is free (compare-and-swap from absent), then moves the head to it. An
+//! appender that finds the number taken moves the head past the other entry
+//! first (its writer may have stopped in between), then tries the next number.
+//! So the head never names an entry that is not written, and entries are never
+//! rewritten.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::http::ApiError;
 use crate::keys;
@@ -12,12 +30,19 @@ use crate::store::Store;
 /// Most entries one read returns.
 pub const MAX_PAGE: usize = 1000;
 
+/// What the first chained entry names as the one before it.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// How often an append is retried when other appenders take its number.
+const APPEND_ATTEMPTS: usize = 32;
+
 /// One audit entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub seq: i64,
     pub at: u64,
-    /// `admin` for the operator's token, `policy` for automatic decisions.
+    /// `admin` (or `admin:NAME`) for the operator's token, `policy` or
+    /// `schedule` for decisions the service takes itself.
     pub actor: String,
     pub action: String,
     pub target: String,
@@ -25,10 +50,57 @@ pub struct Entry {
     pub before: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
+    /// The digest of the entry before this one (hex SHA-256). Absent only on
+    /// entries written before the log was chained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
 }
 
-/// Appends an entry. Sequence numbers come from an atomic counter, so concurrent
-/// writers never overwrite each other; entries are never rewritten.
+impl Entry {
+    /// The SHA-256 (hex) of the entry's JSON encoding, which the next entry names
+    /// as `prev`. Decoding and encoding again gives the same bytes, so anyone
+    /// holding the entry (from the API or an export) can recompute it.
+    ///
+    /// ```
+    /// use sluice_service::audit::{Entry, GENESIS};
+    /// let entry = Entry {
+    ///     seq: 1, at: 0, actor: "admin".into(), action: "release.publish".into(),
+    ///     target: "2.0".into(), before: None, after: None, prev: Some(GENESIS.into()),
+    /// };
+    /// assert_eq!(entry.digest().len(), 64);
+    /// ```
+    pub fn digest(&self) -> String {
+        hex(&Sha256::digest(records::encode(self)))
+    }
+}
+
+/// The last entry of the log: its number and digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub seq: i64,
+    pub digest: String,
+}
+
+/// The head of the log. A store written before the log was chained has no head
+/// record: its entries are numbered by the `seq/audit` counter, and the chain
+/// starts after them.
+pub fn head(store: &dyn Store) -> Result<Head, ApiError> {
+    Ok(read_head(store)?.1)
+}
+
+fn read_head(store: &dyn Store) -> Result<(Option<Vec<u8>>, Head), ApiError> {
+    let raw = store.get(keys::AUDIT_HEAD)?;
+    let head = match &raw {
+        Some(bytes) => records::decode(keys::AUDIT_HEAD, bytes)?,
+        None => Head {
+            seq: store.counters(&[keys::AUDIT_SEQ.to_owned()])?[0],
+            digest: GENESIS.to_owned(),
+        },
+    };
+    Ok((raw, head))
+}
+
+/// Appends an entry at the end of the chain and returns its number.
 pub fn append(
     store: &dyn Store,
     at: u64,
@@ -38,32 +110,649 @@ pub fn append(
     before: Option<Value>,
     after: Option<Value>,
 ) -> Result<i64, ApiError> {
-    let seq = store.increment(keys::AUDIT_SEQ, 1)?;
-    let entry = Entry {
-        seq,
-        at,
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        target: target.to_owned(),
-        before,
-        after,
-    };
-    store.set(&keys::audit(seq), &records::encode(&entry))?;
-    Ok(seq)
+    for _ in 0..APPEND_ATTEMPTS {
+        let (raw_head, head) = read_head(store)?;
+        let entry = Entry {
+            seq: head.seq + 1,
+            at,
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            before: before.clone(),
+            after: after.clone(),
+            prev: Some(head.digest.clone()),
+        };
+        let key = keys::audit(entry.seq);
+        let ours = store.compare_and_swap(&key, None, &records::encode(&entry))?;
+        let last = if ours {
+            entry
+        } else {
+            // The number is taken: by an appender that got there first, or by
+            // one that stopped before moving the head. Move the head past it.
+            match records::read::<Entry>(store, &key)? {
+                Some(other) if other.prev.as_deref() == Some(head.digest.as_str()) => other,
+                Some(_) => {
+                    return Err(ApiError::internal(format!(
+                        "audit entry {} does not follow the entry before it: \
+                         the log was changed outside Sluice (run `sluice audit verify`)",
+                        head.seq + 1
+                    )));
+                }
+                None => continue,
+            }
+        };
+        let moved = Head {
+            seq: last.seq,
+            digest: last.digest(),
+        };
+        // Losing this race is fine: whoever won moved the head at least as far.
+        store.compare_and_swap(
+            keys::AUDIT_HEAD,
+            raw_head.as_deref(),
+            &records::encode(&moved),
+        )?;
+        if ours {
+            return Ok(moved.seq);
+        }
+    }
+    Err(ApiError::new(
+        503,
+        "contended",
+        "the audit log is being appended to by many requests at once; retry",
+    ))
 }
 
-/// Up to `limit` entries with sequence numbers above `after`, oldest first.
-pub fn read(store: &dyn Store, after: i64, limit: usize) -> Result<Vec<Entry>, ApiError> {
-    let last = store.counters(&[keys::AUDIT_SEQ.to_owned()])?[0];
-    let first = after.max(0) + 1;
-    let end = last.min(after.max(0).saturating_add(limit.min(MAX_PAGE) as i64));
-    if end < first {
-        return Ok(Vec::new());
+/// One page of the log, as `GET /v1/admin/audit` returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    /// The entries found, oldest first, as stored.
+    pub entries: Vec<Entry>,
+    /// Positions in the page with no entry (deleted behind Sluice's back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<i64>,
+    /// The last position read: the next page starts after it.
+    pub next: i64,
+    /// The log's head when the page was read.
+    pub head: Head,
+}
+
+impl Page {
+    /// The entries with the positions they were found at.
+    pub fn positioned(&self, after: i64) -> impl Iterator<Item = (i64, &Entry)> {
+        let mut positions = (after + 1..=self.next).filter(|p| !self.missing.contains(p));
+        self.entries
+            .iter()
+            .map(move |entry| (positions.next().unwrap_or(entry.seq), entry))
     }
-    let keys: Vec<String> = (first..=end).map(keys::audit).collect();
+}
+
+/// The entries at positions `after + 1 ..= after + limit` (at most the head).
+pub fn read(store: &dyn Store, after: i64, limit: usize) -> Result<Page, ApiError> {
+    let after = after.max(0);
+    let head = head(store)?;
+    let end = head
+        .seq
+        .min(after.saturating_add(limit.clamp(1, MAX_PAGE) as i64));
+    let mut page = Page {
+        entries: Vec::new(),
+        missing: Vec::new(),
+        next: end.max(after),
+        head,
+    };
+    if end <= after {
+        return Ok(page);
+    }
+    let keys: Vec<String> = (after + 1..=end).map(keys::audit).collect();
     let values = store.get_many(&keys)?;
-    keys.iter()
-        .zip(values)
-        .filter_map(|(k, v)| v.map(|v| records::decode(k, &v)))
-        .collect()
+    for ((position, key), value) in (after + 1..).zip(&keys).zip(values) {
+        match value {
+            Some(bytes) => page.entries.push(records::decode(key, &bytes)?),
+            None => page.missing.push(position),
+        }
+    }
+    Ok(page)
+}
+
+/// A digest noted earlier that entry `seq` must still have (e.g. from an
+/// earlier `sluice audit verify`, or a webhook receiver's copy): it catches a
+/// log rewritten consistently from some entry on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: i64,
+    pub digest: String,
+}
+
+impl std::str::FromStr for Anchor {
+    type Err = String;
+
+    /// Parses `SEQ:DIGEST`, as `sluice audit verify` prints it.
+    ///
+    /// ```
+    /// use sluice_service::audit::Anchor;
+    /// let anchor: Anchor = format!("42:{}", "ab".repeat(32)).parse().unwrap();
+    /// assert_eq!(anchor.seq, 42);
+    /// assert!("42".parse::<Anchor>().is_err());
+    /// ```
+    fn from_str(text: &str) -> Result<Anchor, String> {
+        let (seq, digest) = text
+            .split_once(':')
+            .ok_or("an anchor is SEQ:DIGEST, as `sluice audit verify` prints it")?;
+        let seq = seq
+            .parse::<i64>()
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| format!("anchor entry number {seq:?} is not a positive number"))?;
+        let digest = digest.to_ascii_lowercase();
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("anchor digest {digest:?} is not 64 hex digits"));
+        }
+        Ok(Anchor { seq, digest })
+    }
+}
+
+/// Something [`Verifier`] found wrong with a log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// Positions `from..=to` hold no entry: deleted (or moved).
+    Missing { from: i64, to: i64 },
+    /// Entry `seq` is stored at a position it was not written at: the log was
+    /// reordered (or an entry's number was edited).
+    Misplaced { seq: i64, position: i64 },
+    /// Entry `seq` does not name the digest of the entry before it: that entry
+    /// (or this one) was edited, or entries were reordered.
+    BrokenLink { seq: i64 },
+    /// Entry `seq` has no link although entries before it do: its link was
+    /// removed.
+    Unlinked { seq: i64 },
+    /// The head names another last entry than the log ends with: the last
+    /// entries were edited or deleted.
+    Head { head: Head, last: Option<Head> },
+    /// An anchor's entry is missing or has another digest: the log was
+    /// rewritten.
+    Anchor {
+        anchor: Anchor,
+        found: Option<String>,
+    },
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::Missing { from, to } if from == to => {
+                write!(f, "entry {from} is missing: deleted or moved")
+            }
+            Finding::Missing { from, to } => {
+                write!(f, "entries {from} to {to} are missing: deleted or moved")
+            }
+            Finding::Misplaced { seq, position } => write!(
+                f,
+                "entry {seq} is stored at position {position}: the log was reordered or the entry's number edited"
+            ),
+            Finding::BrokenLink { seq } => write!(
+                f,
+                "entry {seq} does not follow the entry before it: one of them was edited, or entries were reordered"
+            ),
+            Finding::Unlinked { seq } => {
+                write!(
+                    f,
+                    "entry {seq} lost its link to the entry before it: it was edited"
+                )
+            }
+            Finding::Head { head, last } => {
+                write!(
+                    f,
+                    "the log's head names entry {} ({}), ",
+                    head.seq,
+                    short(&head.digest)
+                )?;
+                match last {
+                    Some(last) => write!(
+                        f,
+                        "but the log ends with entry {} ({}): the last entries were edited or deleted",
+                        last.seq,
+                        short(&last.digest)
+                    ),
+                    None => write!(f, "but the log is empty: its entries were deleted"),
+                }
+            }
+            Finding::Anchor { anchor, found } => match found {
+                Some(found) => write!(
+                    f,
+                    "entry {} has digest {}, not the anchored {}: the log was rewritten",
+                    anchor.seq,
+                    short(found),
+                    short(&anchor.digest)
+                ),
+                None => write!(
+                    f,
+                    "anchored entry {} is not in the log: the log was rewritten",
+                    anchor.seq
+                ),
+            },
+        }
+    }
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
+/// Checks a log's entries, given in stored order page by page, against its chain.
+///
+/// ```
+/// use sluice_service::audit::{self, Verifier};
+/// use sluice_service::memory_store::MemoryStore;
+///
+/// let store = MemoryStore::default();
+/// audit::append(&store, 1, "admin", "freeze.add", "f1", None, None).unwrap();
+/// audit::append(&store, 2, "admin", "freeze.remove", "f1", None, None).unwrap();
+/// let page = audit::read(&store, 0, 100).unwrap();
+/// let mut verifier = Verifier::default();
+/// for (position, entry) in page.positioned(0) {
+///     verifier.push(position, entry);
+/// }
+/// let report = verifier.finish(Some(&audit::head(&store).unwrap()));
+/// assert!(report.findings.is_empty());
+/// assert_eq!(report.entries, 2);
+/// ```
+#[derive(Debug, Default)]
+pub struct Verifier {
+    /// The last position an entry was found at.
+    position: i64,
+    /// The last entry's number and digest.
+    last: Option<Head>,
+    /// Whether a linked entry was seen (unlinked ones may only come before).
+    linked: bool,
+    entries: u64,
+    unlinked: u64,
+    /// The anchors, with the digest their entry was found with.
+    anchors: Vec<(Anchor, Option<String>)>,
+    findings: Vec<Finding>,
+}
+
+/// What [`Verifier::finish`] concludes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Entries checked.
+    pub entries: u64,
+    /// Entries written before the log was chained (they cannot be checked).
+    pub unlinked: u64,
+    /// The last entry checked: note it, and pass it later as an anchor.
+    pub last: Option<Head>,
+    /// Everything wrong, in log order; empty for an intact log.
+    pub findings: Vec<Finding>,
+}
+
+impl Verifier {
+    /// A verifier that also checks `anchors`.
+    pub fn with_anchors(anchors: &[Anchor]) -> Verifier {
+        Verifier {
+            anchors: anchors.iter().map(|a| (a.clone(), None)).collect(),
+            ..Verifier::default()
+        }
+    }
+
+    /// Checks the entry found at `position` (positions rise; a position with no
+    /// entry is simply not pushed).
+    pub fn push(&mut self, position: i64, entry: &Entry) {
+        if position > self.position + 1 {
+            self.findings.push(Finding::Missing {
+                from: self.position + 1,
+                to: position - 1,
+            });
+        }
+        if entry.seq != position {
+            self.findings.push(Finding::Misplaced {
+                seq: entry.seq,
+                position,
+            });
+        }
+        let follows_gap = position > self.position + 1;
+        match (&entry.prev, &self.last) {
+            (Some(prev), _) if !self.linked => {
+                if prev != GENESIS && !follows_gap {
+                    self.findings.push(Finding::BrokenLink { seq: entry.seq });
+                }
+                self.linked = true;
+            }
+            (Some(prev), Some(last)) => {
+                // After a gap the entry before is unknown; the gap is reported.
+                if *prev != last.digest && !follows_gap {
+                    self.findings.push(Finding::BrokenLink { seq: entry.seq });
+                }
+            }
+            (Some(_), None) => {}
+            (None, _) if self.linked => self.findings.push(Finding::Unlinked { seq: entry.seq }),
+            (None, _) => self.unlinked += 1,
+        }
+        let digest = entry.digest();
+        if let Some(anchor) = self.anchors.iter_mut().find(|a| a.0.seq == entry.seq) {
+            anchor.1 = Some(digest.clone());
+        }
+        self.last = Some(Head {
+            seq: entry.seq,
+            digest,
+        });
+        self.position = position;
+        self.entries += 1;
+    }
+
+    /// Checks the end of the log against its `head` (when known: an export
+    /// carries none), and the anchors.
+    pub fn finish(mut self, head: Option<&Head>) -> Report {
+        if let Some(head) = head
+            && self.last.as_ref() != Some(head)
+            && !(head.seq == 0 && self.last.is_none())
+        {
+            self.findings.push(Finding::Head {
+                head: head.clone(),
+                last: self.last.clone(),
+            });
+        }
+        for (anchor, found) in std::mem::take(&mut self.anchors) {
+            if found.as_deref() != Some(anchor.digest.as_str()) {
+                self.findings.push(Finding::Anchor { anchor, found });
+            }
+        }
+        Report {
+            entries: self.entries,
+            unlinked: self.unlinked,
+            last: self.last,
+            findings: self.findings,
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory_store::MemoryStore;
+
+    fn log_of(n: u64) -> MemoryStore {
+        let store = MemoryStore::default();
+        for i in 1..=n {
+            append(
+                &store,
+                i,
+                "admin",
+                "campaign.pause",
+                &format!("c{i}"),
+                None,
+                None,
+            )
+            .unwrap();
+        }
+        store
+    }
+
+    fn verify(store: &MemoryStore, anchors: &[Anchor]) -> Report {
+        let mut verifier = Verifier::with_anchors(anchors);
+        // Page by page, as `sluice audit verify` reads the API.
+        let mut after = 0;
+        loop {
+            let page = read(store, after, 2).unwrap();
+            for (position, entry) in page.positioned(after) {
+                verifier.push(position, entry);
+            }
+            if page.next == after {
+                return verifier.finish(Some(&page.head));
+            }
+            after = page.next;
+        }
+    }
+
+    fn entry(store: &MemoryStore, seq: i64) -> Entry {
+        records::read(store, &keys::audit(seq)).unwrap().unwrap()
+    }
+
+    fn put(store: &MemoryStore, position: i64, entry: &Entry) {
+        store
+            .set(&keys::audit(position), &records::encode(entry))
+            .unwrap();
+    }
+
+    #[test]
+    fn an_intact_log_verifies_and_each_entry_names_the_one_before() {
+        let store = log_of(5);
+        assert_eq!(entry(&store, 1).prev.as_deref(), Some(GENESIS));
+        for seq in 2..=5 {
+            assert_eq!(
+                entry(&store, seq).prev,
+                Some(entry(&store, seq - 1).digest())
+            );
+        }
+        let report = verify(&store, &[]);
+        assert_eq!(report.findings, []);
+        assert_eq!(report.entries, 5);
+        assert_eq!(report.last, Some(head(&store).unwrap()));
+        assert_eq!(verify(&MemoryStore::default(), &[]).findings, []);
+    }
+
+    #[test]
+    fn an_edited_entry_is_found() {
+        let store = log_of(5);
+        let mut edited = entry(&store, 3);
+        edited.actor = "someone-else".into();
+        put(&store, 3, &edited);
+        assert_eq!(
+            verify(&store, &[]).findings,
+            [Finding::BrokenLink { seq: 4 }]
+        );
+        // The last entry is covered by the head.
+        let store = log_of(5);
+        let mut edited = entry(&store, 5);
+        edited.action = "campaign.resume".into();
+        put(&store, 5, &edited);
+        assert!(matches!(
+            verify(&store, &[]).findings[..],
+            [Finding::Head { .. }]
+        ));
+    }
+
+    #[test]
+    fn reordered_entries_are_found() {
+        let store = log_of(5);
+        let (two, three) = (entry(&store, 2), entry(&store, 3));
+        put(&store, 2, &three);
+        put(&store, 3, &two);
+        let findings = verify(&store, &[]).findings;
+        assert!(
+            findings.contains(&Finding::Misplaced {
+                seq: 3,
+                position: 2
+            }),
+            "{findings:?}"
+        );
+        assert!(
+            findings.contains(&Finding::BrokenLink { seq: 3 }),
+            "{findings:?}"
+        );
+        // Renumbered to hide the move: the links still break.
+        let store = log_of(5);
+        let (mut two, mut three) = (entry(&store, 2), entry(&store, 3));
+        (two.seq, three.seq) = (3, 2);
+        put(&store, 2, &three);
+        put(&store, 3, &two);
+        let findings = verify(&store, &[]).findings;
+        assert!(
+            findings.contains(&Finding::BrokenLink { seq: 2 }),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn deleted_entries_are_found() {
+        let store = log_of(5);
+        store.delete(&keys::audit(2)).unwrap();
+        assert_eq!(
+            verify(&store, &[]).findings,
+            [Finding::Missing { from: 2, to: 2 }]
+        );
+        // The last one: the head still names it.
+        let store = log_of(5);
+        store.delete(&keys::audit(5)).unwrap();
+        assert!(matches!(
+            verify(&store, &[]).findings[..],
+            [Finding::Head { .. }]
+        ));
+        // Removing a link is found too.
+        let store = log_of(5);
+        let mut unlinked = entry(&store, 4);
+        unlinked.prev = None;
+        put(&store, 4, &unlinked);
+        assert!(
+            verify(&store, &[])
+                .findings
+                .contains(&Finding::Unlinked { seq: 4 })
+        );
+    }
+
+    #[test]
+    fn a_log_rewritten_consistently_is_caught_by_an_anchor() {
+        let store = log_of(5);
+        let anchor = Anchor {
+            seq: 3,
+            digest: entry(&store, 3).digest(),
+        };
+        // Rewrite entry 3 and everything after it, and the head, consistently.
+        for seq in 3..=5 {
+            let mut rewritten = entry(&store, seq);
+            rewritten.prev = Some(entry(&store, seq - 1).digest());
+            if seq == 3 {
+                rewritten.actor = "someone-else".into();
+            }
+            put(&store, seq, &rewritten);
+        }
+        let last = entry(&store, 5);
+        let head = Head {
+            seq: 5,
+            digest: last.digest(),
+        };
+        store
+            .set(keys::AUDIT_HEAD, &records::encode(&head))
+            .unwrap();
+        assert_eq!(
+            verify(&store, &[]).findings,
+            [],
+            "the chain alone cannot tell"
+        );
+        let findings = verify(&store, std::slice::from_ref(&anchor)).findings;
+        assert!(
+            matches!(&findings[..], [Finding::Anchor { anchor: a, found: Some(_) }] if *a == anchor)
+        );
+    }
+
+    #[test]
+    fn an_appender_that_stopped_before_moving_the_head_is_helped_past() {
+        let store = log_of(2);
+        let stranded = Entry {
+            seq: 3,
+            at: 9,
+            actor: "admin".into(),
+            action: "campaign.abort".into(),
+            target: "c9".into(),
+            before: None,
+            after: None,
+            prev: Some(head(&store).unwrap().digest),
+        };
+        put(&store, 3, &stranded);
+        assert_eq!(head(&store).unwrap().seq, 2);
+        assert_eq!(
+            append(&store, 10, "admin", "campaign.resume", "c9", None, None).unwrap(),
+            4
+        );
+        assert_eq!(entry(&store, 3), stranded, "entries are never rewritten");
+        assert_eq!(entry(&store, 4).prev, Some(stranded.digest()));
+        assert_eq!(verify(&store, &[]).findings, []);
+    }
+
+    #[test]
+    fn a_log_from_before_the_chain_continues_with_a_chain() {
+        let store = MemoryStore::default();
+        for seq in 1..=2 {
+            store.increment(keys::AUDIT_SEQ, 1).unwrap();
+            let old = Entry {
+                seq,
+                at: 1,
+                actor: "admin".into(),
+                action: "release.publish".into(),
+                target: "1.0".into(),
+                before: None,
+                after: None,
+                prev: None,
+            };
+            put(&store, seq, &old);
+        }
+        assert_eq!(
+            append(&store, 5, "admin", "campaign.pause", "c1", None, None).unwrap(),
+            3
+        );
+        let report = verify(&store, &[]);
+        assert_eq!(report.findings, []);
+        assert_eq!((report.entries, report.unlinked), (3, 2));
+    }
+
+    #[test]
+    fn concurrent_appenders_make_one_unbroken_chain() {
+        let store = MemoryStore::default();
+        std::thread::scope(|scope| {
+            for writer in 0..4 {
+                let store = &store;
+                scope.spawn(move || {
+                    for i in 0..50 {
+                        append(
+                            store,
+                            i,
+                            "admin",
+                            "campaign.pause",
+                            &format!("w{writer}"),
+                            None,
+                            None,
+                        )
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let report = verify(&store, &[]);
+        assert_eq!(report.findings, []);
+        assert_eq!(report.entries, 200);
+    }
+
+    #[test]
+    fn an_entry_that_does_not_follow_the_head_stops_appends() {
+        let store = log_of(2);
+        let mut foreign = entry(&store, 2);
+        foreign.seq = 3;
+        foreign.prev = Some(GENESIS.into());
+        put(&store, 3, &foreign);
+        let error = append(&store, 10, "admin", "campaign.pause", "c1", None, None).unwrap_err();
+        assert!(error.to_string().contains("sluice audit verify"), "{error}");
+        assert_eq!(head(&store).unwrap().seq, 2, "nothing changed");
+    }
+
+    #[test]
+    fn anchors_parse_as_verify_prints_them() {
+        let digest = "ab".repeat(32);
+        assert_eq!(
+            format!("7:{digest}").parse::<Anchor>(),
+            Ok(Anchor {
+                seq: 7,
+                digest: digest.clone()
+            })
+        );
+        for bad in [
+            "7",
+            "x:00",
+            "0:00",
+            &format!("7:{}", "z".repeat(64)),
+            "7:abc",
+        ] {
+            assert!(bad.parse::<Anchor>().is_err(), "{bad}");
+        }
+    }
 }

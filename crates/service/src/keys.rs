@@ -16,7 +16,8 @@
 //! | `freezes` | the declared change freezes, one small list (see [`crate::freeze`]) |
 //! | `notify/progress` | how far webhook delivery has followed the audit log (see [`crate::notify`]) |
 //! | `keys/statement` | the newest key statement the server was given |
-//! | `audit/{seq}` | audit entries; `seq/audit`, `seq/campaign` and `seq/freeze` are counters |
+//! | `audit/{seq}` | audit entries, hash-chained; `audit/head` names the last (see [`crate::audit`]) |
+//! | `seq/campaign`, `seq/freeze` | counters numbering campaigns and freezes (`seq/audit` numbered audit entries before the chain) |
 //! | `cnt/...` | atomic counters (see [`crate::counters`]) |
 
 pub fn device(id: &str) -> String {
@@ -55,7 +56,17 @@ pub const RELEASE_INDEX: &str = "index/releases";
 pub const CAMPAIGN_INDEX: &str = "index/campaigns";
 pub const VERSION_INDEX: &str = "index/versions";
 pub const KEY_STATEMENT: &str = "keys/statement";
+/// Numbered audit entries before the log was chained; read only to continue
+/// such a log.
 pub const AUDIT_SEQ: &str = "seq/audit";
+/// The audit log's head: the last entry's number and digest.
+pub const AUDIT_HEAD: &str = "audit/head";
+/// Whether `key` is an audit entry (what a store adapter watches for to learn
+/// that a request changed something worth notifying).
+pub fn is_audit_entry(key: &str) -> bool {
+    key.strip_prefix("audit/")
+        .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+}
 pub const CAMPAIGN_SEQ: &str = "seq/campaign";
 pub const FREEZES: &str = "freezes";
 pub const FREEZE_SEQ: &str = "seq/freeze";

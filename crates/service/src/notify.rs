@@ -106,6 +106,9 @@ pub fn event_of(entry: &Entry) -> Option<Value> {
         "by": entry.actor,
         "before": entry.before,
         "after": entry.after,
+        // The entry's digest: a receiver that keeps it can later check the
+        // server's log against it (`sluice audit verify --anchor ID:DIGEST`).
+        "audit_digest": entry.digest(),
     }))
 }
 
@@ -157,7 +160,7 @@ pub struct Batch {
 /// the receiver is backing off, or nothing is new (then it costs two reads).
 pub fn take(svc: &Service, webhook: &Webhook) -> Result<Option<Batch>, ApiError> {
     let now = svc.env.now();
-    let last = svc.store.counters(&[keys::AUDIT_SEQ.to_owned()])?[0];
+    let last = audit::head(svc.store)?.seq;
     let progress: Progress = records::read(svc.store, keys::NOTIFY)?.unwrap_or_default();
     if progress.cursor >= last || progress.retry_at > now || progress.leased_until > now {
         return Ok(None);
@@ -178,19 +181,20 @@ pub fn take(svc: &Service, webhook: &Webhook) -> Result<Option<Batch>, ApiError>
     }
     let mut progress = leased.unwrap_or_default();
     let mut entries = contiguous(
-        audit::read(svc.store, progress.cursor, MAX_BATCH)?,
+        audit::read(svc.store, progress.cursor, MAX_BATCH)?.entries,
         progress.cursor,
     );
     if entries.is_empty() {
-        // The next entry is not written yet. Wait for it a little; past the
-        // grace, its writer is gone: skip the number.
+        // The next entry is missing: deleted behind the service's back (the
+        // chained log never shows a number before its entry is written), or a
+        // gap of a log written before chaining. Wait a little, then skip it.
         let missing = progress.cursor + 1;
         match progress.gap {
             Some((seq, seen)) if seq == missing && now >= seen + GAP_GRACE_SECONDS => {
                 progress.cursor = missing;
                 progress.gap = None;
                 entries = contiguous(
-                    audit::read(svc.store, progress.cursor, MAX_BATCH)?,
+                    audit::read(svc.store, progress.cursor, MAX_BATCH)?.entries,
                     progress.cursor,
                 );
             }
@@ -228,8 +232,8 @@ pub fn take(svc: &Service, webhook: &Webhook) -> Result<Option<Batch>, ApiError>
     }))
 }
 
-/// The entries that follow `cursor` without a gap: delivery never passes an
-/// entry whose writer has taken its number but not yet written it.
+/// The entries that follow `cursor` without a gap: delivery does not pass a
+/// missing entry before its grace is up.
 fn contiguous(entries: Vec<Entry>, cursor: i64) -> Vec<Entry> {
     entries
         .into_iter()

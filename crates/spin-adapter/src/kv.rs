@@ -60,9 +60,6 @@ impl Store for SpinStore {
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        if key == sluice_service::keys::AUDIT_SEQ {
-            self.audited.set(true);
-        }
         atomics::increment(&self.bucket, key, delta).map_err(err)
     }
 
@@ -77,7 +74,12 @@ impl Store for SpinStore {
             return Ok(false);
         }
         match atomics::swap(cas, new) {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                if sluice_service::keys::is_audit_entry(key) {
+                    self.audited.set(true);
+                }
+                Ok(true)
+            }
             Err(atomics::CasError::CasFailed(_)) => Ok(false),
             Err(atomics::CasError::StoreError(e)) => Err(err(e)),
         }

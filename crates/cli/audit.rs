@@ -1,0 +1,177 @@
+//! `sluice audit verify|export`: check the audit log's hash chain, and copy the
+//! log out as JSON lines.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use sluice_service::audit::{Anchor, Entry, Page, Report, Verifier};
+
+use crate::atomic_file;
+use crate::client::{Client, ServerArgs};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Check that no entry was edited, reordered or deleted: each entry names the
+    /// digest of the one before it, and the log's head names the last.
+    Verify(VerifyArgs),
+    /// Write the log as JSON lines, one entry a line, oldest first.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// Check an export (`sluice audit export`) instead of the server's log.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// A digest noted earlier, which entry SEQ must still have (repeatable; as
+    /// verify prints it, or from a webhook event's `id` and `audit_digest`).
+    /// Catches a log rewritten consistently from some entry on.
+    #[arg(long, value_name = "SEQ:DIGEST")]
+    anchor: Vec<Anchor>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// Only entries after this one.
+    #[arg(long, default_value_t = 0)]
+    after: i64,
+    /// Write here (replaced whole, only once complete) instead of to stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Verify(args) => verify(args),
+        Command::Export(args) => export(args),
+    }
+}
+
+/// Reads the server's log page by page from `after`, handing each entry with
+/// its position to `each`; returns the head as of the last page.
+fn follow(
+    client: &Client,
+    mut after: i64,
+    mut each: impl FnMut(i64, &Entry) -> Result<()>,
+) -> Result<sluice_service::audit::Head> {
+    loop {
+        let reply = client.send(
+            "GET",
+            &format!(
+                "/v1/admin/audit?after={after}&limit={}",
+                sluice_service::audit::MAX_PAGE
+            ),
+            None,
+        )?;
+        let page: Page = serde_json::from_value(reply.json()?)
+            .context("the server's audit page is not what this sluice understands")?;
+        for (position, entry) in page.positioned(after) {
+            each(position, entry)?;
+        }
+        for position in &page.missing {
+            eprintln!("warning: the server's log has no entry {position}");
+        }
+        if page.next <= after {
+            return Ok(page.head);
+        }
+        after = page.next;
+    }
+}
+
+fn verify(args: VerifyArgs) -> Result<()> {
+    let mut verifier = Verifier::with_anchors(&args.anchor);
+    let report = match &args.file {
+        Some(path) => {
+            let file =
+                std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            let mut start = None;
+            for (line_number, line) in std::io::BufReader::new(file).lines().enumerate() {
+                let line = line.with_context(|| format!("reading {}", path.display()))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let entry: Entry = serde_json::from_str(&line).with_context(|| {
+                    format!(
+                        "{} line {}: not an audit entry",
+                        path.display(),
+                        line_number + 1
+                    )
+                })?;
+                // An export is consecutive from its first entry.
+                let first = *start.get_or_insert(entry.seq);
+                verifier.push(first + line_number as i64, &entry);
+            }
+            verifier.finish(None)
+        }
+        None => {
+            let client = Client::new(&args.server)?;
+            let head = follow(&client, 0, |position, entry| {
+                verifier.push(position, entry);
+                Ok(())
+            })?;
+            verifier.finish(Some(&head))
+        }
+    };
+    conclude(&report)
+}
+
+fn conclude(report: &Report) -> Result<()> {
+    if !report.findings.is_empty() {
+        for finding in &report.findings {
+            eprintln!("{finding}");
+        }
+        bail!(
+            "the audit log was changed outside Sluice: {} finding(s) in {} entries",
+            report.findings.len(),
+            report.entries
+        );
+    }
+    let Some(last) = &report.last else {
+        println!("ok: the audit log is empty");
+        return Ok(());
+    };
+    print!(
+        "ok: {} entries, each following the one before",
+        report.entries
+    );
+    if report.unlinked > 0 {
+        print!(
+            " ({} from before the log was chained, which cannot be checked)",
+            report.unlinked
+        );
+    }
+    println!();
+    println!("To check later that nothing up to here was rewritten, keep:");
+    println!("  --anchor {}:{}", last.seq, last.digest);
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let mut lines = Vec::new();
+    let mut write = |_: i64, entry: &Entry| -> Result<()> {
+        serde_json::to_writer(&mut lines, entry)?;
+        lines.push(b'\n');
+        Ok(())
+    };
+    let head = follow(&client, args.after, &mut write)?;
+    match &args.output {
+        Some(path) => {
+            // Who did what to the fleet: readable by the owner only.
+            atomic_file::write(path, &lines, atomic_file::Visibility::Secret)?;
+            eprintln!(
+                "wrote {} ({} bytes, up to entry {})",
+                path.display(),
+                lines.len(),
+                head.seq
+            );
+        }
+        None => std::io::stdout().write_all(&lines)?,
+    }
+    Ok(())
+}
