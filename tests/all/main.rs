@@ -3,6 +3,7 @@
 //! One test binary (as wasmtime does it) so that the workspace links it once.
 
 mod audit;
+mod auth;
 mod bench;
 mod change;
 mod cli;

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `POST /v1/admin/devices` | enrol devices: `{"devices":[{"id","hardware","tags","attributes","version","security_version"}]}` → their secrets, shown once |
 //! | `GET /v1/admin/devices/{id}` | a device's enrolment, rollout state and last check-in |
+//! | `POST /v1/admin/devices/{id}/revoke` | revoke a device (`{"reason"}`): its secret opens nothing any more |
 //! | `PUT /v1/admin/chunks/{sha256}` | upload a chunk (`HEAD`: is it stored?) |
 //! | `POST /v1/admin/releases[?file_name=NAME]` | publish a signed manifest (body: the `manifest` file); `file_name` names the image for hawkBit DDI clients (e.g. `fw.swu`) |
 //! | `GET /v1/admin/releases[/{version}]` | list releases, or one |
@@ -29,7 +30,8 @@ use serde_json::json;
 use crate::campaign::{Action, CampaignRecord, CreateCampaign};
 use crate::credentials::{SECRET_BYTES, check_admin, hash_secret, new_secret};
 use crate::device::{
-    ATTRIBUTE_RULE, DeviceRecord, DeviceState, Seen, valid_attributes, valid_id, valid_tag,
+    ATTRIBUTE_RULE, DeviceRecord, DeviceState, Revocation, Seen, valid_attributes, valid_id,
+    valid_tag,
 };
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::release::ReleaseRecord;
@@ -57,6 +59,7 @@ fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
     match (method, parts.as_slice()) {
         ("POST", ["devices"]) => enrol(svc, request),
         ("GET", ["devices", id]) => show_device(svc, id),
+        ("POST", ["devices", id, "revoke"]) => revoke_device(svc, id, request),
         (_, ["chunks", digest]) => chunks::upload(svc, request, digest),
         ("POST", ["releases"]) => {
             let published = release::publish(svc, &request.body, request.query_param("file_name"))?;
@@ -179,6 +182,7 @@ struct Enrolled {
 
 fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
     let body: EnrolRequest = parse_json(&request.body, MAX_JSON_BODY)?;
+    let actor = operator(request)?;
     if body.devices.is_empty() || body.devices.len() > MAX_ENROL {
         return Err(ApiError::bad_request(format!(
             "enrol 1 to {MAX_ENROL} devices per request"
@@ -240,6 +244,7 @@ fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
             attributes: d.attributes,
             credential: hash_secret(&secret),
             enrolled_at: now,
+            revoked: None,
         };
         // The state record exists from the start, so every later change to it is a
         // compare-and-swap against a present value.
@@ -261,13 +266,72 @@ fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
     audit::append(
         svc.store,
         now,
-        "admin",
+        &actor,
         "device.enrol",
         &format!("{} device(s)", ids.len()),
         None,
         Some(json!({"ids": ids})),
     )?;
     Ok(Response::json(201, &json!({"devices": enrolled})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    reason: String,
+}
+
+/// Longest revocation reason, in bytes.
+const MAX_REASON: usize = 500;
+
+/// Revokes a device: from now on its secret authenticates nothing (check-in,
+/// status, manifests, DDI). Revoking a revoked device changes nothing.
+fn revoke_device(svc: &Service, id: &str, request: &Request) -> Result<Response, ApiError> {
+    let body: RevokeRequest = parse_json(&request.body, MAX_JSON_BODY)?;
+    let actor = operator(request)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > MAX_REASON {
+        return Err(ApiError::bad_request(format!(
+            "reason: say why, in at most {MAX_REASON} bytes"
+        )));
+    }
+    if !valid_id(id) {
+        return Err(ApiError::not_found("no such device"));
+    }
+    let now = svc.env.now();
+    let (device, revoked) =
+        records::update::<DeviceRecord, _>(svc.store, &keys::device(id), |d| {
+            let Some(d) = d else {
+                return Err(ApiError::not_found(format!("no device {id:?}")));
+            };
+            if d.revoked.is_some() {
+                return Ok(None);
+            }
+            Ok(Some(DeviceRecord {
+                revoked: Some(Revocation {
+                    at: now,
+                    by: actor.clone(),
+                    reason: reason.to_owned(),
+                }),
+                ..d.clone()
+            }))
+        })?;
+    let revocation = device.and_then(|d| d.revoked);
+    if revoked {
+        audit::append(
+            svc.store,
+            now,
+            &actor,
+            "device.revoke",
+            id,
+            None,
+            Some(json!({"reason": reason})),
+        )?;
+    }
+    Ok(Response::json(
+        200,
+        &json!({"id": id, "revoked": revocation}),
+    ))
 }
 
 fn show_device(svc: &Service, id: &str) -> Result<Response, ApiError> {
@@ -285,7 +349,7 @@ fn show_device(svc: &Service, id: &str) -> Result<Response, ApiError> {
         &json!({
             "id": device.id, "hardware": device.hardware, "tags": device.tags,
             "attributes": device.attributes, "enrolled_at": device.enrolled_at,
-            "state": state, "seen": seen,
+            "revoked": device.revoked, "state": state, "seen": seen,
         }),
     ))
 }

@@ -13,7 +13,7 @@ use sluice_protocol::Digest;
 
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::counters;
-use crate::credentials::{device_credentials, secret_matches};
+use crate::credentials::device_credentials;
 use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, valid_id};
 use crate::freeze::{self, Freeze, Hold};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
@@ -139,7 +139,7 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
     let device = known
         .device
         .as_ref()
-        .filter(|d| secret_matches(&secret, &d.credential))
+        .filter(|d| d.accepts(&secret))
         .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
     if body.hardware != device.hardware {
         return Err(ApiError::new(

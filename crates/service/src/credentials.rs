@@ -31,6 +31,16 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether a presented token equals the configured one, in time that tells
+/// neither where they differ nor the configured token's length (both are
+/// hashed to 32 bytes first).
+pub fn token_matches(given: &str, configured: &str) -> bool {
+    constant_time_eq(
+        Digest::of(given.as_bytes()).as_bytes(),
+        Digest::of(configured.as_bytes()).as_bytes(),
+    )
+}
+
 /// Whether `secret` matches the stored hash.
 pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
     constant_time_eq(hash_secret(secret).as_bytes(), stored_hash.as_bytes())
@@ -75,7 +85,7 @@ pub fn check_admin(request: &Request, configured: Option<&str>) -> Result<(), Ap
                 .or_else(|| h.strip_prefix("bearer "))
         })
         .ok_or_else(|| ApiError::unauthorized("admin bearer token required"))?;
-    if constant_time_eq(given.trim().as_bytes(), expected.as_bytes()) {
+    if token_matches(given.trim(), expected) {
         Ok(())
     } else {
         Err(ApiError::unauthorized("wrong admin token"))

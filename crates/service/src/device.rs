@@ -53,6 +53,27 @@ pub struct DeviceRecord {
     /// SHA-256 of the device secret.
     pub credential: String,
     pub enrolled_at: u64,
+    /// Set when an operator revoked the device: it authenticates no more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revocation>,
+}
+
+/// When, by whom and why a device was revoked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub at: u64,
+    pub by: String,
+    pub reason: String,
+}
+
+impl DeviceRecord {
+    /// Whether `secret` proves this device: it matches (compared in constant
+    /// time) and the device is not revoked.
+    pub fn accepts(&self, secret: &str) -> bool {
+        // Compare even for a revoked device, so timing does not tell them apart.
+        let matches = crate::credentials::secret_matches(secret, &self.credential);
+        matches && self.revoked.is_none()
+    }
 }
 
 /// Where a device is in a rollout.

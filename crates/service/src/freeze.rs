@@ -246,6 +246,7 @@ mod tests {
             attributes: Default::default(),
             credential: String::new(),
             enrolled_at: 0,
+            revoked: None,
         }
     }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sluice_protocol::{Envelope, Limits, Verifier};
 
-use crate::credentials::{device_credentials, secret_matches};
+use crate::credentials::device_credentials;
 use crate::device::DeviceRecord;
 use crate::http::{ApiError, Request, Response};
 use crate::service::Service;
@@ -387,7 +387,7 @@ pub fn serve_manifest(
     let keys = [keys::device(&device_id), keys::release(version)];
     let values = svc.store.get_many(&keys)?;
     let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
-        .filter(|d: &DeviceRecord| secret_matches(&secret, &d.credential))
+        .filter(|d: &DeviceRecord| d.accepts(&secret))
         .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
     let release: ReleaseRecord = records::decode_opt(&keys[1], values[1].as_ref())?
         .ok_or_else(|| ApiError::not_found(format!("no release {version:?}")))?;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::checkin::jitter;
 use crate::counters::{self, Outcome};
-use crate::credentials::{device_credentials, secret_matches};
+use crate::credentials::device_credentials;
 use crate::device::{DeviceRecord, DeviceState, Failure, Phase, valid_id};
 use crate::freeze::{self, Freeze};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
@@ -169,7 +169,7 @@ fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> 
     ];
     let values = svc.store.get_many(&keys)?;
     let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
-        .filter(|d: &DeviceRecord| secret_matches(&secret, &d.credential))
+        .filter(|d: &DeviceRecord| d.accepts(&secret))
         .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
     let state: DeviceState = records::decode_opt(&keys[1], values[1].as_ref())?.unwrap_or_default();
     let campaign: CampaignRecord = records::decode_opt(&keys[2], values[2].as_ref())?
@@ -352,7 +352,7 @@ fn health(
     ];
     let values = svc.store.get_many(&keys)?;
     let _device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
-        .filter(|d: &DeviceRecord| secret_matches(secret, &d.credential))
+        .filter(|d: &DeviceRecord| d.accepts(secret))
         .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
     let campaign: CampaignRecord = records::decode_opt(&keys[2], values[2].as_ref())?
         .ok_or_else(|| ApiError::not_found(format!("no campaign {:?}", body.campaign)))?;

@@ -796,6 +796,91 @@ fn one_device_cannot_read_or_write_anothers_state() {
 }
 
 #[test]
+fn a_revoked_device_authenticates_nowhere_and_revoking_is_audited_once() {
+    let fleet = Fleet::new();
+    let devs = fleet.enrol(&["cam-1", "cam-2"], "cam-v2", &[]);
+    let (kept, lost) = (&devs[0], &devs[1]);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let c = fleet.campaign(json!({"release": "2.0", "policy": all_at_once()}));
+    fleet.checkin(lost, "1.0");
+    let head = |fleet: &Fleet| sluice_service::audit::head(&fleet.store).unwrap();
+    // Bad revocations are refused and change nothing.
+    let before = head(&fleet);
+    for (path, body, status) in [
+        ("/v1/admin/devices/cam-2/revoke", json!({"reason": ""}), 400),
+        (
+            "/v1/admin/devices/cam-2/revoke",
+            json!({"reason": "x".repeat(501)}),
+            400,
+        ),
+        (
+            "/v1/admin/devices/cam-2/revoke",
+            json!({"why": "stolen"}),
+            400,
+        ),
+        (
+            "/v1/admin/devices/cam-9/revoke",
+            json!({"reason": "stolen"}),
+            404,
+        ),
+    ] {
+        let r = fleet.admin("POST", path, body.to_string());
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+    }
+    assert_eq!(head(&fleet), before);
+
+    let r = fleet.call(
+        Request::new("POST", "/v1/admin/devices/cam-2/revoke")
+            .header("authorization", &format!("Bearer {TOKEN}"))
+            .header("x-sluice-operator", "alice")
+            .body(json!({"reason": "stolen from the lab"}).to_string()),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json_body()["revoked"]["by"], "admin:alice");
+    // Revoking again changes nothing.
+    let again = fleet.admin(
+        "POST",
+        "/v1/admin/devices/cam-2/revoke",
+        json!({"reason": "again"}).to_string(),
+    );
+    assert_eq!(
+        again.json_body()["revoked"]["reason"],
+        "stolen from the lab"
+    );
+    let log = fleet.admin("GET", "/v1/admin/audit", "").json_body();
+    let revocations: Vec<&Value> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "device.revoke")
+        .collect();
+    assert_eq!(revocations.len(), 1);
+    assert_eq!(revocations[0]["actor"], "admin:alice");
+    assert_eq!(revocations[0]["target"], "cam-2");
+
+    // Its secret opens nothing: check-in, status, manifest, DDI.
+    assert_error(&fleet.checkin_as(lost, "1.0", 1), 401, "unauthorized");
+    assert_error(&fleet.status(lost, &c, "downloading"), 401, "unauthorized");
+    let manifest = fleet.call(
+        Request::new("GET", "/v1/releases/2.0/manifest")
+            .header("authorization", &basic_header(&lost.id, &lost.secret)),
+    );
+    assert_error(&manifest, 401, "unauthorized");
+    let ddi = fleet.call(
+        Request::new("GET", "/DEFAULT/controller/v1/cam-2")
+            .header("authorization", &format!("TargetToken {}", lost.secret)),
+    );
+    assert_eq!(ddi.status, 401);
+    // The other device is untouched, and the revoked one stays on record.
+    fleet.checkin(kept, "1.0");
+    let view = fleet
+        .admin("GET", "/v1/admin/devices/cam-2", "")
+        .json_body();
+    assert_eq!(view["revoked"]["reason"], "stolen from the lab");
+    assert_eq!(view["state"]["rollout"]["phase"], "offered");
+}
+
+#[test]
 fn stages_open_after_soak_and_success() {
     let fleet = Fleet::new();
     let devs = fleet.enrol_many("d", 300);

@@ -35,7 +35,7 @@ use sluice_protocol::Digest;
 
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::checkin::KnownDevice;
-use crate::credentials::{constant_time_eq, secret_matches};
+use crate::credentials::token_matches;
 use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, valid_id};
 use crate::http::{ApiError, Request, Response};
 use crate::service::Service;
@@ -150,7 +150,7 @@ fn authenticate(
             .ddi_gateway_token
             .as_deref()
             .ok_or_else(|| ApiError::unauthorized("gateway tokens are not enabled"))?;
-        if !constant_time_eq(token.as_bytes(), configured.as_bytes()) {
+        if !token_matches(token, configured) {
             return Err(ApiError::unauthorized("wrong gateway token"));
         }
     } else if !scheme.eq_ignore_ascii_case("TargetToken") {
@@ -160,7 +160,7 @@ fn authenticate(
     }
     let known = KnownDevice::read(svc, controller)?;
     let device = match known.device {
-        Some(device) if gateway || secret_matches(token, &device.credential) => device,
+        Some(device) if device.revoked.is_none() && (gateway || device.accepts(token)) => device,
         // The gateway may know that a controller is not enrolled; a target may not.
         None if gateway => {
             return Err(ApiError::not_found(format!(

@@ -1,0 +1,321 @@
+//! The access matrix: every route `spin.toml` declares, asked by every kind of
+//! caller, against a real `sluice up`. The table is checked against the
+//! manifest's route list, so a route added without an access rule fails here.
+
+use serde_json::{Value, json};
+
+use crate::cli::scratch;
+use crate::host::{Answer, Host, HostConfig, http, root};
+use crate::up::{admin, basic, create_campaign, enrol, publish, release, trust};
+
+/// Who asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Caller {
+    /// No credentials at all.
+    Nobody,
+    /// Credentials that do not parse.
+    Malformed,
+    /// A valid device, asking about another device.
+    OtherDevice,
+    /// A device whose enrolment was revoked, asking about itself.
+    Revoked,
+    /// A valid device, asking about itself.
+    Device,
+    /// The operator's admin token.
+    Admin,
+}
+
+const CALLERS: [Caller; 6] = [
+    Caller::Nobody,
+    Caller::Malformed,
+    Caller::OtherDevice,
+    Caller::Revoked,
+    Caller::Device,
+    Caller::Admin,
+];
+
+/// How a route's callers authenticate.
+#[derive(Clone, Copy, Debug)]
+enum Scheme {
+    /// HTTP Basic `device:secret` (the native device protocol).
+    Basic,
+    /// `Authorization: TargetToken SECRET` (hawkBit DDI).
+    TargetToken,
+    /// `Authorization: Bearer TOKEN` (the admin API).
+    Bearer,
+}
+
+/// One request through one route, and the status each caller must get, in
+/// the order of [`CALLERS`].
+struct Probe {
+    /// The route of `spin.toml` it goes through.
+    route: &'static str,
+    method: &'static str,
+    /// `{device}` is the device the request is about: the caller itself, or
+    /// (for [`Caller::OtherDevice`]) the valid device.
+    path: String,
+    body: Option<Value>,
+    scheme: Scheme,
+    expect: [u16; 6],
+}
+
+struct Fleet {
+    host: Host,
+    token: String,
+    /// (id, secret) of the valid device, another valid one, and a revoked one.
+    device: (String, String),
+    other: (String, String),
+    revoked: (String, String),
+}
+
+impl Fleet {
+    fn header(&self, scheme: Scheme, caller: Caller) -> Option<String> {
+        let secret_of = |d: &(String, String)| d.1.clone();
+        let basic_of = |d: &(String, String)| basic(&d.0, &d.1);
+        match (caller, scheme) {
+            (Caller::Nobody, _) => None,
+            (Caller::Admin, _) => Some(format!("Bearer {}", self.token)),
+            (Caller::Malformed, Scheme::Basic) => Some("Basic !!not-base64!!".into()),
+            (Caller::Malformed, Scheme::TargetToken) => Some("TargetToken".into()),
+            (Caller::Malformed, Scheme::Bearer) => Some("Bearer".into()),
+            (Caller::OtherDevice, Scheme::TargetToken) => {
+                Some(format!("TargetToken {}", secret_of(&self.other)))
+            }
+            (Caller::Revoked, Scheme::TargetToken) => {
+                Some(format!("TargetToken {}", secret_of(&self.revoked)))
+            }
+            (Caller::Device, Scheme::TargetToken) => {
+                Some(format!("TargetToken {}", secret_of(&self.device)))
+            }
+            (Caller::OtherDevice, _) => Some(basic_of(&self.other)),
+            (Caller::Revoked, _) => Some(basic_of(&self.revoked)),
+            (Caller::Device, _) => Some(basic_of(&self.device)),
+        }
+    }
+
+    fn ask(&self, probe: &Probe, caller: Caller) -> Answer {
+        let subject = match caller {
+            Caller::Revoked => &self.revoked.0,
+            _ => &self.device.0,
+        };
+        let path = probe.path.replace("{device}", subject);
+        let header = self.header(probe.scheme, caller);
+        let headers: Vec<(&str, &str)> = header
+            .as_deref()
+            .map(|h| vec![("authorization", h)])
+            .unwrap_or_default();
+        let body = probe.body.as_ref().map(|b| b.to_string().into_bytes());
+        http(
+            probe.method,
+            &format!("{}{path}", self.host.url),
+            &headers,
+            body.as_deref(),
+        )
+    }
+}
+
+/// The routes `spin.toml` declares.
+fn manifest_routes() -> Vec<String> {
+    let manifest: toml::Table = std::fs::read_to_string(root().join("spin.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    manifest["trigger"]["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["route"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
+    let (_guard, dir) = scratch();
+    release(&dir);
+    let host =
+        Host::start(HostConfig::sluice(&dir.join("state")).variable("trust_root", &trust(&dir)));
+    publish(&dir, &host);
+    let campaign = create_campaign(&dir, &host, r#"{"stages":[{"percent":100}]}"#);
+    let mut devices = enrol(&host, &["cam-1".into(), "cam-2".into(), "cam-3".into()]).into_iter();
+    let fleet = Fleet {
+        token: host.token(),
+        device: devices.next().unwrap(),
+        other: devices.next().unwrap(),
+        revoked: devices.next().unwrap(),
+        host,
+    };
+    let revoke = admin(
+        &fleet.host,
+        "POST",
+        &format!("/v1/admin/devices/{}/revoke", fleet.revoked.0),
+        Some(json!({"reason": "stolen from the lab"})),
+    );
+    assert_eq!(revoke.status, 200, "{}", revoke.text());
+    let chunk = std::fs::read_dir(dir.join("rel/chunks"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+
+    use Scheme::*;
+    let checkin = json!({"hardware": "cam-v2", "version": "1.0.0", "security_version": 1});
+    let report = json!({"campaign": campaign, "state": "downloading"});
+    //                       Nobody Malformed Other Revoked Device Admin
+    let probes = [
+        Probe {
+            route: "/v1/checkin",
+            method: "POST",
+            path: "/v1/checkin".into(),
+            body: Some(checkin),
+            scheme: Basic,
+            // Another device's credentials make the caller that device: it
+            // is answered about itself, never about the device it names.
+            expect: [401, 401, 200, 401, 200, 401],
+        },
+        Probe {
+            route: "/v1/status",
+            method: "POST",
+            path: "/v1/status".into(),
+            body: Some(report),
+            scheme: Basic,
+            expect: [401, 401, 200, 401, 200, 401],
+        },
+        Probe {
+            route: "/v1/releases/...",
+            method: "GET",
+            path: "/v1/releases/1.2.0/manifest".into(),
+            body: None,
+            scheme: Basic,
+            expect: [401, 401, 200, 401, 200, 401],
+        },
+        Probe {
+            // Chunks are public: content-addressed and immutable, cached by
+            // any CDN; a device verifies each against its signed manifest.
+            route: "/v1/chunks/...",
+            method: "GET",
+            path: format!("/v1/chunks/{chunk}"),
+            body: None,
+            scheme: Basic,
+            expect: [200, 200, 200, 200, 200, 200],
+        },
+        Probe {
+            route: "/v1/admin/...",
+            method: "GET",
+            path: "/v1/admin/releases".into(),
+            body: None,
+            scheme: Bearer,
+            expect: [401, 401, 401, 401, 401, 200],
+        },
+        Probe {
+            route: "/v1/admin/...",
+            method: "GET",
+            path: "/v1/admin/devices/{device}".into(),
+            body: None,
+            scheme: Basic,
+            expect: [401, 401, 401, 401, 401, 200],
+        },
+        Probe {
+            route: "/:tenant/controller/v1/...",
+            method: "GET",
+            path: "/DEFAULT/controller/v1/{device}".into(),
+            body: None,
+            scheme: TargetToken,
+            expect: [401, 401, 401, 401, 200, 401],
+        },
+    ];
+
+    let covered: Vec<&str> = probes.iter().map(|p| p.route).collect();
+    let routes = manifest_routes();
+    let unruled: Vec<&String> = routes
+        .iter()
+        .filter(|r| !covered.contains(&r.as_str()))
+        .collect();
+    assert!(
+        unruled.is_empty(),
+        "routes in spin.toml with no access rule in this test: {unruled:?}"
+    );
+    for route in &covered {
+        assert!(
+            routes.iter().any(|r| r == route),
+            "{route} is no longer in spin.toml"
+        );
+    }
+
+    let mut wrong = Vec::new();
+    for probe in &probes {
+        for (caller, expected) in CALLERS.iter().zip(probe.expect) {
+            let answer = fleet.ask(probe, *caller);
+            if answer.status != expected {
+                wrong.push(format!(
+                    "{} {} as {caller:?}: {} (expected {expected}): {}",
+                    probe.method,
+                    probe.path,
+                    answer.status,
+                    answer.text().chars().take(200).collect::<String>()
+                ));
+            } else if expected == 401 {
+                // A refusal says why, in the API's error shape (or is an
+                // empty DDI 401).
+                let text = answer.text();
+                assert!(
+                    text.is_empty() || answer.json()["error"].is_string(),
+                    "{text}"
+                );
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "access matrix:\n{}", wrong.join("\n"));
+
+    // Every admin operation refuses every caller but the admin token, before
+    // it reads its body: nothing changes.
+    let audit_before = admin(&fleet.host, "GET", "/v1/admin/audit", None).json()["head"].clone();
+    for (method, path) in [
+        ("POST", "/v1/admin/devices"),
+        ("GET", "/v1/admin/devices/cam-1"),
+        ("PUT", "/v1/admin/chunks/00"),
+        ("HEAD", "/v1/admin/chunks/00"),
+        ("POST", "/v1/admin/releases"),
+        ("GET", "/v1/admin/releases"),
+        ("PUT", "/v1/admin/key-statement"),
+        ("POST", "/v1/admin/campaigns"),
+        ("GET", "/v1/admin/campaigns"),
+        ("POST", "/v1/admin/campaigns/c1/pause"),
+        ("POST", "/v1/admin/campaigns/c1/abort"),
+        ("POST", "/v1/admin/campaigns/c1/approve"),
+        ("POST", "/v1/admin/campaigns/c1/override-freeze"),
+        ("GET", "/v1/admin/freezes"),
+        ("POST", "/v1/admin/freezes"),
+        ("DELETE", "/v1/admin/freezes/f1"),
+        ("GET", "/v1/admin/audit"),
+        ("POST", "/v1/admin/devices/cam-1/revoke"),
+    ] {
+        let probe = Probe {
+            route: "/v1/admin/...",
+            method,
+            path: path.into(),
+            body: Some(json!({"devices": [{"id": "intruder", "hardware": "cam-v2"}]})),
+            scheme: Basic,
+            expect: [401; 6],
+        };
+        for caller in CALLERS.iter().filter(|c| **c != Caller::Admin) {
+            let answer = fleet.ask(&probe, *caller);
+            assert_eq!(
+                answer.status,
+                401,
+                "{method} {path} as {caller:?}: {}",
+                answer.text()
+            );
+        }
+    }
+    let audit_after = admin(&fleet.host, "GET", "/v1/admin/audit", None).json()["head"].clone();
+    assert_eq!(
+        audit_before, audit_after,
+        "a refused request changed nothing"
+    );
+    let device = admin(&fleet.host, "GET", "/v1/admin/devices/cam-1", None).json();
+    assert_eq!(device["revoked"], Value::Null, "{device}");
+    fleet.host.stop();
+}
