@@ -40,12 +40,33 @@ pub struct Args {
     /// Largest request body accepted (larger ones get 413).
     #[arg(long, default_value = "20MiB", value_parser = byte_size::parse)]
     max_body: u64,
+    /// Each device's request budget, RATE/s[:BURST] (default 10/s:100), or
+    /// `off`. A device past it gets 429 with Retry-After, before any instance
+    /// runs.
+    #[arg(long, value_name = "BUDGET", default_value = "10/s:100", value_parser = parse_budget)]
+    device_budget: Budget,
+    /// Most requests served at once (at most 900). As many again wait up to
+    /// 2 s for a turn; past that the server is saturated and answers 503 with
+    /// Retry-After instead of queueing.
+    #[arg(long, value_name = "N", default_value_t = sluice_host::server::MAX_CONCURRENT)]
+    max_concurrent: usize,
     /// Do not build missing or stale components first.
     #[arg(long)]
     no_build: bool,
     /// Request log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+}
+
+/// `--device-budget`: `off` or a [`sluice_host::admission::Budget`].
+#[derive(Clone, Debug)]
+struct Budget(Option<sluice_host::admission::Budget>);
+
+fn parse_budget(text: &str) -> Result<Budget, String> {
+    if text == "off" {
+        return Ok(Budget(None));
+    }
+    text.parse().map(|b| Budget(Some(b)))
 }
 
 fn parse_variables(items: &[String]) -> Result<BTreeMap<String, String>> {
@@ -108,6 +129,8 @@ async fn serve(args: Args) -> Result<()> {
     options.runtime_config = args.runtime_config.clone();
     options.state_dir = args.state_dir.clone();
     options.max_body_bytes = usize::try_from(args.max_body).unwrap_or(usize::MAX);
+    options.device_budget = args.device_budget.0;
+    options.max_concurrent = args.max_concurrent;
     options.build = !args.no_build;
     options.variables = parse_variables(&args.variables)?;
 

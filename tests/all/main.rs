@@ -12,6 +12,7 @@ mod demo;
 mod device;
 mod host;
 mod imports;
+mod overload;
 mod policy;
 mod release;
 mod sim;

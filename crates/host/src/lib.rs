@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admission;
 pub mod app;
 pub mod builder;
 pub mod compose;
@@ -57,6 +58,12 @@ pub struct Options {
     pub variables: BTreeMap<String, String>,
     /// Largest request body accepted (413 above).
     pub max_body_bytes: usize,
+    /// Each device credential's request budget (`None`: no budgets); see
+    /// [`admission`].
+    pub device_budget: Option<admission::Budget>,
+    /// Most requests running at once (at most [`server::MAX_CONCURRENT`]); as
+    /// many again may wait up to [`admission::QUEUE_WAIT`], the rest get 503.
+    pub max_concurrent: usize,
     /// Build missing or stale components first.
     pub build: bool,
     /// Where compiled components are cached.
@@ -72,6 +79,8 @@ impl Options {
             state_dir: None,
             variables: BTreeMap::new(),
             max_body_bytes: DEFAULT_MAX_BODY,
+            device_budget: Some(admission::Budget::DEFAULT),
+            max_concurrent: server::MAX_CONCURRENT,
             build: true,
             cache_dir: engine::default_cache_dir(),
         }
@@ -261,6 +270,8 @@ pub async fn prepare(options: &Options) -> Result<Prepared> {
         routes::Router::new(routes),
         components,
         options.max_body_bytes,
+        options.max_concurrent,
+        options.device_budget,
     ));
     Ok(Prepared {
         app,

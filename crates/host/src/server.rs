@@ -1,6 +1,7 @@
 //! The HTTP server: one fresh component instance per request from a
 //! pre-instantiated `ProxyPre`, Spin's routing and headers, a request body limit,
-//! a 500 (and the host keeps serving) when a component traps, structured request
+//! admission control (see [`crate::admission`]), deadlines for slow clients, a
+//! 500 (and the host keeps serving) when a component traps, structured request
 //! logs, and graceful shutdown.
 
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, HOST};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -24,6 +25,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
+use crate::admission::{Admission, Budget, Refusal};
 use crate::engine::{Body, HostState, MAX_INSTANCES, REQUEST_DEADLINE_TICKS};
 use crate::outbound::{AllowedHosts, OutboundHttp};
 use crate::routes::Router;
@@ -43,21 +45,36 @@ pub struct Shared {
     pub router: Router,
     pub components: HashMap<String, Serving>,
     pub max_body_bytes: usize,
-    pub permits: Arc<Semaphore>,
+    pub admission: Admission,
 }
+
+/// Most requests that run at once: below the pooling allocator's instance
+/// count.
+pub const MAX_CONCURRENT: usize = MAX_INSTANCES as usize * 9 / 10;
+
+/// The longest a client may take to send a request's headers (and the
+/// longest a kept-alive connection may sit idle): a client that sends one
+/// byte a second is cut off, and holds no instance meanwhile.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a client may take to send a request's body (`408` after).
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Shared {
     pub fn new(
         router: Router,
         components: HashMap<String, Serving>,
         max_body_bytes: usize,
+        max_concurrent: usize,
+        device_budget: Option<Budget>,
     ) -> Shared {
+        // Stay below the pooling allocator's instance count; as many again
+        // may wait a moment for one.
+        let running = max_concurrent.clamp(1, MAX_CONCURRENT);
         Shared {
             router,
             components,
             max_body_bytes,
-            // Stay below the pooling allocator's instance count.
-            permits: Arc::new(Semaphore::new(MAX_INSTANCES as usize * 9 / 10)),
+            admission: Admission::new(running, running, device_budget),
         }
     }
 }
@@ -105,6 +122,8 @@ pub async fn serve(
                 let service = hyper::service::service_fn(move |request| handle(shared.clone(), request, client));
                 let connection = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
                     .serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
@@ -158,6 +177,14 @@ async fn respond(
         return (plain(500, ""), None);
     };
     let id = id.as_str();
+    // A device over its budget costs nothing more: not even its body is read.
+    let authorization = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if let Err(refusal) = shared.admission.charge(authorization, Instant::now()) {
+        return (refused(refusal), Some(id));
+    }
 
     let limit = shared.max_body_bytes;
     let declared = request
@@ -169,15 +196,24 @@ async fn respond(
         return (too_large(), Some(id));
     }
     let (mut parts, body) = request.into_parts();
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e)
+    let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
+        Err(_) => {
+            return (
+                plain(
+                    408,
+                    "{\"error\":\"request_timeout\",\"message\":\"the request body took too long to arrive\"}\n",
+                ),
+                Some(id),
+            );
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
             return (too_large(), Some(id));
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::debug!("reading request body from {client}: {e}");
             return (plain(400, ""), Some(id));
         }
@@ -218,8 +254,9 @@ async fn respond(
         Full::new(body).map_err(|e: Infallible| -> wasmtime_wasi_http::Error { match e {} }),
     );
 
-    let Ok(permit) = shared.permits.clone().acquire_owned().await else {
-        return (plain(503, ""), Some(id));
+    let permit = match shared.admission.admit().await {
+        Ok(permit) => permit,
+        Err(refusal) => return (refused(refusal), Some(id)),
     };
     match run_component(serving, request, permit).await {
         Ok(response) => (response, Some(id)),
@@ -229,6 +266,40 @@ async fn respond(
             (plain(500, ""), Some(id))
         }
     }
+}
+
+/// `429` or `503`, with `Retry-After` and the API's error shape.
+fn refused(refusal: Refusal) -> hyper::Response<Body> {
+    let (status, retry_after, body) = match refusal {
+        Refusal::OverBudget { retry_after_secs } => (
+            429,
+            retry_after_secs,
+            format!(
+                "{{\"error\":\"too_many_requests\",\"message\":\"this device sent more requests than its budget; retry in {retry_after_secs} s\"}}\n"
+            ),
+        ),
+        Refusal::Saturated { retry_after_secs } => (
+            503,
+            retry_after_secs,
+            format!(
+                "{{\"error\":\"overloaded\",\"message\":\"the server is at capacity; retry in {retry_after_secs} s\"}}\n"
+            ),
+        ),
+    };
+    let mut response = hyper::Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::SERVICE_UNAVAILABLE);
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(hyper::header::RETRY_AFTER, retry_after.into());
+    response
 }
 
 fn too_large() -> hyper::Response<Body> {
