@@ -22,14 +22,13 @@
 //! ```
 
 pub mod admission;
-pub mod app;
 pub mod builder;
 pub mod compose;
 pub mod engine;
 pub mod outbound;
-pub mod routes;
-pub mod runtime_config;
 pub mod server;
+
+pub use sluice_spin_manifest::{app, routes, runtime_config};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

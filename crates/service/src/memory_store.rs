@@ -73,6 +73,17 @@ impl MemoryStore {
         Snapshot { values, counters }
     }
 
+    /// A store holding exactly `snapshot` (operation counts start at zero).
+    pub fn from_snapshot(snapshot: &Snapshot) -> MemoryStore {
+        MemoryStore {
+            inner: Mutex::new(Inner {
+                values: snapshot.values.iter().cloned().collect(),
+                counters: snapshot.counters.iter().cloned().collect(),
+                ops: OpCounts::default(),
+            }),
+        }
+    }
+
     /// Number of stored values (counters excluded).
     pub fn len(&self) -> usize {
         self.lock().values.len()

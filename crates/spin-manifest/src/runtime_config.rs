@@ -59,17 +59,31 @@ impl RuntimeConfig {
         state_dir: Option<&Path>,
         app_dir: &Path,
     ) -> Result<RuntimeConfig> {
-        let (parsed, base) = match file {
+        match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
-                let parsed: File =
-                    toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
-                let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-                (parsed, base)
+                let base = path.parent().unwrap_or(Path::new("."));
+                RuntimeConfig::parse(Some(&text), base, state_dir, app_dir)
+                    .with_context(|| format!("{}", path.display()))
             }
-            None => (File::default(), app_dir.to_path_buf()),
+            None => RuntimeConfig::parse(None, app_dir, state_dir, app_dir),
+        }
+    }
+
+    /// Parses a runtime-config file's `text` (`None`: no file), whose paths
+    /// are relative to `base`; see [`RuntimeConfig::load`].
+    pub fn parse(
+        text: Option<&str>,
+        base: &Path,
+        state_dir: Option<&Path>,
+        app_dir: &Path,
+    ) -> Result<RuntimeConfig> {
+        let parsed: File = match text {
+            Some(text) => toml::from_str(text)?,
+            None => File::default(),
         };
+        let base = base.to_path_buf();
         let state_dir = match (state_dir, &parsed.state_dir) {
             (Some(dir), _) => dir.to_path_buf(),
             (None, Some(dir)) if !dir.is_empty() => base.join(dir),

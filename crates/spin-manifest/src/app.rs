@@ -156,16 +156,19 @@ impl App {
     pub fn load(path: &Path) -> Result<App> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let manifest: Manifest =
-            toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
+        App::parse(&text, dir).with_context(|| format!("{}", path.display()))
+    }
+
+    /// Parses and validates a manifest's text; its paths are relative to `dir`.
+    pub fn parse(text: &str, dir: PathBuf) -> Result<App> {
+        let manifest: Manifest = toml::from_str(text)?;
         let app = App { manifest, dir };
-        app.validate()
-            .with_context(|| format!("{}", path.display()))?;
+        app.validate()?;
         Ok(app)
     }
 
