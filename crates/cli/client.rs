@@ -21,6 +21,9 @@ pub struct ServerArgs {
     /// Who you are, for the server's audit log (default: $USER).
     #[arg(long, env = "SLUICE_OPERATOR", value_name = "NAME")]
     pub operator: Option<String>,
+    /// For an https server: trust only the certificate authorities in FILE (PEM).
+    #[arg(long, env = "SLUICE_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 }
 
 /// An admin API client.
@@ -77,6 +80,16 @@ fn read_token(args: &ServerArgs) -> Result<String> {
 impl Client {
     pub fn new(args: &ServerArgs) -> Result<Client> {
         let mut client = Client::with_token(&args.server, read_token(args)?);
+        if let Some(ca) = &args.ca {
+            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+            let roots = sluice_device::ca_roots(&pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", ca.display()))?;
+            client.agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+                .build()
+                .into();
+        }
         client.operator = match &args.operator {
             Some(name) => Some(name.clone()),
             // $USER is a convenience: one the server would refuse is left out.

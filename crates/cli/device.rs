@@ -30,6 +30,10 @@ pub struct Args {
     /// The trust root (trust.json from `sluice keygen`); kept in DIR after the first run.
     #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
+    /// For an https server: trust only the certificate authorities in FILE
+    /// (PEM), not the public web roots; a server they do not vouch for is refused.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
     /// Hardware id (first run).
     #[arg(long)]
     hardware: Option<String>,
@@ -159,10 +163,17 @@ pub fn run(args: Args) -> Result<()> {
         bail!("this device is {:?}, not {hw:?}", state.hardware);
     }
     let persist_path = state_path.clone();
+    let mut transport = HttpTransport::new(&args.server, &args.id, &secret);
+    if let Some(ca) = &args.ca {
+        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        transport = transport
+            .trusting(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ca.display()))?;
+    }
     let mut agent = Agent::new(
         state,
         FileSlots::new(&dir),
-        HttpTransport::new(&args.server, &args.id, &secret),
+        transport,
         CommandHealth {
             check: args.health_cmd,
             counters: args.health_counters_cmd,

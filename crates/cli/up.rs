@@ -50,6 +50,12 @@ pub struct Args {
     /// Retry-After instead of queueing.
     #[arg(long, value_name = "N", default_value_t = sluice_host::server::MAX_CONCURRENT)]
     max_concurrent: usize,
+    /// Serve HTTPS with this PEM certificate (chain); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key; needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Do not build missing or stale components first.
     #[arg(long)]
     no_build: bool,
@@ -131,6 +137,13 @@ async fn serve(args: Args) -> Result<()> {
     options.max_body_bytes = usize::try_from(args.max_body).unwrap_or(usize::MAX);
     options.device_budget = args.device_budget.0;
     options.max_concurrent = args.max_concurrent;
+    options.tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(sluice_host::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    };
     options.build = !args.no_build;
     options.variables = parse_variables(&args.variables)?;
 
@@ -159,7 +172,12 @@ async fn serve(args: Args) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
-    println!("listening on http://{address}");
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("listening on {scheme}://{address}");
     for (route, component) in prepared.routes() {
         println!("  {route:<24} {component}");
     }

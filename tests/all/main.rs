@@ -16,4 +16,5 @@ mod overload;
 mod policy;
 mod release;
 mod sim;
+mod tls;
 mod up;

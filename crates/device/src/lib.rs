@@ -48,5 +48,5 @@ pub use health_watch::{HealthCounters, HealthReport, HealthWatch};
 pub use slots::{FileSlots, MemorySlots, Slot, Slots};
 pub use transport::{
     CheckinAnswer, CheckinReport, FailureDetail, HttpTransport, StatusAnswer, Telemetry, Transport,
-    TransportError,
+    TransportError, ca_roots,
 };

@@ -107,6 +107,31 @@ pub trait Transport {
     fn health(&self, campaign: &str, report: &HealthReport) -> Result<(), TransportError>;
 }
 
+/// Parses the certificate authorities a device trusts (PEM, one or more).
+pub fn ca_roots(pem: &[u8]) -> Result<ureq::tls::RootCerts, String> {
+    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e.to_string())),
+        })
+        .collect::<Result<_, _>>()?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in the CA file".into());
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
+}
+
+fn agent(roots: Option<ureq::tls::RootCerts>) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)));
+    if let Some(roots) = roots {
+        config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+    }
+    config.build().into()
+}
+
 /// The HTTP transport of a real device.
 pub struct HttpTransport {
     base: String,
@@ -116,11 +141,7 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(server: &str, device_id: &str, secret: &str) -> HttpTransport {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(std::time::Duration::from_secs(60)))
-            .build()
-            .into();
+        let agent = agent(None);
         HttpTransport {
             base: server.trim_end_matches('/').to_owned(),
             authorization: format!(
@@ -129,6 +150,14 @@ impl HttpTransport {
             ),
             agent,
         }
+    }
+
+    /// Trusts only the certificate authorities in `ca_pem` (PEM) for an
+    /// `https` server, instead of the public web roots: a server whose
+    /// certificate does not chain to one of them is refused.
+    pub fn trusting(mut self, ca_pem: &[u8]) -> Result<HttpTransport, String> {
+        self.agent = agent(Some(ca_roots(ca_pem)?));
+        Ok(self)
     }
 
     fn call(

@@ -27,6 +27,7 @@ pub mod compose;
 pub mod engine;
 pub mod outbound;
 pub mod server;
+pub mod tls;
 
 pub use sluice_spin_manifest::{app, routes, runtime_config};
 
@@ -60,6 +61,8 @@ pub struct Options {
     /// Each device credential's request budget (`None`: no budgets); see
     /// [`admission`].
     pub device_budget: Option<admission::Budget>,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<tls::TlsFiles>,
     /// Most requests running at once (at most [`server::MAX_CONCURRENT`]); as
     /// many again may wait up to [`admission::QUEUE_WAIT`], the rest get 503.
     pub max_concurrent: usize,
@@ -80,6 +83,7 @@ impl Options {
             max_body_bytes: DEFAULT_MAX_BODY,
             device_budget: Some(admission::Budget::DEFAULT),
             max_concurrent: server::MAX_CONCURRENT,
+            tls: None,
             build: true,
             cache_dir: engine::default_cache_dir(),
         }
@@ -265,13 +269,15 @@ pub async fn prepare(options: &Options) -> Result<Prepared> {
             },
         );
     }
-    let shared = Arc::new(server::Shared::new(
+    let mut shared = server::Shared::new(
         routes::Router::new(routes),
         components,
         options.max_body_bytes,
         options.max_concurrent,
         options.device_budget,
-    ));
+    );
+    shared.tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
+    let shared = Arc::new(shared);
     Ok(Prepared {
         app,
         runtime,

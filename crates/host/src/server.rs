@@ -46,6 +46,8 @@ pub struct Shared {
     pub components: HashMap<String, Serving>,
     pub max_body_bytes: usize,
     pub admission: Admission,
+    /// Serves HTTPS with this, when set.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Most requests that run at once: below the pooling allocator's instance
@@ -75,6 +77,7 @@ impl Shared {
             components,
             max_body_bytes,
             admission: Admission::new(running, running, device_budget),
+            tls: None,
         }
     }
 }
@@ -119,16 +122,17 @@ pub async fn serve(
                 // Small responses must not wait for the peer's delayed ACK.
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
-                let service = hyper::service::service_fn(move |request| handle(shared.clone(), request, client));
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
+                let watcher = graceful.watcher();
+                // The TLS handshake runs in the connection's own task, under
+                // the header deadline, so a slow handshake delays nobody.
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!("connection from {client}: {e}");
+                    let Some(acceptor) = shared.tls.clone() else {
+                        return serve_connection(stream, shared, client, watcher, false).await;
+                    };
+                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, shared, client, watcher, true).await,
+                        Ok(Err(e)) => tracing::debug!("TLS handshake with {client}: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake with {client} timed out"),
                     }
                 });
             }
@@ -143,15 +147,38 @@ pub async fn serve(
     Ok(())
 }
 
+/// Serves HTTP/1.1 on one accepted connection (plain, or TLS when `https`).
+async fn serve_connection<S>(
+    stream: S,
+    shared: Arc<Shared>,
+    client: SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+    https: bool,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |request| handle(shared.clone(), request, client, https));
+    let connection = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!("connection from {client}: {e}");
+    }
+}
+
 async fn handle(
     shared: Arc<Shared>,
     request: hyper::Request<Incoming>,
     client: SocketAddr,
+    https: bool,
 ) -> Result<hyper::Response<Body>, Infallible> {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let (response, component) = respond(&shared, request, client).await;
+    let (response, component) = respond(&shared, request, client, https).await;
     tracing::info!(
         target: "sluice::request",
         %method,
@@ -168,6 +195,7 @@ async fn respond(
     shared: &Shared,
     request: hyper::Request<Incoming>,
     client: SocketAddr,
+    https: bool,
 ) -> (hyper::Response<Body>, Option<&str>) {
     let Some(matched) = shared.router.route(request.uri().path()) else {
         // As Spin: 404 with an empty body.
@@ -230,9 +258,10 @@ async fn respond(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
-    let full_url = format!("http://{host}{path_and_query}");
+    let scheme = if https { "https" } else { "http" };
+    let full_url = format!("{scheme}://{host}{path_and_query}");
     match hyper::Uri::builder()
-        .scheme("http")
+        .scheme(scheme)
         .authority(host.as_str())
         .path_and_query(path_and_query.as_str())
         .build()
@@ -258,7 +287,7 @@ async fn respond(
         Ok(permit) => permit,
         Err(refusal) => return (refused(refusal), Some(id)),
     };
-    match run_component(serving, request, permit).await {
+    match run_component(serving, request, permit, https).await {
         Ok(response) => (response, Some(id)),
         Err(e) => {
             tracing::error!(target: "sluice::component", component = id, "request failed: {e:#}");
@@ -313,6 +342,7 @@ async fn run_component<B>(
     serving: &Serving,
     request: hyper::Request<B>,
     permit: tokio::sync::OwnedSemaphorePermit,
+    https: bool,
 ) -> Result<hyper::Response<Body>>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -355,7 +385,7 @@ where
     let incoming = store
         .data_mut()
         .http()
-        .new_incoming_request(Scheme::Http, request)?;
+        .new_incoming_request(if https { Scheme::Https } else { Scheme::Http }, request)?;
     let outparam = store.data_mut().http().new_response_outparam(sender)?;
     let pre = serving.pre.clone();
     let task = tokio::spawn(async move {
