@@ -128,6 +128,15 @@ impl Host {
         panic!("sluice up did not stop within 15 s of SIGTERM");
     }
 
+    /// Kills the host with SIGKILL, as a crash or power cut would, and waits
+    /// for it to be gone.
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// What the host logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.state_dir.join("host.log")).unwrap_or_default()

@@ -7,6 +7,7 @@ mod auth;
 mod bench;
 mod change;
 mod cli;
+mod crash;
 mod ddi;
 mod demo;
 mod device;

@@ -1,0 +1,255 @@
+//! Crash safety against a real `sluice up` on SQLite: the host is killed with
+//! SIGKILL at seeded random moments while a release is published and while a
+//! storm of status reports comes in; after a restart no release is visible
+//! without all its chunks, the retried publish completes, and no report the
+//! host acknowledged is lost.
+//!
+//! The SQLite store runs in WAL mode with `synchronous = NORMAL`: a commit is
+//! in the WAL (the OS's page cache) before the host answers, so a killed
+//! process loses nothing it acknowledged; only a power cut may lose the last
+//! commits (set by `crates/key-value-sqlite`).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cli::{scratch, sluice};
+use crate::host::{Host, HostConfig, http};
+use crate::up::{admin, basic, checkin, create_campaign, enrol, release, trust};
+
+/// A small seeded generator (xorshift), so a failing trial can be replayed
+/// with `SLUICE_CRASH_SEED`.
+struct Dice(u64);
+
+impl Dice {
+    fn from_env() -> Dice {
+        let seed = std::env::var("SLUICE_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_u64);
+        eprintln!("crash trials: SLUICE_CRASH_SEED={seed}");
+        Dice(seed.max(1))
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+fn publish_args(host: &Host) -> Vec<String> {
+    [
+        "release",
+        "publish",
+        "rel",
+        "--server",
+        &host.url,
+        "--token-file",
+        &host.token_file(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+#[test]
+fn a_release_is_never_visible_without_all_its_chunks_whatever_moment_the_host_dies() {
+    let (_guard, dir) = scratch();
+    release(&dir);
+    let chunks: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("rel/chunks"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    let state = dir.join("state");
+    let config = || HostConfig::sluice(&state).variable("trust_root", &trust(&dir));
+    let sluice_bin = env!("CARGO_BIN_EXE_sluice");
+
+    // How long a whole publish takes here, on a store of its own.
+    let timing = dir.join("timing");
+    let host = Host::start(HostConfig::sluice(&timing).variable("trust_root", &trust(&dir)));
+    let started = Instant::now();
+    sluice(
+        &dir,
+        &publish_args(&host)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .success();
+    let full = started.elapsed();
+    host.stop();
+
+    let mut dice = Dice::from_env();
+    let trials = 12;
+    let mut visible_after_kill = 0;
+    for trial in 0..trials {
+        let host = Host::start(config());
+        let mut publish = std::process::Command::new(sluice_bin)
+            .args(publish_args(&host))
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = Duration::from_micros(dice.below(full.as_micros() as u64 * 12 / 10));
+        std::thread::sleep(delay);
+        host.kill();
+        let _ = publish.wait();
+
+        let host = Host::start(config());
+        let answer = admin(&host, "GET", "/v1/admin/releases/1.2.0", None);
+        match answer.status {
+            404 => {}
+            200 => {
+                visible_after_kill += 1;
+                for (name, bytes) in &chunks {
+                    let chunk = http("GET", &format!("{}/v1/chunks/{name}", host.url), &[], None);
+                    assert_eq!(
+                        chunk.status, 200,
+                        "trial {trial} ({delay:?}): chunk {name} missing"
+                    );
+                    assert_eq!(&chunk.body, bytes, "trial {trial}: chunk {name} corrupt");
+                }
+            }
+            other => panic!("trial {trial}: {other}: {}", answer.text()),
+        }
+        // The retried publish completes.
+        sluice(
+            &dir,
+            &publish_args(&host)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .success();
+        assert_eq!(
+            admin(&host, "GET", "/v1/admin/releases/1.2.0", None).status,
+            200
+        );
+        host.stop();
+        // Start each trial from an empty store.
+        std::fs::remove_dir_all(&state).unwrap();
+    }
+    eprintln!(
+        "crash trials: {trials} kills during publish (full publish {full:?}); release already whole after {visible_after_kill}"
+    );
+}
+
+const STEPS: [&str; 4] = ["downloading", "downloaded", "installing", "succeeded"];
+
+#[test]
+fn no_status_report_the_host_acknowledged_is_lost_when_it_is_killed() {
+    let (_guard, dir) = scratch();
+    release(&dir);
+    let state = dir.join("state");
+    let config = || HostConfig::sluice(&state).variable("trust_root", &trust(&dir));
+    let host = Host::start(config());
+    crate::up::publish(&dir, &host);
+    let campaign = create_campaign(
+        &dir,
+        &host,
+        r#"{"stages":[{"percent":100}],"failures":{"max_rate":0.99}}"#,
+    );
+    let ids: Vec<String> = (0..300).map(|i| format!("cam-{i}")).collect();
+    let devices = enrol(&host, &ids);
+    for device in &devices {
+        assert_eq!(checkin(&host.url, device, "1.0.0")["action"], "update");
+    }
+
+    let mut dice = Dice::from_env();
+    // The last step each device had acknowledged, by index into STEPS.
+    let acknowledged: Vec<Mutex<Option<usize>>> =
+        devices.iter().map(|_| Mutex::new(None)).collect();
+    let down = AtomicBool::new(false);
+    let url = host.url.clone();
+    std::thread::scope(|scope| {
+        for worker in 0..8 {
+            let (devices, acknowledged, down, url, campaign) =
+                (&devices, &acknowledged, &down, &url, &campaign);
+            scope.spawn(move || {
+                // Each device reports its whole update, one after another.
+                for (i, device) in devices.iter().enumerate().filter(|(i, _)| i % 8 == worker) {
+                    for (step, state) in STEPS.iter().enumerate() {
+                        if down.load(Ordering::Acquire) {
+                            return;
+                        }
+                        let body = json!({"campaign": campaign, "state": state}).to_string();
+                        let agent: ureq::Agent = ureq::Agent::config_builder()
+                            .http_status_as_error(false)
+                            .build()
+                            .into();
+                        let answer = agent
+                            .post(format!("{url}/v1/status"))
+                            .header("authorization", &basic(&device.0, &device.1))
+                            .send(body.as_bytes());
+                        match answer {
+                            Ok(answer) if answer.status() == 200 => {
+                                *acknowledged[i].lock().unwrap() = Some(step);
+                            }
+                            _ => return,
+                        }
+                    }
+                }
+            });
+        }
+        // Kill the host in the middle of the storm.
+        std::thread::sleep(Duration::from_millis(30 + dice.below(300)));
+        down.store(true, Ordering::Release);
+        host.kill();
+    });
+
+    let host = Host::start(config());
+    let mut acknowledged_succeeded = 0;
+    let mut stored_succeeded = 0;
+    let mut checked = 0;
+    for (device, acknowledged) in devices.iter().zip(&acknowledged) {
+        let view = admin(
+            &host,
+            "GET",
+            &format!("/v1/admin/devices/{}", device.0),
+            None,
+        )
+        .json();
+        let phase = view["state"]["rollout"]["phase"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let stored = STEPS.iter().position(|s| *s == phase);
+        if let Some(step) = *acknowledged.lock().unwrap() {
+            checked += 1;
+            assert!(
+                stored.is_some_and(|s| s >= step),
+                "{} acknowledged {} but the store says {phase}",
+                device.0,
+                STEPS[step]
+            );
+            acknowledged_succeeded += usize::from(step == 3);
+        }
+        stored_succeeded += usize::from(phase == "succeeded");
+    }
+    let progress = admin(
+        &host,
+        "GET",
+        &format!("/v1/admin/campaigns/{campaign}"),
+        None,
+    )
+    .json();
+    let counted = progress["total"]["succeeded"].as_u64().unwrap() as usize;
+    assert!(
+        counted >= acknowledged_succeeded && counted <= stored_succeeded,
+        "counted {counted}, acknowledged {acknowledged_succeeded}, stored {stored_succeeded}"
+    );
+    eprintln!(
+        "status storm: {checked} devices had acknowledged reports; {acknowledged_succeeded} acknowledged succeeded, {stored_succeeded} stored, {counted} counted"
+    );
+    assert!(checked > 0, "the storm reached the host before the kill");
+    host.stop();
+}
