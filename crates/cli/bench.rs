@@ -16,6 +16,13 @@ pub struct Args {
     /// Concurrent connections of the load generator.
     #[arg(long, default_value_t = 32)]
     connections: usize,
+    /// Connections for the overload figure: 10,000 devices checking in at once
+    /// (0 skips it).
+    #[arg(long, default_value_t = 2000)]
+    overload_connections: usize,
+    /// The host's --max-concurrent for the overload figure (default: its own).
+    #[arg(long, value_name = "N")]
+    overload_max_concurrent: Option<usize>,
     /// How long each measurement runs (after a one-second warm-up).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
@@ -43,6 +50,8 @@ pub fn run(args: Args) -> Result<()> {
         devices: args.devices.max(1000),
         million: !args.no_million,
         connections: args.connections.max(1),
+        overload_connections: args.overload_connections,
+        overload_max_concurrent: args.overload_max_concurrent,
         warmup: Duration::from_secs(1),
         duration: args.duration,
         build: !args.no_build,
@@ -102,6 +111,22 @@ pub fn run(args: Args) -> Result<()> {
         "store                    {:.0} bytes per device, {} bytes per campaign",
         report.bytes_per_device, report.bytes_per_campaign
     );
+    if let (Some(rps), Some(shed), Some(p99), Some(errors)) = (
+        report.overload_served_rps,
+        report.overload_shed_share,
+        report.overload_p99_ms,
+        report.overload_errors,
+    ) {
+        println!(
+            "overload ({} conns, {} slots) {:>6.0} req/s served, {:.1}% shed with 503, p99 of served {}  ({} errors)",
+            report.overload_connections,
+            report.overload_max_concurrent,
+            rps,
+            shed * 100.0,
+            ms(p99),
+            errors
+        );
+    }
     for missing in &report.missing {
         println!("missing: {missing}");
     }

@@ -21,6 +21,8 @@ fn the_benchmark_measures_every_figure_without_errors() {
             "4",
             "--duration",
             "1s",
+            "--overload-connections",
+            "64",
             "--json",
         ],
     )
@@ -48,4 +50,12 @@ fn the_benchmark_measures_every_figure_without_errors() {
         assert!(report.get(key).is_some(), "{key} missing: {report}");
     }
     assert_eq!(report["checkin_errors"], 0, "{report}");
+    assert_eq!(
+        report["overload_errors"], 0,
+        "shed with 503 or served, never failed: {report}"
+    );
+    assert!(
+        report["overload_served_rps"].as_f64().unwrap_or(0.0) > 0.0,
+        "{report}"
+    );
 }

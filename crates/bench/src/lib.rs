@@ -53,6 +53,11 @@ pub struct Options {
     /// Also grow the store to a million devices for the fleet-size comparison.
     pub million: bool,
     pub connections: usize,
+    /// Connections for the overload figure (0: not measured).
+    pub overload_connections: usize,
+    /// `--max-concurrent` of the host the overload figure is measured on
+    /// (`None`: the host's default).
+    pub overload_max_concurrent: Option<usize>,
     pub warmup: Duration,
     pub duration: Duration,
     /// Build missing or stale components first.
@@ -94,6 +99,15 @@ pub struct Report {
     pub bytes_per_device: f64,
     pub bytes_per_campaign: u64,
     pub seed_seconds: f64,
+    /// Check-ins from 10,000 devices over `overload_connections` connections
+    /// at once: requests/s served, the share shed with 503, the p99 of those
+    /// served, and other errors (5xx or failed connections).
+    pub overload_connections: usize,
+    pub overload_max_concurrent: usize,
+    pub overload_served_rps: Option<f64>,
+    pub overload_shed_share: Option<f64>,
+    pub overload_p99_ms: Option<f64>,
+    pub overload_errors: Option<u64>,
     /// What could not be measured, and why.
     pub missing: Vec<String>,
 }
@@ -149,7 +163,22 @@ impl Running {
         variables: BTreeMap<String, String>,
         build: bool,
     ) -> Result<Running> {
+        Running::sluice_up_limited(manifest, state_dir, variables, build, None)
+    }
+
+    /// `sluice up`, with at most `max_concurrent` requests running (default:
+    /// the host's).
+    fn sluice_up_limited(
+        manifest: &Path,
+        state_dir: &Path,
+        variables: BTreeMap<String, String>,
+        build: bool,
+        max_concurrent: Option<usize>,
+    ) -> Result<Running> {
         let mut options = sluice_host::Options::new(manifest.to_owned());
+        if let Some(limit) = max_concurrent {
+            options.max_concurrent = limit;
+        }
         // The bench measures capacity: its few devices poll far faster than
         // any device's budget allows.
         options.device_budget = None;
@@ -361,6 +390,37 @@ pub fn run(options: &Options, progress: impl Fn(&str)) -> Result<Report> {
     report.checkin_p99_ms = measured.p99_ms;
     report.checkin_errors = measured.errors;
     report.wasm_to_native = measured.rps / report.native_checkin_rps.max(1e-9);
+    if options.overload_connections > 0 {
+        progress(&format!(
+            "overload: 10,000 devices over {} connections",
+            options.overload_connections
+        ));
+        let limited = Running::sluice_up_limited(
+            &options.manifest,
+            &state_dir,
+            variables.clone(),
+            false,
+            options.overload_max_concurrent,
+        )?;
+        let load = Load {
+            connections: options.overload_connections,
+            ..loader.load
+        };
+        let measured =
+            loader
+                .runtime
+                .block_on(load::run(limited.addr, load, checkins(polling.clone())));
+        limited.stop()?;
+        report.overload_connections = options.overload_connections;
+        report.overload_max_concurrent = options
+            .overload_max_concurrent
+            .unwrap_or(sluice_host::server::MAX_CONCURRENT);
+        report.overload_served_rps = Some(measured.rps);
+        report.overload_shed_share =
+            Some(measured.shed as f64 / (measured.shed + measured.requests).max(1) as f64);
+        report.overload_p99_ms = Some(measured.p99_ms);
+        report.overload_errors = Some(measured.errors);
+    }
     report.chunk_mbps = loader
         .run(host.addr, gets(format!("/v1/chunks/{one_mib}")))
         .mbps;

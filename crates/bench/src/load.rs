@@ -27,9 +27,12 @@ pub struct Load {
 /// What one run measured.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
 pub struct Measured {
+    /// Requests served (answers other than 503), whose latencies count.
     pub requests: u64,
-    /// Answers with a 5xx status, and connection failures.
+    /// Answers with a 5xx status other than 503, and connection failures.
     pub errors: u64,
+    /// Requests shed with 503 (the host at capacity), measured apart.
+    pub shed: u64,
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -41,6 +44,7 @@ pub struct Measured {
 struct ConnectionResult {
     latencies_us: Vec<u32>,
     errors: u64,
+    shed: u64,
     bytes: u64,
 }
 
@@ -54,6 +58,7 @@ async fn connection(
     let mut result = ConnectionResult {
         latencies_us: Vec::new(),
         errors: 0,
+        shed: 0,
         bytes: 0,
     };
     let mut n = 0u64;
@@ -82,7 +87,8 @@ async fn connection(
                     continue 'reconnect;
                 }
             };
-            let failed = answer.status().is_server_error();
+            let shed = answer.status() == hyper::StatusCode::SERVICE_UNAVAILABLE;
+            let failed = answer.status().is_server_error() && !shed;
             let bytes = match answer.into_body().collect().await {
                 Ok(body) => body.to_bytes().len() as u64,
                 Err(_) => {
@@ -90,7 +96,9 @@ async fn connection(
                     continue 'reconnect;
                 }
             };
-            if started >= measure_from {
+            if started >= measure_from && shed {
+                result.shed += 1;
+            } else if started >= measure_from {
                 let us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                 result.latencies_us.push(us);
                 result.bytes += bytes;
@@ -118,11 +126,12 @@ pub async fn run(addr: SocketAddr, load: Load, make: MakeRequest) -> Measured {
         .map(|i| tokio::spawn(connection(addr, i, make.clone(), measure_from, until)))
         .collect();
     let mut latencies = Vec::new();
-    let (mut errors, mut bytes) = (0, 0);
+    let (mut errors, mut shed, mut bytes) = (0, 0, 0);
     for task in tasks {
         if let Ok(r) = task.await {
             latencies.extend(r.latencies_us);
             errors += r.errors;
+            shed += r.shed;
             bytes += r.bytes;
         }
     }
@@ -131,6 +140,7 @@ pub async fn run(addr: SocketAddr, load: Load, make: MakeRequest) -> Measured {
     Measured {
         requests: latencies.len() as u64,
         errors,
+        shed,
         rps: latencies.len() as f64 / seconds,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
