@@ -8,6 +8,10 @@
 //! in the WAL (the OS's page cache) before the host answers, so a killed
 //! process loses nothing it acknowledged; only a power cut may lose the last
 //! commits (set by `crates/key-value-sqlite`).
+//!
+//! With Redis as the store (AOF on), Redis is restarted under two hosts in the
+//! middle of a campaign; the hosts reconnect by themselves, and once devices
+//! have retried and polled again no count is lost (see `sluice_service::tally`).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -252,4 +256,221 @@ fn no_status_report_the_host_acknowledged_is_lost_when_it_is_killed() {
     );
     assert!(checked > 0, "the storm reached the host before the kill");
     host.stop();
+}
+
+/// A redis-server with AOF on (`appendfsync everysec`, as production runs
+/// it), restartable on the same port and data directory.
+struct DurableRedis {
+    child: Option<std::process::Child>,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl DurableRedis {
+    fn start(dir: &std::path::Path) -> DurableRedis {
+        let mut redis = DurableRedis {
+            child: None,
+            port: crate::host::free_port(),
+            dir: dir.to_owned(),
+        };
+        redis.spawn();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "everysec"])
+            .current_dir(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is needed for this test (scripts/test installs it)");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("redis-server did not start");
+    }
+
+    /// Stops Redis as an operator's restart does (SIGTERM: it writes its AOF
+    /// and exits), waits `down`, and starts it again on the same data.
+    fn restart(&mut self, down: Duration) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+        std::thread::sleep(down);
+        self.spawn();
+    }
+}
+
+impl Drop for DurableRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn a_redis_restart_mid_campaign_loses_no_count_and_the_hosts_recover_on_their_own() {
+    let (_guard, dir) = scratch();
+    release(&dir);
+    let mut redis = DurableRedis::start(&dir);
+    let runtime_config = dir.join("runtime-config.toml");
+    std::fs::write(
+        &runtime_config,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+            redis.url()
+        ),
+    )
+    .unwrap();
+    let config = |name: &str| {
+        HostConfig::sluice(&dir.join(name))
+            .arg("--runtime-config")
+            .arg(runtime_config.to_string_lossy())
+            .arg("--device-budget")
+            .arg("off")
+            .variable("trust_root", &trust(&dir))
+            .variable("admin_token", "shared-token")
+    };
+    let hosts = [Host::start(config("a")), Host::start(config("b"))];
+    for host in &hosts {
+        // Where the test helpers look for the token.
+        std::fs::write(host.state_dir.join("admin-token"), "shared-token").unwrap();
+    }
+    crate::up::publish(&dir, &hosts[0]);
+    let campaign = create_campaign(
+        &dir,
+        &hosts[1],
+        r#"{"stages":[{"percent":100}],"failures":{"max_rate":0.99}}"#,
+    );
+    let ids: Vec<String> = (0..1000).map(|i| format!("cam-{i}")).collect();
+    let devices = enrol(&hosts[0], &ids);
+
+    // Each device updates through either host, retrying whatever fails
+    // (as the agent does), while Redis restarts under them.
+    let urls: Vec<String> = hosts.iter().map(|h| h.url.clone()).collect();
+    let retries = std::sync::atomic::AtomicU64::new(0);
+    let mut dice = Dice::from_env();
+    std::thread::scope(|scope| {
+        for worker in 0..8 {
+            let (devices, urls, campaign, retries) = (&devices, &urls, &campaign, &retries);
+            scope.spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(10)))
+                    .build()
+                    .into();
+                let send = |i: usize, path: &str, body: String, device: &(String, String)| loop {
+                    let url = &urls[(i + retries.load(Ordering::Relaxed) as usize) % urls.len()];
+                    let answer = agent
+                        .post(format!("{url}{path}"))
+                        .header("authorization", &basic(&device.0, &device.1))
+                        .send(body.as_bytes());
+                    match answer {
+                        Ok(mut a) if a.status() == 200 => {
+                            return a.body_mut().read_to_string().unwrap_or_default();
+                        }
+                        _ => {
+                            retries.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                };
+                for (i, device) in devices.iter().enumerate().filter(|(i, _)| i % 8 == worker) {
+                    let offer = send(
+                        i,
+                        "/v1/checkin",
+                        r#"{"hardware":"cam-v2","version":"1.0.0","security_version":1}"#.into(),
+                        device,
+                    );
+                    assert!(offer.contains("\"update\""), "{offer}");
+                    for state in STEPS {
+                        let body = json!({"campaign": campaign, "state": state}).to_string();
+                        send(i, "/v1/status", body, device);
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(200 + dice.below(400)));
+        redis.restart(Duration::from_millis(500));
+    });
+
+    // Devices poll again later: a count whose request the restart cut short
+    // is applied by then (once its tally's lease has run out).
+    std::thread::sleep(Duration::from_secs(11));
+    for (i, device) in devices.iter().enumerate() {
+        let answer = crate::up::checkin(&hosts[i % 2].url, device, "1.2.0");
+        assert_eq!(answer["action"], "none", "{answer}");
+    }
+    // The hosts were never restarted: they read the store back as it is.
+    let mut stored = std::collections::BTreeMap::<String, u64>::new();
+    for device in &devices {
+        let view = admin(
+            &hosts[0],
+            "GET",
+            &format!("/v1/admin/devices/{}", device.0),
+            None,
+        )
+        .json();
+        *stored
+            .entry(
+                view["state"]["rollout"]["phase"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_owned(),
+            )
+            .or_default() += 1;
+    }
+    let progress = admin(
+        &hosts[1],
+        "GET",
+        &format!("/v1/admin/campaigns/{campaign}"),
+        None,
+    )
+    .json();
+    eprintln!(
+        "redis restart: {} retries; stored phases {stored:?}; counted {}",
+        retries.load(Ordering::Relaxed),
+        progress["total"]
+    );
+    assert_eq!(
+        stored.get("succeeded"),
+        Some(&1000),
+        "every device finished: {stored:?}"
+    );
+    // No count is lost. A request the restart cut off after Redis applied an
+    // increment but before its answer came back cannot know it was applied, so
+    // its retry may count it again: at most once per request that failed.
+    let cut_off = retries.load(Ordering::Relaxed);
+    for outcome in ["offered", "succeeded"] {
+        let counted = progress["total"][outcome].as_u64().unwrap();
+        assert!(
+            (1000..=1000 + cut_off).contains(&counted),
+            "{outcome}: counted {counted} for 1000 devices, {cut_off} requests cut off: {progress}"
+        );
+    }
+    assert!(retries.load(Ordering::Relaxed) > 0, "the restart was felt");
+    for host in hosts {
+        host.stop();
+    }
 }

@@ -18,7 +18,7 @@ use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, 
 use crate::freeze::{self, Freeze, Hold};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
-use crate::{campaign, keys, records, steps};
+use crate::{campaign, keys, records, steps, tally};
 
 /// Largest check-in body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -141,6 +141,8 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
         .as_ref()
         .filter(|d| d.accepts(&secret))
         .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
+    // The counts of a change whose request is gone are applied now.
+    tally::take_over(svc, &device_id, &known.state, now)?;
     if body.hardware != device.hardware {
         return Err(ApiError::new(
             409,
@@ -462,8 +464,7 @@ fn offer(
         abandoned: false,
         updated_at: now,
     };
-    let key = keys::state(&device.id);
-    let (_, wrote) = records::update::<DeviceState, _>(svc.store, &key, |current| {
+    tally::update(svc, &device.id, now, |current| {
         let mut state = current.cloned().unwrap_or_default();
         if state
             .rollout
@@ -474,16 +475,10 @@ fn offer(
         }
         state.rollout = Some(rollout.clone());
         state.updated_at = now;
-        Ok(Some(state))
+        let increments =
+            counters::offer_increments(&campaign.id, rollout.stage, counters::window(now));
+        Ok(Some((state, increments)))
     })?;
-    if wrote {
-        counters::record_offer(
-            svc.store,
-            &campaign.id,
-            rollout.stage,
-            counters::window(now),
-        )?;
-    }
     Ok(CheckinResponse::update(campaign, poll))
 }
 

@@ -17,6 +17,7 @@ use sluice_policy::{HealthStats, OutcomeCounts, Stats};
 
 use crate::http::ApiError;
 use crate::store::Store;
+use crate::tally::Increment;
 
 /// Width of an in-flight window.
 pub const WINDOW_SECONDS: u64 = 600;
@@ -169,10 +170,7 @@ pub fn record_offer(
     stage: u32,
     window: u64,
 ) -> Result<(), ApiError> {
-    store.increment(&total_key(campaign, Outcome::Offered), 1)?;
-    store.increment(&stage_key(campaign, stage, Outcome::Offered), 1)?;
-    store.increment(&in_flight_key(campaign, window), 1)?;
-    Ok(())
+    apply(store, &offer_increments(campaign, stage, window))
 }
 
 /// Adds `delta` to an outcome's campaign and stage counters.
@@ -183,14 +181,45 @@ pub fn record_outcome(
     outcome: Outcome,
     delta: i64,
 ) -> Result<(), ApiError> {
-    store.increment(&total_key(campaign, outcome), delta)?;
-    store.increment(&stage_key(campaign, stage, outcome), delta)?;
-    Ok(())
+    apply(store, &outcome_increments(campaign, stage, outcome, delta))
 }
 
 /// Takes a device that finished out of its offer window's in-flight count.
 pub fn leave_flight(store: &dyn Store, campaign: &str, window: u64) -> Result<(), ApiError> {
-    store.increment(&in_flight_key(campaign, window), -1)?;
+    apply(store, &[leave_flight_increment(campaign, window)])
+}
+
+/// The increments an offer in `stage` at `window` makes.
+pub fn offer_increments(campaign: &str, stage: u32, window: u64) -> Vec<Increment> {
+    vec![
+        (total_key(campaign, Outcome::Offered), 1),
+        (stage_key(campaign, stage, Outcome::Offered), 1),
+        (in_flight_key(campaign, window), 1),
+    ]
+}
+
+/// The increments that add `delta` to an outcome's campaign and stage counters.
+pub fn outcome_increments(
+    campaign: &str,
+    stage: u32,
+    outcome: Outcome,
+    delta: i64,
+) -> Vec<Increment> {
+    vec![
+        (total_key(campaign, outcome), delta),
+        (stage_key(campaign, stage, outcome), delta),
+    ]
+}
+
+/// The increment that takes a finished device out of its window's in-flight count.
+pub fn leave_flight_increment(campaign: &str, window: u64) -> Increment {
+    (in_flight_key(campaign, window), -1)
+}
+
+fn apply(store: &dyn Store, increments: &[Increment]) -> Result<(), ApiError> {
+    for (key, delta) in increments {
+        store.increment(key, *delta)?;
+    }
     Ok(())
 }
 

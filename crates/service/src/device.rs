@@ -179,6 +179,9 @@ pub struct DeviceState {
     #[serde(default)]
     pub rollout: Option<Rollout>,
     pub updated_at: u64,
+    /// Counter increments of changes not yet applied (see [`crate::tally`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tallies: Vec<crate::tally::Tally>,
 }
 
 /// Telemetry a device sends at check-in.

@@ -3,7 +3,7 @@
 //! | key | value |
 //! |---|---|
 //! | `device/{id}` | enrolment: hardware, tags, attributes, credential hash |
-//! | `state/{id}` | the device's version and its current rollout (CAS-updated) |
+//! | `state/{id}` | the device's version, its current rollout and the counts of its last changes not yet applied (CAS-updated; see [`crate::tally`]) |
 //! | `seen/{id}` | last check-in time and telemetry (the one write a quiet poll makes) |
 //! | `release/{version}` | the release and its manifests by hardware |
 //! | `manifest/{manifest id}` | signed manifest bytes, exactly as published |

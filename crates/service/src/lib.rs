@@ -41,6 +41,7 @@ pub mod status;
 pub mod steps;
 pub mod store;
 pub mod streamed_body;
+pub mod tally;
 
 pub use http::{ApiError, Request, Response};
 pub use service::{Config, Environment, Service};

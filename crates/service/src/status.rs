@@ -20,6 +20,7 @@ use crate::device::{DeviceRecord, DeviceState, Failure, Phase, valid_id};
 use crate::freeze::{self, Freeze};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
+use crate::tally::{self, Increment};
 use crate::{campaign, keys, records, steps};
 
 /// Largest status body accepted.
@@ -223,9 +224,7 @@ pub(crate) fn apply(
         ));
     }
 
-    let mut from = None;
-    let key = keys::state(device_id);
-    let (_, wrote) = records::update::<DeviceState, _>(svc.store, &key, |current| {
+    let (_, wrote) = tally::update(svc, device_id, now, |current| {
         let Some(mut state) = current.cloned() else {
             return Ok(None);
         };
@@ -235,14 +234,21 @@ pub(crate) fn apply(
         if !transition_allowed(rollout.phase, phase)? {
             return Ok(None);
         }
-        from = Some((rollout.phase, rollout.stage, rollout.offered_at));
+        let increments = transition_increments(
+            &campaign.id,
+            rollout.stage,
+            rollout.offered_at,
+            rollout.phase,
+            phase,
+            failure.as_ref(),
+        );
         rollout.phase = phase;
         if failure.is_some() {
             rollout.failure = failure.clone();
         }
         rollout.updated_at = now;
         state.updated_at = now;
-        Ok(Some(state))
+        Ok(Some((state, increments)))
     })?;
 
     let action = if campaign.state == CampaignState::RolledBack && phase != Phase::RolledBack {
@@ -250,19 +256,12 @@ pub(crate) fn apply(
     } else {
         "continue"
     };
-    let Some((previous, stage, offered_at)) = from.filter(|_| wrote) else {
+    if !wrote {
         return Ok(StatusResponse::new(true, action));
-    };
-
-    count(
-        svc,
-        &campaign.id,
-        stage,
-        offered_at,
-        previous,
-        phase,
-        failure.as_ref(),
-    )?;
+    }
+    if let (Some(failure), Phase::Failed | Phase::Rejected) = (failure.as_ref(), phase) {
+        campaign::add_to_list(svc, &keys::failure_codes(&campaign.id), &failure.code)?;
+    }
     if phase.is_final() {
         review(svc, campaign, now)?;
     }
@@ -300,33 +299,34 @@ fn outcome_of(phase: Phase) -> Option<Outcome> {
     }
 }
 
-/// Updates counters for a change the device state recorded exactly once.
-fn count(
-    svc: &Service,
+/// The counter increments of a device's rollout moving `from` to `to`.
+fn transition_increments(
     campaign: &str,
     stage: u32,
     offered_at: u64,
     from: Phase,
     to: Phase,
     failure: Option<&Failure>,
-) -> Result<(), ApiError> {
+) -> Vec<Increment> {
+    let mut increments = Vec::new();
     if let Some(outcome) = outcome_of(to) {
-        counters::record_outcome(svc.store, campaign, stage, outcome, 1)?;
+        increments.extend(counters::outcome_increments(campaign, stage, outcome, 1));
     }
     if from.is_final() {
         // Succeeded or failed, then rolled back: it counts once, as rolled back.
         if let Some(outcome) = outcome_of(from) {
-            counters::record_outcome(svc.store, campaign, stage, outcome, -1)?;
+            increments.extend(counters::outcome_increments(campaign, stage, outcome, -1));
         }
     } else if to.is_final() {
-        counters::leave_flight(svc.store, campaign, counters::window(offered_at))?;
+        increments.push(counters::leave_flight_increment(
+            campaign,
+            counters::window(offered_at),
+        ));
     }
     if let (Some(failure), Phase::Failed | Phase::Rejected) = (failure, to) {
-        svc.store
-            .increment(&counters::failure_key(campaign, &failure.code), 1)?;
-        campaign::add_to_list(svc, &keys::failure_codes(campaign), &failure.code)?;
+        increments.push((counters::failure_key(campaign, &failure.code), 1));
     }
-    Ok(())
+    increments
 }
 
 /// A post-update health report: once per device and campaign, after success.
