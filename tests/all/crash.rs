@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::{scratch, sluice};
+use crate::cli::scratch;
 use crate::host::{Host, HostConfig, http};
 use crate::up::{admin, basic, checkin, create_campaign, enrol, release, trust};
 
@@ -80,14 +80,7 @@ fn a_release_is_never_visible_without_all_its_chunks_whatever_moment_the_host_di
     let timing = dir.join("timing");
     let host = Host::start(HostConfig::sluice(&timing).variable("trust_root", &trust(&dir)));
     let started = Instant::now();
-    sluice(
-        &dir,
-        &publish_args(&host)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    )
-    .success();
+    crate::up::publish(&dir, &host);
     let full = started.elapsed();
     host.stop();
 
@@ -126,14 +119,7 @@ fn a_release_is_never_visible_without_all_its_chunks_whatever_moment_the_host_di
             other => panic!("trial {trial}: {other}: {}", answer.text()),
         }
         // The retried publish completes.
-        sluice(
-            &dir,
-            &publish_args(&host)
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-        .success();
+        crate::up::publish(&dir, &host);
         assert_eq!(
             admin(&host, "GET", "/v1/admin/releases/1.2.0", None).status,
             200
@@ -239,13 +225,7 @@ fn no_status_report_the_host_acknowledged_is_lost_when_it_is_killed() {
         }
         stored_succeeded += usize::from(phase == "succeeded");
     }
-    let progress = admin(
-        &host,
-        "GET",
-        &format!("/v1/admin/campaigns/{campaign}"),
-        None,
-    )
-    .json();
+    let progress = crate::device::progress(&host, &campaign);
     let counted = progress["total"]["succeeded"].as_u64().unwrap() as usize;
     assert!(
         counted >= acknowledged_succeeded && counted <= stored_succeeded,

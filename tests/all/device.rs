@@ -74,7 +74,7 @@ fn fixture(policy: &str, devices: usize) -> Fixture {
     }
 }
 
-fn progress(host: &Host, campaign: &str) -> Value {
+pub fn progress(host: &Host, campaign: &str) -> Value {
     admin(
         host,
         "GET",

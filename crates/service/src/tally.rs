@@ -136,7 +136,7 @@ pub fn take_over(
 /// store takes that write.
 fn settle(svc: &Service, device_id: &str, tally: &Tally) -> Result<(), ApiError> {
     for (applied, (key, delta)) in tally.increments.iter().enumerate() {
-        if let Err(error) = increment_patiently(svc, key, *delta) {
+        if let Err(error) = patiently(|| Ok(svc.store.increment(key, *delta)?)) {
             if applied > 0 {
                 let _ = keep_only(svc, device_id, tally.token, &tally.increments[applied..]);
             }
@@ -144,32 +144,24 @@ fn settle(svc: &Service, device_id: &str, tally: &Tally) -> Result<(), ApiError>
         }
     }
     // Clearing it is as patient: a tally left behind is applied again.
-    let mut pauses = RETRY_PAUSES_MS.iter();
-    loop {
-        match keep_only(svc, device_id, tally.token, &[]) {
-            Ok(()) => return Ok(()),
-            Err(error) => match pauses.next() {
-                Some(ms) => std::thread::sleep(std::time::Duration::from_millis(*ms)),
-                None => return Err(error),
-            },
-        }
-    }
+    patiently(|| keep_only(svc, device_id, tally.token, &[]))
 }
 
-/// Pauses between tries of an increment the store refused: a store that
-/// restarts (Redis, in about a second) is waited for rather than left with
-/// half a tally applied.
+/// Pauses between tries of a write the store refused: a store that restarts
+/// (Redis, in about a second) is waited for rather than left with half a
+/// tally applied.
 const RETRY_PAUSES_MS: [u64; 6] = [50, 100, 200, 400, 800, 1600];
 
-fn increment_patiently(svc: &Service, key: &str, delta: i64) -> Result<(), ApiError> {
+/// Runs `write` until it succeeds or the pauses run out (about 3 s).
+fn patiently<T>(mut write: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
     let mut pauses = RETRY_PAUSES_MS.iter();
     loop {
-        match svc.store.increment(key, delta) {
-            Ok(_) => return Ok(()),
+        match write() {
+            Ok(value) => return Ok(value),
             Err(error) => match pauses.next() {
                 // `sleep` is a WASI clock wait inside a component.
                 Some(ms) => std::thread::sleep(std::time::Duration::from_millis(*ms)),
-                None => return Err(error.into()),
+                None => return Err(error),
             },
         }
     }
