@@ -24,6 +24,7 @@ pub mod byte_ranges;
 pub mod campaign;
 pub mod checkin;
 pub mod chunks;
+pub mod contention;
 pub mod counters;
 pub mod credentials;
 pub mod ddi;

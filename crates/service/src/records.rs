@@ -4,11 +4,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::contention::Contention;
 use crate::http::ApiError;
 use crate::store::Store;
-
-/// How often an update is retried when another request changed the record first.
-const CAS_ATTEMPTS: usize = 16;
 
 /// Decodes a stored record; a record that does not decode is a server fault.
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, ApiError> {
@@ -49,7 +47,8 @@ pub fn read_many<T: DeserializeOwned>(
 
 /// Applies `change` to the record at `key` atomically: reads it, lets `change`
 /// compute the new value (or refuse, or decide nothing changes), and writes it with
-/// compare-and-swap, retrying from a fresh read if another request got there first.
+/// compare-and-swap, retrying from a fresh read if another request got there first
+/// (backing off as [`Contention`] does; `503 contended` only after its budget).
 ///
 /// `change` returns `Ok(Some(new))` to write, `Ok(None)` to leave the record as it
 /// is. The result is the record as stored afterwards, and whether this call wrote it.
@@ -62,7 +61,8 @@ where
     T: Serialize + DeserializeOwned,
     F: FnMut(Option<&T>) -> Result<Option<T>, ApiError>,
 {
-    for _ in 0..CAS_ATTEMPTS {
+    let mut contention = Contention::new();
+    loop {
         let raw = store.get(key)?;
         let current: Option<T> = raw.as_deref().map(|b| decode(key, b)).transpose()?;
         let Some(new) = change(current.as_ref())? else {
@@ -71,10 +71,43 @@ where
         if store.compare_and_swap(key, raw.as_deref(), &encode(&new))? {
             return Ok((Some(new), true));
         }
+        if !contention.lost() {
+            return Err(ApiError::new(
+                503,
+                "contended",
+                format!("{key} is being changed by many requests at once; retry"),
+            ));
+        }
     }
-    Err(ApiError::new(
-        503,
-        "contended",
-        format!("{key} is being changed by many requests at once; retry"),
-    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory_store::MemoryStore;
+
+    #[test]
+    fn concurrent_updates_of_one_record_all_land() {
+        let store = MemoryStore::default();
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                let store = &store;
+                scope.spawn(move || {
+                    for _ in 0..100 {
+                        update::<u64, _>(store, "n", |n| Ok(Some(n.copied().unwrap_or(0) + 1)))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(read::<u64>(&store, "n").unwrap(), Some(800));
+    }
+
+    #[test]
+    fn a_change_that_writes_nothing_leaves_the_record() {
+        let store = MemoryStore::default();
+        update::<u64, _>(&store, "n", |_| Ok(Some(7))).unwrap();
+        let (stored, wrote) = update::<u64, _>(&store, "n", |_| Ok(None)).unwrap();
+        assert_eq!((stored, wrote), (Some(7), false));
+    }
 }
