@@ -218,6 +218,14 @@ fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
             expect: [401, 401, 401, 401, 401, 200],
         },
         Probe {
+            route: "/metrics",
+            method: "GET",
+            path: "/metrics".into(),
+            body: None,
+            scheme: Bearer,
+            expect: [401, 401, 401, 401, 401, 200],
+        },
+        Probe {
             route: "/:tenant/controller/v1/...",
             method: "GET",
             path: "/DEFAULT/controller/v1/{device}".into(),

@@ -13,6 +13,7 @@ mod demo;
 mod device;
 mod host;
 mod imports;
+mod metrics;
 mod overload;
 mod policy;
 mod release;

@@ -107,9 +107,41 @@ pub struct Stats {
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Offer,
-    Defer { seconds: u32, reason: String },
+    /// Not now: ask again in `seconds`. A `reason` that starts with one of
+    /// [`DEFER_CATEGORIES`] and a colon (`"battery: 12% is below 30%"`) is
+    /// counted under that category in the service's metrics and dashboard;
+    /// any other reason counts as `other`.
+    Defer {
+        seconds: u32,
+        reason: String,
+    },
     Skip(String),
     Halt(String),
+}
+
+/// The categories deferrals are counted under: a maintenance window not open,
+/// a blackout period, low battery, the concurrency cap, the network, the
+/// device's health, a change freeze (which the service itself imposes), and
+/// anything else.
+pub const DEFER_CATEGORIES: [&str; 8] = [
+    "window", "blackout", "battery", "cap", "network", "health", "freeze", "other",
+];
+
+/// The category a deferral's reason names (see [`Decision::Defer`]).
+///
+/// ```
+/// use sluice_policy::defer_category;
+/// assert_eq!(defer_category("battery: 12% is below 30%"), "battery");
+/// assert_eq!(defer_category("waiting for the moon"), "other");
+/// assert_eq!(defer_category("Cap: 5 devices"), "other");
+/// ```
+pub fn defer_category(reason: &str) -> &'static str {
+    let named = reason.split_once(':').map_or("", |(name, _)| name);
+    DEFER_CATEGORIES
+        .iter()
+        .find(|category| **category == named)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// The answer to a review of campaign statistics.

@@ -16,6 +16,7 @@
 //! | `POST /v1/admin/campaigns/{id}/override-freeze` | let a critical campaign pass a freeze: `{"freeze", "reason"}` |
 //! | `GET /v1/admin/freezes`, `POST /v1/admin/freezes` | change freezes: `{"reason", "start", "end", "lead_seconds", "selector"}` |
 //! | `DELETE /v1/admin/freezes/{id}` | lift a freeze |
+//! | `GET /metrics` | the fleet's counters in the Prometheus text format (see [`metrics`]) |
 //! | `GET /v1/admin/audit?after=N&limit=M` | the audit log: entries at positions N+1..N+M, the `missing` positions, `next` (where the next page starts) and the chain's `head` |
 //!
 //! Changes are audited as `admin`, or as `admin:NAME` when the request names its
@@ -36,15 +37,18 @@ use crate::device::{
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::release::ReleaseRecord;
 use crate::service::Service;
-use crate::{audit, campaign, chunks, counters, freeze, keys, records, release, steps};
+use crate::{audit, campaign, chunks, counters, freeze, keys, metrics, records, release, steps};
 
 /// Largest JSON body accepted by the admin API.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 /// Most devices one enrolment request may carry.
 pub const MAX_ENROL: usize = 1000;
 
-/// Handles any request under `/v1/admin/`.
+/// Handles any request under `/v1/admin/`, and `/metrics` (see [`metrics`]).
 pub fn handle(svc: &Service, request: &Request) -> Response {
+    if request.path == "/metrics" {
+        return respond(metrics::handle(svc, request));
+    }
     respond(route(svc, request))
 }
 

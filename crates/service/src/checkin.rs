@@ -212,6 +212,7 @@ pub(crate) fn answer(
     };
     svc.store
         .set(&keys::seen(device_id), &records::encode(&seen))?;
+    svc.store.increment(counters::CHECKINS, 1)?;
     if state.version != body.version || state.security_version != body.security_version {
         state = note_version(svc, device_id, &body.version, body.security_version, now)?;
     }
@@ -255,7 +256,13 @@ pub(crate) fn answer(
         };
         match consider(svc, campaign, &checkin)? {
             Considered::Answer(answer) => return Ok(answer),
-            Considered::Frozen(hold) => frozen = frozen.or(Some(hold)),
+            Considered::Frozen(hold) => {
+                if frozen.is_none() {
+                    svc.store
+                        .increment(&counters::deferral_key(&campaign.id, "freeze"), 1)?;
+                    frozen = Some(hold);
+                }
+            }
             Considered::Pass => {}
         }
     }
@@ -428,10 +435,13 @@ fn consider(
         .decide(&view, &campaign.policy_view(), &stats, now)
     {
         Decision::Offer => offer(svc, &campaign, device, body, now, poll).map(Considered::Answer),
-        Decision::Defer { seconds, reason } => Ok(Considered::Answer(CheckinResponse::none(
-            jitter(seconds.max(1), &device.id, now),
-            Some(reason),
-        ))),
+        Decision::Defer { seconds, reason } => {
+            counters::record_deferral(svc.store, &campaign.id, &reason)?;
+            Ok(Considered::Answer(CheckinResponse::none(
+                jitter(seconds.max(1), &device.id, now),
+                Some(reason),
+            )))
+        }
         // Not this device yet: a later campaign may still have something for it.
         Decision::Skip(_) => Ok(Considered::Pass),
         Decision::Halt(reason) => {

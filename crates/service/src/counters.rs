@@ -7,7 +7,10 @@
 //! | `cnt/{campaign}/stage/{n}/{outcome}` | the same, for devices offered in stage n |
 //! | `cnt/{campaign}/inflight/{window}` | devices offered in that 10-minute window and not finished |
 //! | `cnt/{campaign}/fail/{code}` | failures by code |
+//! | `cnt/{campaign}/deferred/{category}` | check-ins the campaign deferred, by [`sluice_policy::defer_category`] |
 //! | `cnt/version/{version}` | devices running a version |
+//! | `cnt/fleet/checkins` | check-ins (native and DDI polls) |
+//! | `cnt/fleet/reports/{phase}` | status reports accepted, by the phase reported |
 //!
 //! In-flight devices are counted per offer window: a device that never reports
 //! stops counting against the concurrency cap once its window is older than the
@@ -103,6 +106,30 @@ fn in_flight_key(campaign: &str, window: u64) -> String {
 /// Key of the counter of failures with `code`.
 pub fn failure_key(campaign: &str, code: &str) -> String {
     format!("cnt/{campaign}/fail/{code}")
+}
+
+/// Key of the counter of the check-ins `campaign` deferred for `category`
+/// (one of [`sluice_policy::DEFER_CATEGORIES`]).
+pub fn deferral_key(campaign: &str, category: &str) -> String {
+    format!("cnt/{campaign}/deferred/{category}")
+}
+
+/// Key of the counter of check-ins.
+pub const CHECKINS: &str = "cnt/fleet/checkins";
+
+/// Key of the counter of accepted status reports of `phase`.
+pub fn report_key(phase: &str) -> String {
+    format!("cnt/fleet/reports/{phase}")
+}
+
+/// Counts a deferral of a check-in by `campaign`, under the category its
+/// reason names.
+pub fn record_deferral(store: &dyn Store, campaign: &str, reason: &str) -> Result<(), ApiError> {
+    store.increment(
+        &deferral_key(campaign, sluice_policy::defer_category(reason)),
+        1,
+    )?;
+    Ok(())
 }
 
 /// Key of the counter of devices running `version`.

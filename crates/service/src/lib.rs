@@ -12,7 +12,7 @@
 //! | [`release::handle_manifest`] | `GET /v1/releases/{version}/manifest` |
 //! | [`chunks::handle`] | `GET /v1/chunks/{sha256}` |
 //! | [`status::handle`] | `POST /v1/status` |
-//! | [`admin::handle`] | `/v1/admin/...` |
+//! | [`admin::handle`] | `/v1/admin/...` and `GET /metrics` ([`metrics`]) |
 //! | [`ddi::handle`] | `/{tenant}/controller/v1/...` (hawkBit DDI) |
 //!
 //! The service holds no signing key: it verifies published manifests against the
@@ -34,6 +34,7 @@ pub mod http;
 pub mod instant;
 pub mod keys;
 pub mod memory_store;
+pub mod metrics;
 pub mod notify;
 pub mod records;
 pub mod release;

@@ -308,7 +308,7 @@ fn transition_increments(
     to: Phase,
     failure: Option<&Failure>,
 ) -> Vec<Increment> {
-    let mut increments = Vec::new();
+    let mut increments = vec![(counters::report_key(to.as_str()), 1)];
     if let Some(outcome) = outcome_of(to) {
         increments.extend(counters::outcome_increments(campaign, stage, outcome, 1));
     }

@@ -220,7 +220,7 @@ impl Policy for Staged {
         {
             return Decision::Defer {
                 seconds: CAP_DEFER_SECONDS,
-                reason: format!("{cap} devices are already updating (concurrency cap)"),
+                reason: format!("cap: {cap} devices are already updating (the concurrency cap)"),
             };
         }
         Decision::Offer
