@@ -218,6 +218,16 @@ fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
             expect: [401, 401, 401, 401, 401, 200],
         },
         Probe {
+            // The dashboard's page and assets are public; what the page
+            // shows comes from the admin API, with the token typed into it.
+            route: "/...",
+            method: "GET",
+            path: "/".into(),
+            body: None,
+            scheme: Bearer,
+            expect: [200, 200, 200, 200, 200, 200],
+        },
+        Probe {
             route: "/metrics",
             method: "GET",
             path: "/metrics".into(),

@@ -8,6 +8,7 @@ mod bench;
 mod change;
 mod cli;
 mod crash;
+mod dashboard;
 mod ddi;
 mod demo;
 mod device;

@@ -57,6 +57,11 @@ pub fn enrol_at(url: &str, token: &str, ids: &[String]) -> Vec<(String, String)>
         .iter()
         .map(|id| json!({"id": id, "hardware": "cam-v2"}))
         .collect();
+    enrol_records(url, token, devices)
+}
+
+/// Enrols devices given as the admin API's records; returns (id, secret) pairs.
+pub fn enrol_records(url: &str, token: &str, devices: Vec<Value>) -> Vec<(String, String)> {
     let body = json!({"devices": devices}).to_string();
     let auth = format!("Bearer {token}");
     let answer = http(
@@ -266,15 +271,34 @@ fn bad_requests_get_413_404_and_401() {
     let big = vec![b'x'; 2048];
     let answer = http("POST", &format!("{}/v1/checkin", host.url), &[], Some(&big));
     assert_eq!(answer.status, 413);
+    // Every path no other route takes is the dashboard's, which knows only
+    // its page and assets.
+    let answer = http("GET", &format!("{}/not/a/page", host.url), &[], None);
+    assert_eq!(answer.status, 404);
+    assert!(answer.header("content-security-policy").is_some());
+    let answer = http("GET", &format!("{}/v1/admin/releases", host.url), &[], None);
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.json()["error"], "unauthorized");
+    host.stop();
+
+    // A path no route of the manifest matches: as Spin, 404 with an empty body.
+    let without_dashboard = app_with_policy(&dir, "standard");
+    let text = std::fs::read_to_string(&without_dashboard).unwrap();
+    let catch_all = "route = \"/...\"\ncomponent = \"dashboard\"";
+    assert!(text.contains(catch_all));
+    let text = text.replace(catch_all, "route = \"/ui/...\"\ncomponent = \"dashboard\"");
+    std::fs::write(&without_dashboard, text).unwrap();
+    let host = Host::start(HostConfig {
+        manifest: without_dashboard,
+        state_dir: dir.join("state"),
+        args: vec!["--no-build".into()],
+    });
     let answer = http("GET", &format!("{}/not/in/spin.toml", host.url), &[], None);
     assert_eq!(
         (answer.status, answer.body.len()),
         (404, 0),
         "as Spin: 404, empty body"
     );
-    let answer = http("GET", &format!("{}/v1/admin/releases", host.url), &[], None);
-    assert_eq!(answer.status, 401);
-    assert_eq!(answer.json()["error"], "unauthorized");
     host.stop();
 }
 

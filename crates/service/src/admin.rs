@@ -397,6 +397,10 @@ pub struct Progress {
     #[serde(default)]
     pub steps: Vec<String>,
     pub failure_codes: BTreeMap<String, i64>,
+    /// Check-ins the campaign deferred, by the category of the policy's reason
+    /// ([`sluice_policy::DEFER_CATEGORIES`]).
+    #[serde(default)]
+    pub deferrals: BTreeMap<String, i64>,
     /// Devices per version across the fleet.
     pub versions: BTreeMap<String, i64>,
 }
@@ -422,6 +426,12 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
             .map(|c| counters::failure_key(id, c))
             .collect::<Vec<_>>(),
     )?;
+    let deferral_counts = svc.store.counters(
+        &sluice_policy::DEFER_CATEGORIES
+            .iter()
+            .map(|c| counters::deferral_key(id, c))
+            .collect::<Vec<_>>(),
+    )?;
     let versions = read_list(svc, keys::VERSION_INDEX)?;
     let version_counts = svc.store.counters(
         &versions
@@ -436,6 +446,11 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
         stages,
         steps,
         failure_codes: codes.into_iter().zip(code_counts).collect(),
+        deferrals: sluice_policy::DEFER_CATEGORIES
+            .iter()
+            .map(|c| (*c).to_owned())
+            .zip(deferral_counts)
+            .collect(),
         versions: versions
             .into_iter()
             .zip(version_counts)

@@ -1,0 +1,610 @@
+// Sluice's dashboard: a page over the admin API, nothing else. Every action it
+// offers is an admin API call that works without it. The admin token lives in
+// this tab's sessionStorage only (gone when the tab closes), never in a URL.
+// Text from the server is only ever set as text, never parsed as HTML.
+
+const POLL_MS = 2000;
+const TOKEN_KEY = "sluice-admin-token";
+const OPERATOR_KEY = "sluice-operator";
+const OUTCOMES = ["succeeded", "failed", "rolled_back", "rejected"];
+
+// ---- DOM ----------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  append(node, children);
+  return node;
+}
+
+const $ = (selector) => document.querySelector(selector);
+
+// ---- formatting ---------------------------------------------------------
+
+const number = new Intl.NumberFormat("en");
+const fmt = (n) => number.format(n ?? 0);
+const pct = (x) => (x === null || Number.isNaN(x) ? "–" : `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`);
+
+function when(unix) {
+  if (!unix) return "–";
+  return new Date(unix * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+}
+
+function ago(unix) {
+  const s = Math.max(0, Math.round(Date.now() / 1000 - unix));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+const label = (text) => String(text).replaceAll("_", " ");
+const badge = (state) => el("span", { class: `badge ${state}` }, label(state));
+
+// ---- the session and the API ---------------------------------------------
+
+const session = {
+  get token() { return sessionStorage.getItem(TOKEN_KEY); },
+  get operator() { return sessionStorage.getItem(OPERATOR_KEY) || ""; },
+  start(token, operator) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    if (operator) sessionStorage.setItem(OPERATOR_KEY, operator);
+    else sessionStorage.removeItem(OPERATOR_KEY);
+  },
+  end() { sessionStorage.removeItem(TOKEN_KEY); },
+};
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(method, path, body) {
+  const headers = { authorization: `Bearer ${session.token}` };
+  if (session.operator) headers["x-sluice-operator"] = session.operator;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer",
+  });
+  const text = await response.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  if (response.status === 401) {
+    signOut("The server refused the token. Sign in again.");
+    throw new ApiError(401, "signed out");
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, json?.error?.message || json?.message || `${response.status} ${response.statusText}`);
+  }
+  return json;
+}
+
+// ---- sign-in ------------------------------------------------------------
+
+function showSignIn(message = "") {
+  stopPolling();
+  $("#signin").hidden = false;
+  $("#view").replaceChildren();
+  $("#nav").hidden = true;
+  $("#signout").hidden = true;
+  $("#live").hidden = true;
+  $("#signin-error").textContent = message;
+  $("#operator").value = session.operator;
+  $("#token").focus();
+}
+
+function signOut(message = "") {
+  session.end();
+  showSignIn(message);
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const token = $("#token").value.trim();
+  const operator = $("#operator").value.trim();
+  if (operator && !/^[A-Za-z0-9._-]{1,64}$/.test(operator)) {
+    $("#signin-error").textContent = "A name is letters, digits, dots, dashes and underscores.";
+    return;
+  }
+  session.start(token, operator);
+  $("#token").value = "";
+  try {
+    await api("GET", "/v1/admin/campaigns");
+  } catch (error) {
+    if (error.status !== 401) signOut(`Cannot reach the admin API: ${error.message}`);
+    return;
+  }
+  $("#signin").hidden = true;
+  route();
+}
+
+// ---- confirmation ---------------------------------------------------------
+
+function confirmAction(title, text, ok) {
+  const dialog = $("#confirm");
+  $("#confirm-title").textContent = title;
+  $("#confirm-text").textContent = text;
+  $("#confirm-ok").textContent = ok;
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      $("#confirm-ok").onclick = null;
+      $("#confirm-cancel").onclick = null;
+      dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      resolve(answer);
+    };
+    $("#confirm-ok").onclick = () => done(true);
+    $("#confirm-cancel").onclick = () => done(false);
+    dialog.onclose = () => done(false);
+    dialog.showModal();
+    $("#confirm-cancel").focus();
+  });
+}
+
+// ---- live updates -----------------------------------------------------------
+
+let timer = null;
+let current = null; // the view on screen: { refresh() }
+let lastUpdate = 0;
+
+function stopPolling() {
+  clearTimeout(timer);
+  timer = null;
+  current = null;
+}
+
+async function tick(view) {
+  if (current !== view) return;
+  try {
+    await view.refresh();
+    lastUpdate = Date.now();
+  } catch (error) {
+    if (error.status === 401) return;
+    view.failed?.(error);
+  }
+  showLive();
+  if (current === view) timer = setTimeout(() => tick(view), POLL_MS);
+}
+
+function showLive() {
+  const live = $("#live");
+  live.hidden = false;
+  const stale = Date.now() - lastUpdate > 3 * POLL_MS;
+  live.classList.toggle("stale", stale);
+  live.textContent = lastUpdate
+    ? `${stale ? "Not updating since" : "Live · updated"} ${new Date(lastUpdate).toLocaleTimeString("en-GB")}`
+    : "Connecting…";
+}
+
+// ---- views ------------------------------------------------------------------
+
+function route() {
+  if (!session.token) return showSignIn();
+  stopPolling();
+  $("#signin").hidden = true;
+  $("#nav").hidden = false;
+  $("#signout").hidden = false;
+  const [, view = "campaigns", id] = (location.hash || "#/campaigns").split("/");
+  for (const link of document.querySelectorAll("#nav a")) {
+    link.classList.toggle("active", link.dataset.view === view);
+  }
+  const views = { campaigns: id ? campaignView : campaignsView, releases: releasesView, audit: auditView };
+  const make = views[view] || campaignsView;
+  const root = $("#view");
+  root.replaceChildren();
+  const made = make(root, id && decodeURIComponent(id));
+  current = made;
+  tick(made);
+}
+
+function failure(root) {
+  const box = el("p", { class: "error", role: "alert" });
+  root.append(box);
+  return {
+    show(error) { box.textContent = error ? `Could not load: ${error.message}` : ""; },
+  };
+}
+
+// Campaign list.
+function campaignsView(root) {
+  const body = el("div");
+  const problem = failure(root);
+  root.append(el("h1", {}, "Campaigns"), body);
+  return {
+    async refresh() {
+      const { campaigns } = await api("GET", "/v1/admin/campaigns");
+      problem.show(null);
+      if (!campaigns.length) {
+        body.replaceChildren(el("p", { class: "panel empty" }, "No campaigns yet. Create one with ",
+          el("code", {}, "sluice campaign create"), "."));
+        return;
+      }
+      const rows = [...campaigns].reverse().map((c) => el("tr", {
+        class: "link-row", "data-campaign": c.id,
+        onclick: () => { location.hash = `#/campaigns/${encodeURIComponent(c.id)}`; },
+      },
+      el("td", { "data-label": "Campaign" }, el("a", { href: `#/campaigns/${encodeURIComponent(c.id)}` }, c.id)),
+      el("td", { "data-label": "Name" }, c.name || ""),
+      el("td", { "data-label": "Release" }, c.release),
+      el("td", { "data-label": "State" }, c.waiting ? badge("waiting") : badge(c.state)),
+      el("td", { class: "nowrap", "data-label": "Created" }, when(c.created_at)),
+      el("td", { "data-label": "" }, c.critical ? "critical" : "")));
+      body.replaceChildren(el("div", { class: "panel table-wrap" }, el("table", { class: "stack" },
+        el("thead", {}, el("tr", {}, ["Campaign", "Name", "Release", "State", "Created", ""].map((h) => el("th", {}, h)))),
+        el("tbody", {}, rows))));
+    },
+    failed: (error) => problem.show(error),
+  };
+}
+
+// What each operator action does, to say so before it is done.
+function actionText(action, p) {
+  const c = p.campaign;
+  const inFlight = p.in_flight;
+  const installed = p.total.succeeded;
+  switch (action) {
+    case "pause":
+      return [`Pause campaign ${c.id}?`,
+        `No device will be offered ${c.release} until you resume. The ${fmt(inFlight)} device(s) already updating carry on.`,
+        "Pause"];
+    case "resume":
+      return [`Resume campaign ${c.id}?`,
+        `Devices will again be offered ${c.release} as the rollout policy allows${c.state === "halted" ? ", although the policy halted it" : ""}.`,
+        "Resume"];
+    case "abort":
+      return [`Abort campaign ${c.id}?`,
+        `No more offers. The ${fmt(inFlight)} device(s) still updating are told to stop and keep their current version. This cannot be undone.`,
+        "Abort"];
+    case "rollback":
+      return [`Roll back campaign ${c.id}?`,
+        `The ${fmt(installed)} device(s) that installed ${c.release} are sent back to the version they ran before, and no more offers are made. This cannot be undone.`,
+        "Roll back"];
+    case "approve":
+      return [`Approve the next step of ${c.id}?`,
+        `${c.waiting?.opens || "The next step"} opens and its devices are offered ${c.release}. Figures now: ${fmt(p.total.succeeded)} succeeded, ${fmt(p.total.failed)} failed, ${fmt(inFlight)} updating.`,
+        "Approve"];
+    default:
+      return [action, "", action];
+  }
+}
+
+const ACTIONS = {
+  running: ["pause", "abort", "rollback"],
+  paused: ["resume", "abort", "rollback"],
+  halted: ["resume", "abort", "rollback"],
+  completed: ["rollback"],
+  ended: ["abort", "rollback"],
+  rolled_back: ["abort"],
+  aborted: [],
+};
+
+// One campaign, live.
+function campaignView(root, id) {
+  const history = [];
+  const problem = failure(root);
+  const body = el("div");
+  root.append(el("p", {}, el("a", { href: "#/campaigns" }, "← All campaigns")), body);
+  let latest = null;
+  let busy = false;
+
+  async function act(action) {
+    if (!latest || busy) return;
+    const [title, text, ok] = actionText(action, latest);
+    if (!(await confirmAction(title, text, ok))) return;
+    busy = true;
+    try {
+      const payload = action === "approve" ? { note: "approved from the dashboard" } : undefined;
+      await api("POST", `/v1/admin/campaigns/${encodeURIComponent(id)}/${action}`, payload);
+      problem.show(null);
+      await view.refresh();
+    } catch (error) {
+      problem.show({ message: `${action} failed: ${error.message}` });
+    } finally {
+      busy = false;
+    }
+  }
+
+  const view = {
+    async refresh() {
+      const p = await api("GET", `/v1/admin/campaigns/${encodeURIComponent(id)}`);
+      latest = p;
+      problem.show(null);
+      const now = Date.now() / 1000;
+      history.push({ t: now, succeeded: p.total.succeeded, unsuccessful: p.total.failed + p.total.rolled_back + p.total.rejected });
+      if (history.length > 1800) history.shift();
+      body.replaceChildren(...drawCampaign(p, history, act));
+    },
+    failed: (error) => problem.show(error),
+  };
+  return view;
+}
+
+function drawCampaign(p, history, act) {
+  const c = p.campaign;
+  const t = p.total;
+  const finished = t.succeeded + t.failed + t.rolled_back + t.rejected;
+  const unsuccessful = t.failed + t.rolled_back + t.rejected;
+  const rate = finished ? unsuccessful / finished : null;
+  const parts = [];
+
+  parts.push(el("div", { class: "row" },
+    el("h1", {}, `Campaign ${c.id}`, c.name ? el("span", { class: "muted" }, ` · ${c.name}`) : null),
+    c.waiting ? badge("waiting") : null,
+    el("span", { id: "campaign-state" }, badge(c.state)),
+    el("span", { class: "spacer" }),
+    el("div", { class: "actions" },
+      c.waiting ? el("button", { class: "primary big", "data-action": "approve", onclick: () => act("approve") }, "Approve next step") : null,
+      (ACTIONS[c.state] || []).map((action) => el("button", {
+        // The one big button is the safe move: pause a running campaign,
+        // resume one an operator paused (never one the policy halted).
+        class: action === "pause" ? "danger big" : action === "resume" && c.state === "paused" ? "primary big" : "",
+        "data-action": action,
+        onclick: () => act(action),
+      }, { pause: "Pause", resume: "Resume", abort: "Abort", rollback: "Roll back" }[action])))));
+  parts.push(el("p", { class: "muted" }, `Release ${c.release} · created ${when(c.created_at)}`,
+    c.critical ? " · critical" : "", c.start_at ? ` · starts ${when(c.start_at)}` : "", c.end_at ? ` · ends ${when(c.end_at)}` : ""));
+
+  if (["halted", "rolled_back", "aborted"].includes(c.state)) {
+    const who = { halted: "Halted by the rollout policy", rolled_back: "Rolled back", aborted: "Aborted" }[c.state];
+    parts.push(el("div", { class: "banner bad", id: "halt-reason", role: "status" },
+      el("strong", {}, who), c.reason || "No reason recorded."));
+  } else if (c.state === "paused") {
+    parts.push(el("div", { class: "banner info", role: "status" }, el("strong", {}, "Paused"),
+      "No new offers. Devices already updating carry on."));
+  }
+  if (c.waiting) {
+    parts.push(el("div", { class: "banner wait", role: "status" }, el("strong", {}, "Waiting for an operator's approval"),
+      `${c.waiting.after} is done (since ${when(c.waiting.since)}: ${fmt(c.waiting.figures.succeeded)} succeeded, ${fmt(c.waiting.figures.failed)} failed); ${c.waiting.opens} opens only when an operator approves it, here or with sluice campaign approve ${c.id}.`));
+  }
+
+  parts.push(el("div", { class: "tiles" },
+    tile("Offered", fmt(t.offered), "offered"),
+    tile("Updating now", fmt(p.in_flight), "in-flight"),
+    tile("Succeeded", fmt(t.succeeded), "succeeded", "good"),
+    tile("Failed", fmt(t.failed), "failed", t.failed ? "bad" : ""),
+    tile("Rolled back", fmt(t.rolled_back), "rolled-back", t.rolled_back ? "bad" : ""),
+    tile("Rejected", fmt(t.rejected), "rejected", t.rejected ? "bad" : ""),
+    tile("Failure rate", pct(rate), "failure-rate", rate ? "bad" : "")));
+
+  parts.push(el("div", { class: "panel" }, el("h2", {}, "Outcomes so far"),
+    outcomeBar(t, p.in_flight),
+    el("div", { class: "legend" }, [...OUTCOMES, "in_flight"].map((o) =>
+      el("span", {}, el("i", { class: `c-${o}` }), label(o === "in_flight" ? "updating" : o))))));
+
+  parts.push(el("div", { class: "grid" },
+    el("div", { class: "panel" }, el("h2", {}, "Rollout curve ", el("span", { class: "hint" }, "since this page opened")),
+      curve(history)),
+    el("div", { class: "panel" }, el("h2", {}, "Failure codes"), ranked(p.failure_codes, "No failures reported.")),
+    el("div", { class: "panel" }, el("h2", {}, "Deferred check-ins, by reason"),
+      ranked(p.deferrals || {}, "No device has been told to wait."))));
+
+  const stepRows = (p.stages || []).map((s, i) => el("tr", {},
+    el("td", {}, (p.steps || [])[i] || `step ${i}`),
+    ["offered", ...OUTCOMES].map((k) => el("td", { class: "num" }, fmt(s[k])))));
+  parts.push(el("div", { class: "panel table-wrap" }, el("h2", {}, "By step"),
+    el("table", { id: "steps" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Step"), ["offered", ...OUTCOMES].map((k) => el("th", { class: "num" }, label(k))))),
+      el("tbody", {}, stepRows))));
+
+  parts.push(el("div", { class: "grid" },
+    el("div", { class: "panel" }, el("h2", {}, "Rollout policy configuration"), el("pre", {}, prettyJson(c.policy))),
+    el("div", { class: "panel" }, el("h2", {}, "Fleet by version"), ranked(p.versions || {}, "No device has checked in."))));
+  return parts;
+}
+
+function tile(name, value, id, tone = "") {
+  return el("div", { class: `tile ${tone}`, "data-tile": id }, el("div", { class: "label" }, name), el("div", { class: "value" }, value));
+}
+
+function outcomeBar(t, inFlight) {
+  const parts = [...OUTCOMES.map((o) => [o, t[o]]), ["in_flight", inFlight]];
+  const total = parts.reduce((sum, [, n]) => sum + n, 0);
+  const bar = svg("svg", { class: "bar", viewBox: "0 0 1000 16", preserveAspectRatio: "none", role: "img",
+    "aria-label": parts.map(([o, n]) => `${label(o)} ${n}`).join(", ") });
+  bar.append(svg("rect", { x: 0, y: 0, width: 1000, height: 16, fill: "#e6ebf0" }));
+  let x = 0;
+  for (const [o, n] of parts) {
+    if (!total || !n) continue;
+    const w = (n / total) * 1000;
+    bar.append(svg("rect", { x, y: 0, width: w, height: 16, class: `c-${o}` }));
+    x += w;
+  }
+  return bar;
+}
+
+function curve(history) {
+  const w = 360, h = 180, pad = 30;
+  const chart = svg("svg", { class: "curve", viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "devices finished over time" });
+  if (history.length < 2) {
+    chart.append(svg("text", { x: pad, y: h / 2 }, "Collecting… the curve starts after a few updates."));
+    return chart;
+  }
+  const t0 = history[0].t, t1 = history[history.length - 1].t;
+  const max = Math.max(1, ...history.map((s) => s.succeeded + s.unsuccessful));
+  const x = (t) => pad + ((t - t0) / Math.max(1, t1 - t0)) * (w - pad - 8);
+  const y = (n) => h - pad - (n / max) * (h - 2 * pad);
+  chart.append(svg("line", { class: "axis", x1: pad, y1: h - pad, x2: w - 8, y2: h - pad }));
+  chart.append(svg("line", { class: "axis", x1: pad, y1: pad, x2: pad, y2: h - pad }));
+  chart.append(svg("text", { x: 2, y: y(max) + 4 }, fmt(max)));
+  chart.append(svg("text", { x: 2, y: h - pad + 4 }, "0"));
+  chart.append(svg("text", { x: pad, y: h - 8 }, new Date(t0 * 1000).toLocaleTimeString("en-GB")));
+  chart.append(svg("text", { x: w - 8, y: h - 8, "text-anchor": "end" }, new Date(t1 * 1000).toLocaleTimeString("en-GB")));
+  const line = (key, cls) => svg("polyline", { class: cls, points: history.map((s) => `${x(s.t).toFixed(1)},${y(s[key]).toFixed(1)}`).join(" ") });
+  chart.append(line("succeeded", "succeeded"), line("unsuccessful", "failed"));
+  return chart;
+}
+
+function ranked(counts, empty) {
+  const entries = Object.entries(counts).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  if (!entries.length) return el("p", { class: "empty" }, empty);
+  return el("table", {}, el("tbody", {}, entries.map(([name, n]) =>
+    el("tr", {}, el("td", {}, name), el("td", { class: "num" }, fmt(n))))));
+}
+
+function prettyJson(text) {
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
+}
+
+// Releases.
+function releasesView(root) {
+  const body = el("div");
+  const problem = failure(root);
+  root.append(el("h1", {}, "Releases"), body);
+  return {
+    async refresh() {
+      const [{ releases }, { campaigns }] = await Promise.all([
+        api("GET", "/v1/admin/releases"), api("GET", "/v1/admin/campaigns")]);
+      problem.show(null);
+      if (!releases.length) {
+        body.replaceChildren(el("p", { class: "panel empty" }, "No releases yet. Publish one with ",
+          el("code", {}, "sluice release publish"), "."));
+        return;
+      }
+      const rows = [];
+      for (const r of [...releases].reverse()) {
+        const users = campaigns.filter((c) => c.release === r.version);
+        for (const m of r.manifests) {
+          rows.push(el("tr", { "data-release": r.version },
+            el("td", { "data-label": "Version" }, r.version),
+            el("td", { "data-label": "Hardware" }, m.hardware.join(", ")),
+            el("td", { class: "num", "data-label": "Size" }, bytes(m.size)),
+            el("td", { class: "num", "data-label": "Chunks" }, fmt(m.chunks)),
+            el("td", { class: "num", "data-label": "Security" }, m.security_version),
+            el("td", { "data-label": "Signing key" }, el("code", {}, m.key_id)),
+            el("td", { class: "nowrap", "data-label": "Created" }, when(m.created_at)),
+            el("td", { class: "nowrap", "data-label": "Expires" }, when(m.expires_at)),
+            el("td", { "data-label": "Campaigns" }, users.length ? users.map((c, i) => [i ? ", " : "", el("a", { href: `#/campaigns/${encodeURIComponent(c.id)}` }, c.id)]) : el("span", { class: "muted" }, "none"))));
+        }
+      }
+      body.replaceChildren(el("div", { class: "panel table-wrap" }, el("table", { class: "stack" },
+        el("thead", {}, el("tr", {},
+          el("th", {}, "Version"), el("th", {}, "Hardware"), el("th", { class: "num" }, "Size"),
+          el("th", { class: "num" }, "Chunks"), el("th", { class: "num" }, "Security"),
+          el("th", {}, "Signing key"), el("th", {}, "Created"),
+          el("th", {}, "Expires"), el("th", {}, "Campaigns"))),
+        el("tbody", {}, rows))));
+    },
+    failed: (error) => problem.show(error),
+  };
+}
+
+// The audit log: the latest entries, filterable; export of the whole log.
+const AUDIT_WINDOW = 500;
+
+function auditView(root) {
+  const search = el("input", { type: "search", id: "audit-filter", placeholder: "Filter by actor, action or target", "aria-label": "Filter the audit log" });
+  const exportJsonl = el("button", { type: "button", id: "export-jsonl", onclick: () => exportLog("jsonl") }, "Export JSON lines");
+  const exportCsv = el("button", { type: "button", id: "export-csv", onclick: () => exportLog("csv") }, "Export CSV");
+  const body = el("div");
+  const problem = failure(root);
+  root.append(el("h1", {}, "Audit log"), el("div", { class: "filters" }, search, exportJsonl, exportCsv), body);
+  let entries = [];
+  let head = null;
+  const draw = () => {
+    const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    const shown = entries.filter((e) => {
+      const text = `${e.actor} ${e.action} ${e.target} ${when(e.at)}`.toLowerCase();
+      return words.every((w) => text.includes(w));
+    }).reverse();
+    body.replaceChildren(el("div", { class: "panel table-wrap" },
+      el("p", { class: "muted" }, `${fmt(head?.seq || 0)} entries in all, chained; `,
+        `showing ${fmt(shown.length)} of the latest ${fmt(entries.length)}. `,
+        "Check the chain with ", el("code", {}, "sluice audit verify"), "."),
+      shown.length ? el("table", { id: "audit", class: "stack" },
+        el("thead", {}, el("tr", {}, el("th", { class: "num" }, "#"), el("th", {}, "When"), el("th", {}, "Who"),
+          el("th", {}, "Action"), el("th", {}, "Target"), el("th", {}, "Change"))),
+        el("tbody", {}, shown.map((e) => el("tr", { "data-seq": e.seq },
+          el("td", { class: "num", "data-label": "#" }, e.seq),
+          el("td", { class: "nowrap", "data-label": "When" }, when(e.at)),
+          el("td", { "data-label": "Who" }, e.actor),
+          el("td", { "data-label": "Action" }, e.action),
+          el("td", { "data-label": "Target" }, e.target),
+          el("td", { "data-label": "Change" }, change(e)))))) : el("p", { class: "empty" }, "No entry matches.")));
+  };
+  search.addEventListener("input", draw);
+  return {
+    async refresh() {
+      const first = await api("GET", "/v1/admin/audit?limit=1");
+      head = first.head;
+      const after = Math.max(0, (head?.seq || 0) - AUDIT_WINDOW);
+      const page = await api("GET", `/v1/admin/audit?after=${after}&limit=${AUDIT_WINDOW}`);
+      entries = page.entries;
+      problem.show(null);
+      draw();
+    },
+    failed: (error) => problem.show(error),
+  };
+}
+
+function change(e) {
+  const pick = (v) => (v && typeof v === "object" && "state" in v ? v.state : v === undefined ? "" : JSON.stringify(v));
+  const before = pick(e.before), after = pick(e.after);
+  if (!before && !after) return "";
+  const text = before && after ? `${before} → ${after}` : after || before;
+  return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+}
+
+async function exportLog(format) {
+  const all = [];
+  let after = 0;
+  for (;;) {
+    const page = await api("GET", `/v1/admin/audit?after=${after}&limit=1000`);
+    all.push(...page.entries);
+    if (!page.entries.length || page.next <= after || page.next >= (page.head?.seq || 0)) break;
+    after = page.next;
+  }
+  let text;
+  if (format === "jsonl") {
+    text = all.map((e) => JSON.stringify(e)).join("\n") + (all.length ? "\n" : "");
+  } else {
+    const cell = (v) => {
+      let s = v === undefined || v === null ? "" : typeof v === "string" ? v : JSON.stringify(v);
+      // A spreadsheet must not read a value as a formula.
+      if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+      return /[",\n\r']/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+    };
+    const columns = ["seq", "at", "actor", "action", "target", "before", "after", "prev"];
+    text = [columns.join(","), ...all.map((e) => columns.map((c) => cell(c === "at" ? when(e.at) : e[c])).join(","))].join("\r\n") + "\r\n";
+  }
+  const blob = new Blob([text], { type: format === "jsonl" ? "application/x-ndjson" : "text/csv" });
+  const link = el("a", { href: URL.createObjectURL(blob), download: `sluice-audit.${format === "jsonl" ? "jsonl" : "csv"}` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
+// ---- start ----------------------------------------------------------------
+
+$("#signin-form").addEventListener("submit", signIn);
+$("#signout").addEventListener("click", () => signOut("Signed out."));
+window.addEventListener("hashchange", route);
+setInterval(() => { if (current) showLive(); }, 1000);
+route();
