@@ -71,8 +71,12 @@ fn get(metrics: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
 fn metrics_count_a_campaign_and_parse_as_prometheus_text() {
     let (_guard, dir) = scratch();
     release(&dir);
-    let host =
-        Host::start(HostConfig::sluice(&dir.join("state")).variable("trust_root", &trust(&dir)));
+    // Every check-in counted (by default one in 16 is, as 16).
+    let host = Host::start(
+        HostConfig::sluice(&dir.join("state"))
+            .variable("trust_root", &trust(&dir))
+            .variable("checkin_sampling", "1"),
+    );
     publish(&dir, &host);
     // A cap of one: the first device is offered, the second deferred for the cap.
     let campaign = create_campaign(
