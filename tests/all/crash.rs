@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::cli::scratch;
 use crate::host::{Host, HostConfig, http};
-use crate::up::{admin, basic, checkin, create_campaign, enrol, release, trust};
+use crate::up::{admin, basic, checkin, create_campaign, enrol, publish_args, release, trust};
 
 /// A small seeded generator (xorshift), so a failing trial can be replayed
 /// with `SLUICE_CRASH_SEED`.
@@ -42,20 +42,6 @@ impl Dice {
         self.0 ^= self.0 << 17;
         self.0 % n.max(1)
     }
-}
-
-fn publish_args(host: &Host) -> Vec<String> {
-    [
-        "release",
-        "publish",
-        "rel",
-        "--server",
-        &host.url,
-        "--token-file",
-        &host.token_file(),
-    ]
-    .map(str::to_owned)
-    .to_vec()
 }
 
 #[test]

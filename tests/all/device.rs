@@ -19,7 +19,8 @@ fn image(dir: &std::path::Path) -> Vec<u8> {
     std::fs::read(dir.join("image")).unwrap()
 }
 
-fn device_args<'a>(
+/// The arguments of `sluice device --once` for a `cam-v2` device on 1.0.0.
+pub fn device_args<'a>(
     host: &'a Host,
     id: &'a str,
     secret: &'a str,

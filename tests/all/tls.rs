@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::cli::{scratch, sluice};
+use crate::device::device_args;
 use crate::host::{Host, HostConfig};
 use crate::up::{create_campaign, enrol, publish, release, trust};
 
@@ -128,29 +129,9 @@ fn a_device_updates_over_https_and_refuses_a_server_its_ca_does_not_vouch_for() 
         let state_dir = path(id);
         let ca = path(ca);
         let trust_file = path("keys/trust.json");
-        sluice(
-            &dir,
-            &[
-                "device",
-                "--server",
-                &host.url,
-                "--id",
-                id,
-                "--secret",
-                secret,
-                "--trust",
-                &trust_file,
-                "--hardware",
-                "cam-v2",
-                "--version",
-                "1.0.0",
-                "--state-dir",
-                &state_dir,
-                "--ca",
-                &ca,
-                "--once",
-            ],
-        )
+        let mut args = device_args(&host, id, secret, &trust_file, &state_dir);
+        args.extend(["--ca", &ca]);
+        sluice(&dir, &args)
     };
     // Trusting the fleet's CA: the whole update, over TLS.
     let run = device(&devices[0], "fleet-ca.pem").success();

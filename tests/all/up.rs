@@ -118,20 +118,25 @@ pub fn status(url: &str, device: &(String, String), campaign: &str, state: &str)
     .status
 }
 
+/// `sluice release publish rel` to `host`, as arguments.
+pub fn publish_args(host: &Host) -> Vec<String> {
+    [
+        "release",
+        "publish",
+        "rel",
+        "--server",
+        &host.url,
+        "--token-file",
+        &host.token_file(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 pub fn publish(dir: &Path, host: &Host) {
-    let run = sluice(
-        dir,
-        &[
-            "release",
-            "publish",
-            "rel",
-            "--server",
-            &host.url,
-            "--token-file",
-            &host.token_file(),
-        ],
-    )
-    .success();
+    let args = publish_args(host);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = sluice(dir, &args).success();
     assert_eq!(run.last_line(), "1.2.0", "{}", run.stdout);
 }
 
