@@ -156,6 +156,7 @@ pub fn enrol(client: &Client, shape: &FleetShape) -> Result<Vec<SimDevice>> {
                     charging: None,
                     utc_offset_minutes: (!shape.utc_offsets.is_empty())
                         .then(|| shape.utc_offsets[index % shape.utc_offsets.len()]),
+                    slot: None,
                 },
                 fails_health: fraction(&id, 1) < shape.fail_rate,
                 id,

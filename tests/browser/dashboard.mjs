@@ -205,6 +205,27 @@ try {
   await page.locator("tr[data-release]").first().waitFor();
   await shot(page, "releases-1280");
 
+  // The fleet: the summary agrees with the API; search finds the probe device,
+  // whose page shows its history of reports.
+  const fleet = await adminApi("GET", "/v1/admin/fleet");
+  await page.goto(`${url}/#/fleet`);
+  await page.locator("[data-tile=devices]").waitFor();
+  check((await tileValue(page, "devices")) === fleet.devices, `the page counts ${await tileValue(page, "devices")} devices, the API ${fleet.devices}`);
+  check((await tileValue(page, "online")) > 0, "no device online");
+  check((await page.locator("svg.bars").first().getAttribute("aria-label")).includes("cam-v2"), "no cam-v2 in the hardware chart");
+  await page.locator("tr[data-device]").first().waitFor();
+  await page.fill("#device-search", `${probeId} field`);
+  await waitFor("the search to find the probe alone", async () =>
+    (await page.locator("tr[data-device]").count()) === 1 && (await page.locator(`tr[data-device="${probeId}"]`).count()) === 1, 5000);
+  await shot(page, "fleet-1280");
+  await page.click(`tr[data-device="${probeId}"] a`);
+  await page.locator("#history").waitFor();
+  const events = await page.locator("#history tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.event));
+  check(JSON.stringify(events.slice(0, 4)) === JSON.stringify(["succeeded", "installing", "downloading", "offered"]),
+    `the probe's history reads ${events}`);
+  check((await page.locator("#device-rollout").innerText()).includes(campaign), "the device page does not name its campaign");
+  await shot(page, "device-1280");
+
   // Signing out forgets the token.
   await page.click("#signout");
   check(await page.evaluate(() => sessionStorage.getItem("sluice-admin-token") === null), "the token outlived sign-out");
@@ -220,6 +241,8 @@ try {
     ["campaign-paused-390", `#/campaigns/${campaign}`, "[data-tile=succeeded]"],
     ["campaign-halted-390", `#/campaigns/${halted}`, "#halt-reason"],
     ["releases-390", "#/releases", "tr[data-release]"],
+    ["fleet-390", "#/fleet", "tr[data-device]"],
+    ["device-390", `#/devices/${probeId}`, "#history"],
     ["audit-390", "#/audit", "#audit tbody tr"],
   ]) {
     await phone.page.goto(`${url}/${hash}`);

@@ -213,9 +213,12 @@ function route() {
   $("#signout").hidden = false;
   const [, view = "campaigns", id] = (location.hash || "#/campaigns").split("/");
   for (const link of document.querySelectorAll("#nav a")) {
-    link.classList.toggle("active", link.dataset.view === view);
+    link.classList.toggle("active", link.dataset.view === (view === "devices" ? "fleet" : view));
   }
-  const views = { campaigns: id ? campaignView : campaignsView, releases: releasesView, audit: auditView };
+  const views = {
+    campaigns: id ? campaignView : campaignsView, releases: releasesView, audit: auditView,
+    fleet: fleetView, devices: id ? deviceView : fleetView,
+  };
   const make = views[view] || campaignsView;
   const root = $("#view");
   root.replaceChildren();
@@ -470,6 +473,155 @@ function ranked(counts, empty) {
 
 function prettyJson(text) {
   try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
+}
+
+// The fleet: devices by hardware, version and when they were last heard from;
+// search over every device.
+function fleetView(root) {
+  const summary = el("div");
+  const problem = failure(root);
+  const search = el("input", { type: "search", id: "device-search", placeholder: "Search: id, tag, hardware, version, online/late/silent, name=value", "aria-label": "Search devices" });
+  const results = el("div", { id: "device-results" });
+  root.append(el("h1", {}, "Fleet"), summary,
+    el("div", { class: "panel" }, el("h2", {}, "Devices"), el("div", { class: "filters" }, search), results));
+
+  // Search runs when the query changes (not at every poll), walking the
+  // directory a few pages per request; "More" follows the server's cursor.
+  let rows = [];
+  let next = null;
+  let scanned = 0;
+  let asked = 0;
+  async function find(more) {
+    const ask = ++asked;
+    const params = new URLSearchParams({ q: search.value.trim(), limit: "50" });
+    if (more && next) { params.set("page", next.page); params.set("skip", next.skip); }
+    try {
+      const page = await api("GET", `/v1/admin/devices?${params}`);
+      if (ask !== asked) return;
+      rows = more ? rows.concat(page.devices) : page.devices;
+      scanned = more ? scanned + page.scanned : page.scanned;
+      next = page.next;
+      drawResults();
+    } catch (error) {
+      if (error.status !== 401) results.replaceChildren(el("p", { class: "error" }, `Search failed: ${error.message}`));
+    }
+  }
+  let typing = null;
+  search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => find(false), 250); });
+  function drawResults() {
+    const table = rows.length ? el("table", { class: "stack", id: "devices" },
+      el("thead", {}, el("tr", {}, ["Device", "Hardware", "Version", "Heard from", "Rollout", "Tags"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows.map((d) => el("tr", { class: "link-row", "data-device": d.id, onclick: () => { location.hash = `#/devices/${encodeURIComponent(d.id)}`; } },
+        el("td", { "data-label": "Device" }, el("a", { href: `#/devices/${encodeURIComponent(d.id)}` }, d.id)),
+        el("td", { "data-label": "Hardware" }, d.hardware),
+        el("td", { "data-label": "Version" }, d.version || el("span", { class: "muted" }, "–")),
+        el("td", { class: "nowrap", "data-label": "Heard from" }, d.revoked ? badge("revoked") : badge(d.liveness), d.seen_at ? ` ${ago(d.seen_at)}` : ""),
+        el("td", { "data-label": "Rollout" }, d.campaign ? [el("a", { href: `#/campaigns/${encodeURIComponent(d.campaign)}` }, d.campaign), ` ${label(d.phase)}`] : ""),
+        el("td", { "data-label": "Tags" }, d.tags.join(", ")))))) : el("p", { class: "empty" }, "No device matches.");
+    results.replaceChildren(...[
+      el("p", { class: "muted" }, `${fmt(rows.length)} found among ${fmt(scanned)} devices looked at.`),
+      table,
+      next ? el("button", { type: "button", id: "more", onclick: () => find(true) }, "More") : null].filter(Boolean));
+  }
+  find(false);
+
+  return {
+    async refresh() {
+      const f = await api("GET", "/v1/admin/fleet");
+      problem.show(null);
+      const l = f.liveness;
+      const approx = l.sampled ? "≈ " : "";
+      summary.replaceChildren(
+        el("div", { class: "tiles" },
+          tile("Devices", fmt(f.devices), "devices"),
+          tile("Online", approx + fmt(l.online), "online", "good"),
+          tile("Late", approx + fmt(l.late), "late"),
+          tile("Silent", approx + fmt(l.silent), "silent", l.silent ? "bad" : ""),
+          tile("Never checked in", approx + fmt(l.never), "never"),
+          tile("Revoked", approx + fmt(l.revoked), "revoked")),
+        el("p", { class: "muted" }, `Online: heard from within ${duration(l.online_within)}; late: within ${duration(l.late_within)}; silent: longer ago.`,
+          l.sampled ? ` Estimated from ${fmt(l.scanned)} devices spread over the fleet.` : ""),
+        el("div", { class: "grid" },
+          el("div", { class: "panel" }, el("h2", {}, "By hardware"), bars(f.hardware, "No device enrolled.")),
+          el("div", { class: "panel" }, el("h2", {}, "By installed version"), bars(f.versions, "No device has checked in."))));
+    },
+    failed: (error) => problem.show(error),
+  };
+}
+
+function duration(seconds) {
+  if (seconds % 86400 === 0) return `${seconds / 86400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
+// A horizontal bar per name, longest first.
+function bars(counts, empty) {
+  const entries = Object.entries(counts).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  if (!entries.length) return el("p", { class: "empty" }, empty);
+  const max = entries[0][1];
+  const row = 26, w = 360;
+  const chart = svg("svg", { class: "bars", viewBox: `0 0 ${w} ${entries.length * row}`, role: "img",
+    "aria-label": entries.map(([name, n]) => `${name}: ${n}`).join(", ") });
+  entries.forEach(([name, n], i) => {
+    const y = i * row;
+    chart.append(
+      svg("text", { x: 0, y: y + 17 }, name.length > 18 ? `${name.slice(0, 17)}…` : name),
+      svg("rect", { x: 130, y: y + 4, width: Math.max(2, (n / max) * (w - 200)), height: row - 8, class: "c-succeeded" }),
+      svg("text", { x: 136 + (n / max) * (w - 200), y: y + 17 }, fmt(n)));
+  });
+  return chart;
+}
+
+// One device: who it is, what it runs, its rollout and its history.
+function deviceView(root, id) {
+  const body = el("div");
+  const problem = failure(root);
+  root.append(el("p", {}, el("a", { href: "#/fleet" }, "← Fleet")), body);
+  return {
+    async refresh() {
+      const d = await api("GET", `/v1/admin/devices/${encodeURIComponent(id)}`);
+      problem.show(null);
+      const s = d.state || {};
+      const seen = d.seen;
+      const t = seen?.telemetry || {};
+      const r = s.rollout;
+      const facts = (pairs) => el("table", {}, el("tbody", {}, pairs.filter(([, v]) => v !== undefined && v !== null && v !== "")
+        .map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))));
+      const link = (c) => el("a", { href: `#/campaigns/${encodeURIComponent(c)}` }, c);
+      body.replaceChildren(...[
+        el("div", { class: "row" }, el("h1", {}, `Device ${d.id}`), d.revoked ? badge("revoked") : null),
+        d.revoked ? el("div", { class: "banner bad", role: "status" }, el("strong", {}, "Revoked"),
+          `by ${d.revoked.by} at ${when(d.revoked.at)}: ${d.revoked.reason}`) : null,
+        el("div", { class: "grid" },
+          el("div", { class: "panel", id: "device-identity" }, el("h2", {}, "Identity"), facts([
+            ["Hardware", d.hardware], ["Tags", d.tags.join(", ")], ["Enrolled", when(d.enrolled_at)],
+            ...Object.entries(d.attributes || {}).map(([k, v]) => [k, v])])),
+          el("div", { class: "panel", id: "device-running" }, el("h2", {}, "Running"), facts([
+            ["Version", s.version || "not reported yet"], ["Security version", s.security_version],
+            ["Slot", t.slot ? t.slot.toUpperCase() : undefined],
+            ["Last check-in", seen ? `${when(seen.at)} (${ago(seen.at)})` : "never"],
+            ["Battery", t.battery_percent !== undefined && t.battery_percent !== null ? `${t.battery_percent}%${t.charging ? ", charging" : ""}` : undefined],
+            ["Network", t.network], ["UTC offset", t.utc_offset_minutes !== undefined && t.utc_offset_minutes !== null ? `${t.utc_offset_minutes} min` : undefined]])),
+          el("div", { class: "panel", id: "device-rollout" }, el("h2", {}, "Latest rollout"), r ? facts([
+            ["Campaign", link(r.campaign)], ["Release", r.release], ["Phase", badge(r.phase)],
+            ["From", r.from_version], ["Offered", when(r.offered_at)], ["Updated", when(r.updated_at)],
+            ["Error", r.failure ? `${r.failure.code} (${r.failure.phase})${r.failure.detail ? `: ${r.failure.detail}` : ""}` : undefined]])
+            : el("p", { class: "empty" }, "Never offered an update."))),
+        el("div", { class: "panel table-wrap" }, el("h2", {}, "History ", el("span", { class: "hint" }, "latest first; rollout outcomes are kept longest")),
+          (s.history || []).length ? el("table", { class: "stack", id: "history" },
+            el("thead", {}, el("tr", {}, ["When", "Event", "Campaign", "Version", "Error"].map((h) => el("th", {}, h)))),
+            el("tbody", {}, [...s.history].reverse().map((e) => el("tr", { "data-event": e.what },
+              el("td", { class: "nowrap", "data-label": "When" }, when(e.at)),
+              el("td", { "data-label": "Event" }, { version: "reported running", health: "health reported" }[e.what] || badge(e.what)),
+              el("td", { "data-label": "Campaign" }, e.campaign ? link(e.campaign) : ""),
+              el("td", { "data-label": "Version" }, e.version || ""),
+              el("td", { "data-label": "Error" }, e.failure ? `${e.failure.code} (${e.failure.phase})${e.failure.detail ? `: ${e.failure.detail}` : ""}` : "")))))
+            : el("p", { class: "empty" }, "Nothing yet."))].filter(Boolean));
+    },
+    failed: (error) => problem.show(error),
+  };
 }
 
 // Releases.

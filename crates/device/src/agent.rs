@@ -267,7 +267,10 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             hardware: self.state.hardware.clone(),
             version: self.state.version.clone(),
             security_version: self.state.security_version,
-            telemetry: self.telemetry.clone(),
+            telemetry: Telemetry {
+                slot: Some(self.state.active.name().to_owned()),
+                ..self.telemetry.clone()
+            },
         };
         let answer = match self.transport.checkin(&report) {
             Ok(answer) => answer,

@@ -21,6 +21,14 @@ impl Slot {
             Slot::B => Slot::A,
         }
     }
+
+    /// `a` or `b`, as the device reports it at check-in.
+    pub fn name(self) -> &'static str {
+        match self {
+            Slot::A => "a",
+            Slot::B => "b",
+        }
+    }
 }
 
 /// Storage for the two slots' images.

@@ -82,6 +82,9 @@ pub struct Telemetry {
     pub charging: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utc_offset_minutes: Option<i16>,
+    /// The slot the device runs from; the agent fills it in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
 }
 
 /// A failure detail for `failed` and `rejected` reports.

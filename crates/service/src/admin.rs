@@ -37,7 +37,10 @@ use crate::device::{
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::release::ReleaseRecord;
 use crate::service::Service;
-use crate::{audit, campaign, chunks, counters, freeze, keys, metrics, records, release, steps};
+use crate::{
+    audit, campaign, chunks, counters, directory, fleet, freeze, keys, metrics, records, release,
+    steps,
+};
 
 /// Largest JSON body accepted by the admin API.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -62,7 +65,9 @@ fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
     let method = request.method.as_str();
     match (method, parts.as_slice()) {
         ("POST", ["devices"]) => enrol(svc, request),
+        ("GET", ["devices"]) => search_devices(svc, request),
         ("GET", ["devices", id]) => show_device(svc, id),
+        ("GET", ["fleet"]) => Ok(Response::json(200, &fleet::summary(svc)?)),
         ("POST", ["devices", id, "revoke"]) => revoke_device(svc, id, request),
         (_, ["chunks", digest]) => chunks::upload(svc, request, digest),
         ("POST", ["releases"]) => {
@@ -119,14 +124,7 @@ fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
         }
         ("GET", ["audit"]) => {
             let number = |name: &str, default: i64| -> Result<i64, ApiError> {
-                request
-                    .query_param(name)
-                    .map(|v| {
-                        v.parse::<i64>()
-                            .map_err(|_| ApiError::bad_request(format!("{name} must be a number")))
-                    })
-                    .transpose()
-                    .map(|v| v.unwrap_or(default))
+                Ok(request.query_number(name)?.unwrap_or(default))
             };
             let after = number("after", 0)?;
             let limit = number("limit", 100)?.clamp(1, audit::MAX_PAGE as i64) as usize;
@@ -236,6 +234,13 @@ fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
         )));
     }
     let now = svc.env.now();
+    // Listed first, so no device is ever enrolled and missing from the list.
+    let ids: Vec<String> = body.devices.iter().map(|d| d.id.clone()).collect();
+    directory::append(svc.store, &ids)?;
+    let mut hardware: BTreeMap<String, i64> = BTreeMap::new();
+    for d in &body.devices {
+        *hardware.entry(d.hardware.clone()).or_default() += 1;
+    }
     let mut enrolled = Vec::with_capacity(body.devices.len());
     for d in body.devices {
         let mut random = [0u8; SECRET_BYTES];
@@ -265,6 +270,10 @@ fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
             crate::checkin::note_version(svc, &d.id, version, d.security_version, now)?;
         }
         enrolled.push(Enrolled { id: d.id, secret });
+    }
+    for (name, count) in hardware {
+        campaign::add_to_list(svc, keys::HARDWARE_INDEX, &name)?;
+        svc.store.increment(&counters::hardware_key(&name), count)?;
     }
     let ids: Vec<&str> = enrolled.iter().map(|e| e.id.as_str()).collect();
     audit::append(
@@ -346,7 +355,12 @@ fn show_device(svc: &Service, id: &str) -> Result<Response, ApiError> {
     let values = svc.store.get_many(&keys)?;
     let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
         .ok_or_else(|| ApiError::not_found(format!("no device {id:?}")))?;
-    let state: Option<DeviceState> = records::decode_opt(&keys[1], values[1].as_ref())?;
+    // Pending counter increments are the service's business, not the operator's.
+    let state: Option<DeviceState> =
+        records::decode_opt::<DeviceState>(&keys[1], values[1].as_ref())?.map(|s| DeviceState {
+            tallies: Vec::new(),
+            ..s
+        });
     let seen: Option<Seen> = records::decode_opt(&keys[2], values[2].as_ref())?;
     Ok(Response::json(
         200,
@@ -355,6 +369,21 @@ fn show_device(svc: &Service, id: &str) -> Result<Response, ApiError> {
             "attributes": device.attributes, "enrolled_at": device.enrolled_at,
             "revoked": device.revoked, "state": state, "seen": seen,
         }),
+    ))
+}
+
+/// `GET /v1/admin/devices?q=WORDS&page=N&skip=K&limit=L` (see [`fleet::Query`]).
+fn search_devices(svc: &Service, request: &Request) -> Result<Response, ApiError> {
+    let query = fleet::Query::parse(&request.query_text("q")?.unwrap_or_default())?;
+    let number = |name: &str| request.query_number::<u64>(name);
+    let from = fleet::Cursor {
+        page: number("page")?.unwrap_or(0),
+        skip: usize::try_from(number("skip")?.unwrap_or(0)).unwrap_or(usize::MAX),
+    };
+    let limit = usize::try_from(number("limit")?.unwrap_or(50)).unwrap_or(fleet::MAX_RESULTS);
+    Ok(Response::json(
+        200,
+        &fleet::search(svc, &query, from, limit)?,
     ))
 }
 

@@ -14,7 +14,7 @@ use sluice_protocol::Digest;
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::counters;
 use crate::credentials::device_credentials;
-use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, Seen, Telemetry, valid_id};
+use crate::device::{DeviceRecord, DeviceState, Event, Phase, Rollout, Seen, Telemetry, valid_id};
 use crate::freeze::{self, Freeze, Hold};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
@@ -138,6 +138,11 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
                 "{field} {value:?} is not a valid name"
             )));
         }
+    }
+    if body.telemetry.slot.as_deref().is_some_and(|s| !valid_id(s)) {
+        return Err(ApiError::bad_request(
+            "telemetry.slot is not a valid name (letters, digits, . _ - + ~)",
+        ));
     }
     // Reported tags are plain names: `key:value` tags (`ring:lab`,
     // `utc-offset:+05:30`) steer policies, so only the operator sets them.
@@ -500,6 +505,7 @@ fn offer(
             return Ok(None);
         }
         state.rollout = Some(rollout.clone());
+        state.record(Event::rollout(&rollout, Phase::Offered, now));
         state.updated_at = now;
         let increments =
             counters::offer_increments(&campaign.id, rollout.stage, counters::window(now));
@@ -525,6 +531,9 @@ pub(crate) fn note_version(
                 return Ok(None);
             }
             previous = Some(state.version.clone());
+            if state.version != version {
+                state.record(Event::version(version, now));
+            }
             state.version = version.to_owned();
             state.security_version = security_version;
             state.updated_at = now;

@@ -9,6 +9,7 @@
 //! | `cnt/{campaign}/fail/{code}` | failures by code |
 //! | `cnt/{campaign}/deferred/{category}` | check-ins the campaign deferred, by [`sluice_policy::defer_category`] |
 //! | `cnt/version/{version}` | devices running a version |
+//! | `cnt/hardware/{hardware}` | devices enrolled with a hardware |
 //! | `cnt/fleet/checkins` | check-ins (native and DDI polls) |
 //! | `cnt/fleet/reports/{phase}` | status reports accepted, by the phase reported |
 //!
@@ -130,6 +131,11 @@ pub fn record_deferral(store: &dyn Store, campaign: &str, reason: &str) -> Resul
         1,
     )?;
     Ok(())
+}
+
+/// Key of the counter of devices enrolled with `hardware`.
+pub fn hardware_key(hardware: &str) -> String {
+    format!("cnt/hardware/{hardware}")
 }
 
 /// Key of the counter of devices running `version`.

@@ -182,6 +182,101 @@ pub struct DeviceState {
     /// Counter increments of changes not yet applied (see [`crate::tally`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tallies: Vec<crate::tally::Tally>,
+    /// What happened to the device lately, oldest first (at most
+    /// [`HISTORY_LEN`] events; see [`DeviceState::record`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Event>,
+}
+
+/// Most events a device's history keeps.
+pub const HISTORY_LEN: usize = 24;
+/// Longest failure detail a history event keeps, in bytes.
+pub const HISTORY_DETAIL: usize = 200;
+
+/// One event in a device's history: a phase its rollout reached (`offered`,
+/// `downloading`, … `succeeded`, `failed`), `health` (its post-update health
+/// was counted), or `version` (it reported running a new version).
+///
+/// It rides in the device's state record, which every such change writes
+/// anyway, so keeping a history costs no extra write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: u64,
+    pub what: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub campaign: String,
+    /// The release offered, or the version reported.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// The step the device was offered in (rollout events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+impl Event {
+    /// A rollout's move to `phase` (with the failure it reported, if any).
+    pub fn rollout(rollout: &Rollout, phase: Phase, at: u64) -> Event {
+        let failure = rollout
+            .failure
+            .clone()
+            .filter(|_| matches!(phase, Phase::Failed | Phase::Rejected));
+        Event {
+            at,
+            what: phase.as_str().to_owned(),
+            campaign: rollout.campaign.clone(),
+            version: rollout.release.clone(),
+            stage: Some(rollout.stage),
+            failure: failure.map(|mut f| {
+                truncate(&mut f.detail, HISTORY_DETAIL);
+                f
+            }),
+        }
+    }
+
+    /// The device reported running `version`.
+    pub fn version(version: &str, at: u64) -> Event {
+        Event {
+            at,
+            what: "version".to_owned(),
+            campaign: String::new(),
+            version: version.to_owned(),
+            stage: None,
+            failure: None,
+        }
+    }
+
+    /// Whether the event is a rollout's end (what a recount needs longest).
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.what.as_str(),
+            "succeeded" | "failed" | "rolled_back" | "rejected"
+        )
+    }
+}
+
+fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+impl DeviceState {
+    /// Adds `event` to the history. Past [`HISTORY_LEN`] the oldest event
+    /// goes, but a rollout's end outlives the steps before it: the oldest
+    /// event that is not an end goes first.
+    pub fn record(&mut self, event: Event) {
+        self.history.push(event);
+        while self.history.len() > HISTORY_LEN {
+            let oldest = self.history.iter().position(|e| !e.is_final()).unwrap_or(0);
+            self.history.remove(oldest);
+        }
+    }
 }
 
 /// Telemetry a device sends at check-in.
@@ -196,6 +291,9 @@ pub struct Telemetry {
     pub network: Option<String>,
     #[serde(default)]
     pub utc_offset_minutes: Option<i16>,
+    /// The slot the device runs from (`a` or `b` for an A/B device).
+    #[serde(default)]
+    pub slot: Option<String>,
 }
 
 /// The small record a check-in writes: when the device was last heard from.
@@ -229,5 +327,69 @@ mod tag_tests {
             !valid_id("ring:pilot"),
             "a colon would break Basic credentials"
         );
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn rollout(campaign: &str) -> Rollout {
+        Rollout {
+            campaign: campaign.into(),
+            release: "2.0".into(),
+            stage: 1,
+            phase: Phase::Offered,
+            offered_at: 0,
+            from_version: "1.0".into(),
+            from_security_version: 0,
+            failure: Some(Failure {
+                phase: "install".into(),
+                code: "E_FLASH".into(),
+                detail: "é".repeat(300),
+            }),
+            health_reported: false,
+            abandoned: false,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn history_is_capped_and_keeps_outcomes_longest() {
+        let mut state = DeviceState::default();
+        for c in 0..10 {
+            let r = rollout(&format!("c{c}"));
+            for phase in [
+                Phase::Offered,
+                Phase::Downloading,
+                Phase::Installing,
+                Phase::Failed,
+            ] {
+                state.record(Event::rollout(&r, phase, c));
+            }
+        }
+        assert_eq!(state.history.len(), HISTORY_LEN);
+        let ends: Vec<&str> = state
+            .history
+            .iter()
+            .filter(|e| e.is_final())
+            .map(|e| e.campaign.as_str())
+            .collect();
+        assert_eq!(ends.len(), 10, "every campaign's outcome is kept");
+        assert_eq!(state.history.last().unwrap().campaign, "c9");
+        let failure = state.history.last().unwrap().failure.as_ref().unwrap();
+        assert_eq!(failure.code, "E_FLASH");
+        assert!(failure.detail.len() <= HISTORY_DETAIL);
+        assert!(
+            state.history[0].failure.is_none() || state.history[0].is_final(),
+            "only ends carry failures"
+        );
+    }
+
+    #[test]
+    fn only_failures_carry_the_failure() {
+        let r = rollout("c");
+        assert!(Event::rollout(&r, Phase::Downloading, 1).failure.is_none());
+        assert!(Event::rollout(&r, Phase::Rejected, 1).failure.is_some());
     }
 }

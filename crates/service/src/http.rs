@@ -59,6 +59,56 @@ impl Request {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v)
     }
+
+    /// The value of query parameter `name` as a number; one that does not
+    /// parse is a bad request.
+    pub fn query_number<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        self.query_param(name)
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|_| ApiError::bad_request(format!("{name} must be a number")))
+            })
+            .transpose()
+    }
+
+    /// The value of query parameter `name` as text: percent escapes decoded
+    /// and `+` read as a space, as a browser's form or `URLSearchParams`
+    /// writes it. A value that is not UTF-8 is a bad request.
+    ///
+    /// ```
+    /// use sluice_service::Request;
+    /// let r = Request::new("GET", "/x?q=site%3Dberlin+lamp");
+    /// assert_eq!(r.query_text("q").unwrap().as_deref(), Some("site=berlin lamp"));
+    /// assert!(Request::new("GET", "/x?q=%ff").query_text("q").is_err());
+    /// ```
+    pub fn query_text(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let Some(raw) = self.query_param(name) else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::with_capacity(raw.len());
+        let mut rest = raw.as_bytes();
+        while let Some((&b, tail)) = rest.split_first() {
+            rest = tail;
+            match b {
+                b'+' => bytes.push(b' '),
+                b'%' => {
+                    let hex = rest
+                        .get(..2)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!("{name}: a % must start an escape"))
+                        })?;
+                    bytes.push(hex);
+                    rest = &rest[2..];
+                }
+                _ => bytes.push(b),
+            }
+        }
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("{name} is not UTF-8 text")))
+    }
 }
 
 /// An HTTP response from the service.

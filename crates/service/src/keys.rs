@@ -10,7 +10,8 @@
 //! | `chunk/{sha256}` | chunk bytes |
 //! | `campaign/{id}` | campaign record (CAS-updated) |
 //! | `campaigns/active` | ids of campaigns not yet finished, oldest first |
-//! | `index/releases`, `index/campaigns`, `index/versions` | small lists for admin views |
+//! | `index/releases`, `index/campaigns`, `index/versions`, `index/hardware` | small lists for admin views |
+//! | `index/devices/{page}`, `index/devices/head` | every device id, in pages (see [`crate::directory`]) |
 //! | `codes/{campaign}` | failure codes seen in a campaign |
 //! | `reviewed/{campaign}` | when a check-in last had the policy review it |
 //! | `freezes` | the declared change freezes, one small list (see [`crate::freeze`]) |
@@ -55,6 +56,8 @@ pub const ACTIVE_CAMPAIGNS: &str = "campaigns/active";
 pub const RELEASE_INDEX: &str = "index/releases";
 pub const CAMPAIGN_INDEX: &str = "index/campaigns";
 pub const VERSION_INDEX: &str = "index/versions";
+/// The hardware names devices were enrolled with.
+pub const HARDWARE_INDEX: &str = "index/hardware";
 pub const KEY_STATEMENT: &str = "keys/statement";
 /// Numbered audit entries before the log was chained; read only to continue
 /// such a log.

@@ -29,6 +29,8 @@ pub mod counters;
 pub mod credentials;
 pub mod ddi;
 pub mod device;
+pub mod directory;
+pub mod fleet;
 pub mod freeze;
 pub mod http;
 pub mod instant;

@@ -16,7 +16,7 @@ use crate::campaign::{CampaignRecord, CampaignState};
 use crate::checkin::jitter;
 use crate::counters::{self, Outcome};
 use crate::credentials::device_credentials;
-use crate::device::{DeviceRecord, DeviceState, Failure, Phase, valid_id};
+use crate::device::{DeviceRecord, DeviceState, Event, Failure, Phase, valid_id};
 use crate::freeze::{self, Freeze};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::service::Service;
@@ -247,6 +247,8 @@ pub(crate) fn apply(
             rollout.failure = failure.clone();
         }
         rollout.updated_at = now;
+        let event = Event::rollout(rollout, phase, now);
+        state.record(event);
         state.updated_at = now;
         Ok(Some((state, increments)))
     })?;
@@ -373,6 +375,11 @@ fn health(
             return Ok(None);
         }
         rollout.health_reported = true;
+        let event = Event {
+            what: "health".to_owned(),
+            ..Event::rollout(rollout, Phase::Succeeded, now)
+        };
+        state.record(event);
         state.updated_at = now;
         Ok(Some(state))
     })?;

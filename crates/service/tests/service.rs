@@ -1466,6 +1466,8 @@ fn one_device_cannot_roll_a_campaign_back_or_pick_its_own_ring() {
 
 #[path = "service/change.rs"]
 mod change;
+#[path = "service/fleet.rs"]
+mod fleet;
 
 #[path = "service/notify.rs"]
 mod notify;
