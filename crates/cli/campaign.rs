@@ -1,4 +1,4 @@
-//! `sluice campaign create|list|status|pause|resume|abort|rollback`.
+//! `sluice campaign create|list|status|pause|resume|abort|rollback|override-freeze|approve|recount`.
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -26,6 +26,23 @@ pub enum Command {
     OverrideFreeze(OverrideArgs),
     /// Open the step a campaign waits to have approved (the ring or stage after a gate).
     Approve(ApproveArgs),
+    /// Rebuild a campaign's counters from its devices' states: shows what
+    /// differs; `--apply` corrects it (audited).
+    Recount(RecountArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RecountArgs {
+    /// Campaign id.
+    id: String,
+    /// Add the differences to the counters (without it, only show them).
+    #[arg(long)]
+    apply: bool,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -137,7 +154,51 @@ pub fn run(command: Command) -> Result<()> {
         Command::Rollback(args) => action(args, "rollback"),
         Command::OverrideFreeze(args) => override_freeze(args),
         Command::Approve(args) => approve(args),
+        Command::Recount(args) => recount(args),
     }
+}
+
+fn recount(args: RecountArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let r = client.json(
+        "POST",
+        &format!("/v1/admin/campaigns/{}/recount", args.id),
+        Some(&json!({"apply": args.apply})),
+    )?;
+    if args.json {
+        println!("{r}");
+        return Ok(());
+    }
+    let differences = r["differences"].as_array().cloned().unwrap_or_default();
+    println!(
+        "campaign {}: {} devices offered, among {} read",
+        args.id, r["devices"], r["scanned"]
+    );
+    if r["without_history"].as_u64().unwrap_or(0) > 0 {
+        println!(
+            "  {} devices have no history for it: failure codes left as they are",
+            r["without_history"]
+        );
+    }
+    if differences.is_empty() {
+        println!("  every counter matches");
+    }
+    for d in &differences {
+        println!(
+            "  {}: stored {}, counted {}",
+            d["counter"].as_str().unwrap_or("?"),
+            d["stored"],
+            d["counted"]
+        );
+    }
+    if !differences.is_empty() {
+        if args.apply {
+            println!("  corrected (audited as campaign.recount)");
+        } else {
+            println!("  run again with --apply to correct them");
+        }
+    }
+    Ok(())
 }
 
 fn create(args: CreateArgs) -> Result<()> {

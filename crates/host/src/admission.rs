@@ -5,6 +5,11 @@
 //!   Past that the host is saturated and sheds the request at once: `503`
 //!   with `Retry-After`, costing no instance, rather than queueing without
 //!   bound (every waiter would only get slower).
+//! - **Queueing delay.** Requests also wait before admission, for a thread
+//!   to read them, when guests keep every thread busy: the host then sheds
+//!   new requests while that delay stands above its target (see
+//!   [`crate::queue_delay`]), so a CPU-bound host does not queue without
+//!   bound either.
 //! - **Device budgets.** Each device credential (`Authorization: Basic …` or
 //!   hawkBit's `TargetToken …`) spends from its own token bucket, so a device
 //!   stuck in a request loop is answered `429` with `Retry-After` before any
@@ -22,6 +27,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+use crate::queue_delay::QueueDelay;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The longest a request waits for an instance before it is shed.
@@ -99,6 +106,8 @@ pub struct Admission {
     /// Spreads the `Retry-After` of shed requests so they do not all return
     /// in the same second.
     shed: AtomicUsize,
+    /// The delay before admission; `serve` runs its probe.
+    pub queue_delay: std::sync::Arc<QueueDelay>,
 }
 
 impl Admission {
@@ -112,6 +121,7 @@ impl Admission {
             budget,
             buckets: Mutex::new(HashMap::new()),
             shed: AtomicUsize::new(0),
+            queue_delay: std::sync::Arc::new(QueueDelay::default()),
         }
     }
 
@@ -153,6 +163,9 @@ impl Admission {
     /// Waits for an instance slot, or sheds the request when the host is
     /// saturated.
     pub async fn admit(&self) -> Result<OwnedSemaphorePermit, Refusal> {
+        if self.queue_delay.overloaded() {
+            return Err(self.saturated());
+        }
         if let Ok(permit) = self.instances.clone().try_acquire_owned() {
             return Ok(permit);
         }

@@ -26,6 +26,7 @@ pub mod builder;
 pub mod compose;
 pub mod engine;
 pub mod outbound;
+pub mod queue_delay;
 pub mod server;
 pub mod tls;
 

@@ -107,6 +107,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Measures how long ready work waits for a thread (admission sheds on it).
+    let probe = tokio::spawn(shared.admission.queue_delay.clone().watch());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -140,6 +142,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    probe.abort();
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("stopping with requests still in flight"),

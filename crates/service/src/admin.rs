@@ -38,8 +38,8 @@ use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::release::ReleaseRecord;
 use crate::service::Service;
 use crate::{
-    audit, campaign, chunks, counters, directory, fleet, freeze, keys, metrics, records, release,
-    steps,
+    audit, campaign, chunks, counters, directory, fleet, freeze, keys, metrics, records, recount,
+    release, steps,
 };
 
 /// Largest JSON body accepted by the admin API.
@@ -96,6 +96,15 @@ fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
             let record = steps::approve(svc, id, body, &operator(request)?)?;
             Ok(Response::json(200, &record))
         }
+        ("POST", ["campaigns", id, "recount"]) => {
+            let body: RecountRequest = if request.body.is_empty() {
+                RecountRequest::default()
+            } else {
+                parse_json(&request.body, MAX_JSON_BODY)?
+            };
+            let result = recount::recount(svc, id, body.apply, &operator(request)?)?;
+            Ok(Response::json(200, &result))
+        }
         ("POST", ["campaigns", id, "override-freeze"]) => {
             let body: campaign::OverrideFreeze = parse_json(&request.body, MAX_JSON_BODY)?;
             let record = campaign::override_freeze(svc, id, body, &operator(request)?)?;
@@ -150,6 +159,14 @@ pub fn operator(request: &Request) -> Result<String, ApiError> {
             "X-Sluice-Operator must be a short name (letters, digits, . _ - + ~)",
         )),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RecountRequest {
+    /// Add the differences to the counters (otherwise only report them).
+    #[serde(default)]
+    apply: bool,
 }
 
 #[derive(Deserialize)]

@@ -47,6 +47,18 @@ const OUTCOMES: [Outcome; 5] = [
 ];
 
 impl Outcome {
+    /// The outcome a final phase counts as.
+    pub fn of(phase: crate::device::Phase) -> Option<Outcome> {
+        use crate::device::Phase;
+        match phase {
+            Phase::Succeeded => Some(Outcome::Succeeded),
+            Phase::Failed => Some(Outcome::Failed),
+            Phase::RolledBack => Some(Outcome::RolledBack),
+            Phase::Rejected => Some(Outcome::Rejected),
+            _ => None,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Outcome::Offered => "offered",
@@ -100,7 +112,8 @@ fn health(values: &[i64]) -> HealthStats {
     }
 }
 
-fn in_flight_key(campaign: &str, window: u64) -> String {
+/// Key of the counter of devices offered in `window` and not finished.
+pub fn in_flight_key(campaign: &str, window: u64) -> String {
     format!("cnt/{campaign}/inflight/{window}")
 }
 
@@ -165,10 +178,9 @@ pub fn read_stats(
     keys.extend(OUTCOMES.iter().map(|o| stage_key(campaign, stage, *o)));
     keys.push(health_key(campaign, "devices"));
     keys.extend(HEALTH_FIELDS.iter().map(|f| health_key(campaign, f)));
-    let current = window(now);
     keys.extend(
-        (0..LEASE_WINDOWS)
-            .filter_map(|back| current.checked_sub(back))
+        leased_windows(now)
+            .into_iter()
             .map(|w| in_flight_key(campaign, w)),
     );
     let values = store.counters(&keys)?;
@@ -242,6 +254,24 @@ pub fn outcome_increments(
         (total_key(campaign, outcome), delta),
         (stage_key(campaign, stage, outcome), delta),
     ]
+}
+
+/// Every outcome counter of `campaign` for steps `0..=last_stage`: what a
+/// recount compares.
+pub fn outcome_keys(campaign: &str, last_stage: u32) -> Vec<String> {
+    let mut keys: Vec<String> = OUTCOMES.iter().map(|o| total_key(campaign, *o)).collect();
+    for stage in 0..=last_stage {
+        keys.extend(OUTCOMES.iter().map(|o| stage_key(campaign, stage, *o)));
+    }
+    keys
+}
+
+/// The in-flight windows that count at `now` (the lease), newest first.
+pub fn leased_windows(now: u64) -> Vec<u64> {
+    let current = window(now);
+    (0..LEASE_WINDOWS)
+        .filter_map(|back| current.checked_sub(back))
+        .collect()
 }
 
 /// The increment that takes a finished device out of its window's in-flight count.

@@ -39,6 +39,7 @@ pub mod memory_store;
 pub mod metrics;
 pub mod notify;
 pub mod records;
+pub mod recount;
 pub mod release;
 pub mod service;
 pub mod status;

@@ -291,16 +291,6 @@ fn transition_allowed(from: Phase, to: Phase) -> Result<bool, ApiError> {
     Ok(to.is_final() || to > from)
 }
 
-fn outcome_of(phase: Phase) -> Option<Outcome> {
-    match phase {
-        Phase::Succeeded => Some(Outcome::Succeeded),
-        Phase::Failed => Some(Outcome::Failed),
-        Phase::RolledBack => Some(Outcome::RolledBack),
-        Phase::Rejected => Some(Outcome::Rejected),
-        _ => None,
-    }
-}
-
 /// The counter increments of a device's rollout moving `from` to `to`.
 fn transition_increments(
     campaign: &str,
@@ -311,12 +301,12 @@ fn transition_increments(
     failure: Option<&Failure>,
 ) -> Vec<Increment> {
     let mut increments = vec![(counters::report_key(to.as_str()), 1)];
-    if let Some(outcome) = outcome_of(to) {
+    if let Some(outcome) = Outcome::of(to) {
         increments.extend(counters::outcome_increments(campaign, stage, outcome, 1));
     }
     if from.is_final() {
         // Succeeded or failed, then rolled back: it counts once, as rolled back.
-        if let Some(outcome) = outcome_of(from) {
+        if let Some(outcome) = Outcome::of(from) {
             increments.extend(counters::outcome_increments(campaign, stage, outcome, -1));
         }
     } else if to.is_final() {

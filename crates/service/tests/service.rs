@@ -1471,3 +1471,6 @@ mod fleet;
 
 #[path = "service/notify.rs"]
 mod notify;
+
+#[path = "service/recount.rs"]
+mod recount;

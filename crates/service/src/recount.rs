@@ -1,0 +1,276 @@
+//! Recounting a campaign: its counters rebuilt from its devices' states.
+//!
+//! Counting is exact but for one step (see [`crate::tally`]): an increment
+//! the store applied but could not acknowledge (a Redis restart, a killed
+//! host) is applied again by the device's next request, so it may count once
+//! more. Spin's key-value stores have no transactions to close that gap; a
+//! recount is the remedy. It walks the device directory, derives from each
+//! device's state (its current rollout, or its history for a campaign it has
+//! moved on from) what the campaign's outcome counters, failure codes and
+//! in-flight counts should be, compares them with the stored counters, and,
+//! when asked, adds the differences.
+//!
+//! The counters keep moving while devices report, so the figures are taken
+//! only from a consistent moment: the states are read twice, the counters in
+//! between, and both readings must agree and show no change still being
+//! counted (a fresh tally); otherwise the recount answers `409` and can be
+//! retried (pausing the campaign quietens it). Tallies left by requests that
+//! are gone are applied first, as a device's next request would. Because the
+//! correction is added (not written over), reports counted meanwhile stay
+//! counted.
+//!
+//! Not recounted: post-update health (a device's figures are added to the
+//! counters and not kept), and the fleet-wide report and check-in counters.
+//! A device whose history no longer holds the campaign (more than
+//! [`crate::device::HISTORY_LEN`] events since) is counted as never offered,
+//! so the recount says how many states lacked a history for the campaign's
+//! failure codes and leaves those codes alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::campaign::CampaignRecord;
+use crate::counters::{self, Outcome};
+use crate::device::{DeviceState, Phase, valid_id};
+use crate::http::ApiError;
+use crate::service::Service;
+use crate::tally::{self, Increment};
+use crate::{audit, directory, keys, records};
+
+/// Most directory pages (of 1,000 devices) one recount walks.
+pub const MAX_PAGES: u64 = 200;
+/// Readings taken before giving up on a campaign that keeps changing.
+const ATTEMPTS: u32 = 3;
+
+/// What a recount found, and whether it corrected it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Recount {
+    pub campaign: String,
+    /// Devices whose state was read.
+    pub scanned: u64,
+    /// Of them, devices offered the campaign.
+    pub devices: u64,
+    /// Counters whose stored value differs from the recount.
+    pub differences: Vec<Difference>,
+    /// Whether the differences were added to the counters.
+    pub applied: bool,
+    /// Devices in the campaign whose history does not say which failure codes
+    /// they reported (states from before histories were kept); failure codes
+    /// are then left as they are.
+    pub without_history: u64,
+    /// Leftover counts of requests that were gone, applied before counting.
+    pub settled: u64,
+}
+
+/// One counter that does not match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Difference {
+    pub counter: String,
+    pub stored: i64,
+    pub counted: i64,
+}
+
+/// One reading of the campaign's devices.
+#[derive(Default, PartialEq, Eq)]
+struct Reading {
+    counts: BTreeMap<String, i64>,
+    devices: u64,
+    scanned: u64,
+    without_history: u64,
+    /// Changes written and not yet counted.
+    pending: u64,
+}
+
+/// What one device's state says it contributed to `campaign`'s counters.
+fn contribution(campaign: &str, state: &DeviceState, now: u64) -> (Vec<Increment>, bool) {
+    let mut increments = Vec::new();
+    let current = state.rollout.as_ref().filter(|r| r.campaign == campaign);
+    let events: Vec<_> = state
+        .history
+        .iter()
+        .filter(|e| e.campaign == campaign)
+        .collect();
+    let (stage, offered_at, phase) = match current {
+        Some(r) => (r.stage, Some(r.offered_at), Some(r.phase)),
+        None => {
+            let Some(stage) = events.iter().find_map(|e| e.stage) else {
+                return (increments, false);
+            };
+            let offered_at = events.iter().find(|e| e.what == "offered").map(|e| e.at);
+            let phase = events
+                .iter()
+                .rev()
+                .find(|e| e.is_final())
+                .and_then(|e| Phase::parse_reported(&e.what));
+            (stage, offered_at, phase)
+        }
+    };
+    // The in-flight count is read over the lease only; older windows no
+    // longer matter (and an offer that old may have left the history).
+    let window = offered_at.map(counters::window);
+    let leased = counters::leased_windows(now);
+    let in_lease = window.filter(|w| leased.contains(w));
+    for (key, delta) in counters::offer_increments(campaign, stage, window.unwrap_or(0)) {
+        if !key.contains("/inflight/") || in_lease.is_some() {
+            increments.push((key, delta));
+        }
+    }
+    if let Some(outcome) = phase.and_then(Outcome::of) {
+        increments.extend(counters::outcome_increments(campaign, stage, outcome, 1));
+        if let Some(w) = in_lease {
+            increments.push(counters::leave_flight_increment(campaign, w));
+        }
+    }
+    for event in &events {
+        if let (Some(failure), "failed" | "rejected") = (&event.failure, event.what.as_str()) {
+            increments.push((counters::failure_key(campaign, &failure.code), 1));
+        }
+    }
+    (increments, events.is_empty())
+}
+
+/// Reads the campaign's devices, page by page; with `settle`, applies tallies
+/// left by requests that are gone (and says how many).
+fn read(
+    svc: &Service,
+    campaign: &str,
+    last_page: u64,
+    now: u64,
+    settle: bool,
+) -> Result<(Reading, u64), ApiError> {
+    let mut reading = Reading::default();
+    let mut settled = 0;
+    let marker = format!("cnt/{campaign}/");
+    for page in 0..=last_page {
+        let ids = directory::read_pages(svc.store, page..page + 1)?;
+        let keys: Vec<String> = ids.iter().map(|id| keys::state(id)).collect();
+        for ((id, key), value) in ids.iter().zip(&keys).zip(svc.store.get_many(&keys)?) {
+            let Some(state) = records::decode_opt::<DeviceState>(key, value.as_ref())? else {
+                continue;
+            };
+            reading.scanned += 1;
+            let counting = state
+                .tallies
+                .iter()
+                .filter(|t| t.increments.iter().any(|(k, _)| k.starts_with(&marker)));
+            for tally in counting {
+                if settle && tally.is_stale(now) {
+                    tally::take_over(svc, id, &state, now)?;
+                    settled += 1;
+                }
+                reading.pending += 1;
+            }
+            let (increments, no_history) = contribution(campaign, &state, now);
+            if increments.is_empty() {
+                continue;
+            }
+            reading.devices += 1;
+            if no_history {
+                reading.without_history += 1;
+            }
+            for (key, delta) in increments {
+                *reading.counts.entry(key).or_default() += delta;
+            }
+        }
+    }
+    Ok((reading, settled))
+}
+
+/// Recounts campaign `id`; with `apply`, adds the differences to its counters
+/// (audited as `campaign.recount` by `actor`).
+pub fn recount(svc: &Service, id: &str, apply: bool, actor: &str) -> Result<Recount, ApiError> {
+    if !valid_id(id) {
+        return Err(ApiError::not_found("no such campaign"));
+    }
+    let campaign: CampaignRecord = records::read(svc.store, &keys::campaign(id))?
+        .ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
+    let Some(last_page) = directory::last_page(svc.store)? else {
+        return Ok(Recount {
+            campaign: campaign.id,
+            applied: apply,
+            ..Recount::default()
+        });
+    };
+    if last_page >= MAX_PAGES {
+        return Err(ApiError::new(
+            413,
+            "fleet_too_large",
+            format!(
+                "a recount walks at most {} devices in one request",
+                MAX_PAGES * directory::PAGE_SIZE as u64
+            ),
+        ));
+    }
+    let now = svc.env.now();
+    let mut settled = 0;
+    for _ in 0..ATTEMPTS {
+        let (first, just_settled) = read(svc, id, last_page, now, true)?;
+        settled += just_settled;
+        if first.pending > 0 {
+            continue;
+        }
+        // The counters to compare: every one the campaign may have, and any
+        // the devices say it should.
+        let codes: Vec<String> =
+            records::read(svc.store, &keys::failure_codes(id))?.unwrap_or_default();
+        let mut names: BTreeSet<String> = counters::outcome_keys(id, campaign.counter_stage())
+            .into_iter()
+            .chain(codes.iter().map(|c| counters::failure_key(id, c)))
+            .chain(
+                counters::leased_windows(now)
+                    .into_iter()
+                    .map(|w| counters::in_flight_key(id, w)),
+            )
+            .collect();
+        names.extend(first.counts.keys().cloned());
+        if first.without_history > 0 {
+            names.retain(|k| !k.starts_with(&format!("cnt/{id}/fail/")));
+        }
+        let names: Vec<String> = names.into_iter().collect();
+        let stored = svc.store.counters(&names)?;
+        let (second, _) = read(svc, id, last_page, now, false)?;
+        if second != first {
+            continue;
+        }
+        let differences: Vec<Difference> = names
+            .into_iter()
+            .zip(stored)
+            .filter_map(|(counter, stored)| {
+                let counted = first.counts.get(&counter).copied().unwrap_or(0);
+                (counted != stored).then_some(Difference {
+                    counter,
+                    stored,
+                    counted,
+                })
+            })
+            .collect();
+        if apply && !differences.is_empty() {
+            for d in &differences {
+                svc.store.increment(&d.counter, d.counted - d.stored)?;
+            }
+            audit::append(
+                svc.store,
+                now,
+                actor,
+                "campaign.recount",
+                id,
+                None,
+                Some(json!({ "differences": differences })),
+            )?;
+        }
+        return Ok(Recount {
+            campaign: campaign.id,
+            scanned: first.scanned,
+            devices: first.devices,
+            differences,
+            applied: apply,
+            without_history: first.without_history,
+            settled,
+        });
+    }
+    Err(ApiError::conflict(format!(
+        "campaign {id} kept changing while it was recounted (reports still being counted): retry, or pause it first"
+    )))
+}
