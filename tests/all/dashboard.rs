@@ -64,9 +64,15 @@ fn an_operator_watches_a_rollout_pauses_it_and_finds_the_pause_in_the_audit_log(
 
     let (_guard, dir) = scratch();
     release(&dir);
-    let host =
-        Host::start(HostConfig::sluice(&dir.join("state")).variable("trust_root", &trust(&dir)));
+    let host = Host::start(
+        HostConfig::sluice(&dir.join("state"))
+            .variable("trust_root", &trust(&dir))
+            .variable("poll_seconds", "60"),
+    );
     publish(&dir, &host);
+    // The fleet view judges "online" by the poll interval the app sets.
+    let fleet = admin(&host, "GET", "/v1/admin/fleet", None).json();
+    assert_eq!(fleet["liveness"]["online_within"], 120, "{fleet}");
 
     // A lab campaign its policy halts: one device rejects the release.
     let lab = enrol_tagged(&host, &["lab-0".to_owned()], "lab");
