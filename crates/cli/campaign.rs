@@ -298,6 +298,21 @@ fn status(args: StatusArgs) -> Result<()> {
     if !when.is_empty() {
         println!("  schedule: {}", when.trim_start_matches(", "));
     }
+    let e = &p["estimate"];
+    if let Some(remaining) = e["remaining"].as_u64() {
+        match (e["seconds"].as_u64(), e["why_not"].as_str()) {
+            (Some(seconds), _) => println!(
+                "  {remaining} devices to go: about {} at the pace of the last {} min ({:.0} an hour)",
+                timestamps::span(seconds),
+                e["over_seconds"].as_u64().unwrap_or(0) / 60,
+                e["per_hour"].as_f64().unwrap_or(0.0)
+            ),
+            (None, why) => println!(
+                "  {remaining} devices to go; no estimate: {}",
+                why.unwrap_or("?")
+            ),
+        }
+    }
     for o in c["freeze_overrides"].as_array().into_iter().flatten() {
         println!(
             "  passes freeze {} ({}, granted by {})",

@@ -27,6 +27,12 @@ pub fn format(secs: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }
 
+/// A span of seconds for people, to the minute: `45 min`, `2h 10m`.
+pub fn span(secs: u64) -> String {
+    let rounded = Duration::from_secs(if secs < 120 { secs } else { secs / 60 * 60 });
+    humantime::format_duration(rounded).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +43,7 @@ mod tests {
         assert_eq!(format(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(parse("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
         assert!(parse("next tuesday").is_err());
+        assert_eq!(span(90), "1m 30s");
+        assert_eq!(span(7_830), "2h 10m");
     }
 }

@@ -136,6 +136,12 @@ try {
   page.on("framenavigated", (frame) => { if (frame === page.mainFrame()) navigations.push(frame.url()); });
   await waitFor("succeeded to grow", async () => (await tileValue(page, "succeeded")) > before);
   figures.succeeded_seen = [before, await tileValue(page, "succeeded")];
+  // What the campaign can reach, and when it should finish (or why not).
+  const progress = await adminApi("GET", `/v1/admin/campaigns/${campaign}`);
+  check((await tileValue(page, "reach")) === progress.campaign.reach.devices,
+    `the page says it can reach ${await tileValue(page, "reach")}, the API ${progress.campaign.reach.devices}`);
+  check(/devices (to go|it could reach)/.test(await page.locator("#eta-basis").innerText()), "no word on when it finishes");
+  check((await page.locator(".panel h2", { hasText: "Rollout curve" }).innerText()).includes("since the campaign began"), "the curve is not the campaign's");
 
   // From a device's report to the page: the probe device finishes its update.
   const offer = await probe("/v1/checkin", { hardware: "cam-v2", version: "1.0.0", security_version: 1 });

@@ -340,8 +340,14 @@ function campaignView(root, id) {
       latest = p;
       problem.show(null);
       const now = Date.now() / 1000;
-      history.push({ t: now, succeeded: p.total.succeeded, unsuccessful: p.total.failed + p.total.rolled_back + p.total.rejected });
-      if (history.length > 1800) history.shift();
+      // The server keeps the curve over the campaign's whole life; a server
+      // without it leaves the page to draw what it saw since it opened.
+      if (p.curve) {
+        history.splice(0, history.length, ...p.curve.points.map((q) => ({ t: q.at, succeeded: q.succeeded, unsuccessful: q.unsuccessful })));
+      } else {
+        history.push({ t: now, succeeded: p.total.succeeded, unsuccessful: p.total.failed + p.total.rolled_back + p.total.rejected });
+        if (history.length > 1800) history.shift();
+      }
       body.replaceChildren(...drawCampaign(p, history, act));
     },
     failed: (error) => problem.show(error),
@@ -394,7 +400,15 @@ function drawCampaign(p, history, act) {
     tile("Failed", fmt(t.failed), "failed", t.failed ? "bad" : ""),
     tile("Rolled back", fmt(t.rolled_back), "rolled-back", t.rolled_back ? "bad" : ""),
     tile("Rejected", fmt(t.rejected), "rejected", t.rejected ? "bad" : ""),
-    tile("Failure rate", pct(rate), "failure-rate", rate ? "bad" : "")));
+    tile("Failure rate", pct(rate), "failure-rate", rate ? "bad" : ""),
+    c.reach ? tile("Can reach", (c.reach.estimated ? "≈ " : "") + fmt(c.reach.devices), "reach") : null,
+    p.estimate ? tile("Time to finish", p.estimate.seconds !== null && p.estimate.seconds !== undefined ? `≈ ${span(p.estimate.seconds)}` : "–", "eta") : null));
+  if (p.estimate) {
+    const e = p.estimate;
+    parts.push(el("p", { class: "muted", id: "eta-basis" }, e.why_not
+      ? `No estimate of when it finishes: ${e.why_not}. ${fmt(e.remaining)} of the devices it could reach have not finished.`
+      : `${fmt(e.remaining)} devices to go at the pace of the last ${span(e.over_seconds)} (${fmt(Math.round(e.per_hour))} an hour). Stages, soak times, windows and caps can make it slower.`));
+  }
 
   parts.push(el("div", { class: "panel" }, el("h2", {}, "Outcomes so far"),
     outcomeBar(t, p.in_flight),
@@ -402,7 +416,7 @@ function drawCampaign(p, history, act) {
       el("span", {}, el("i", { class: `c-${o}` }), label(o === "in_flight" ? "updating" : o))))));
 
   parts.push(el("div", { class: "grid" },
-    el("div", { class: "panel" }, el("h2", {}, "Rollout curve ", el("span", { class: "hint" }, "since this page opened")),
+    el("div", { class: "panel" }, el("h2", {}, "Rollout curve ", el("span", { class: "hint" }, p.curve ? "since the campaign began" : "since this page opened")),
       curve(history)),
     el("div", { class: "panel" }, el("h2", {}, "Failure codes"), ranked(p.failure_codes, "No failures reported.")),
     el("div", { class: "panel" }, el("h2", {}, "Deferred check-ins, by reason"),
@@ -547,6 +561,15 @@ function fleetView(root) {
     },
     failed: (error) => problem.show(error),
   };
+}
+
+// A span of time in words: "2 h 10 min", "45 min", "30 s".
+function span(seconds) {
+  const s = Math.round(seconds);
+  if (s < 90) return `${s} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  return `${Math.round(s / 86400)} d`;
 }
 
 function duration(seconds) {

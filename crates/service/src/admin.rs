@@ -449,6 +449,13 @@ pub struct Progress {
     pub deferrals: BTreeMap<String, i64>,
     /// Devices per version across the fleet.
     pub versions: BTreeMap<String, i64>,
+    /// The campaign's totals over its life, ending now.
+    #[serde(default)]
+    pub curve: Option<crate::curve::Curve>,
+    /// When it should finish, at its recent pace (for campaigns created
+    /// since reach is counted).
+    #[serde(default)]
+    pub estimate: Option<crate::curve::Estimate>,
 }
 
 /// Reads a campaign's progress: a handful of round trips, none proportional to
@@ -485,7 +492,11 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
             .map(|v| counters::version_key(v))
             .collect::<Vec<_>>(),
     )?;
+    let curve = crate::curve::read(svc, id, &stats.total, now)?;
+    let estimate = crate::curve::estimate(&campaign, &curve);
     Ok(Progress {
+        estimate,
+        curve: Some(curve),
         campaign,
         total: stats.total,
         in_flight: stats.in_flight,

@@ -194,6 +194,20 @@ pub struct CampaignRecord {
     /// Approvals given, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<Approval>,
+    /// The devices it could reach when it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<Reach>,
+}
+
+/// How many devices a campaign could reach: enrolled, not revoked, of a
+/// hardware it has an image for, matching its selector, not already on its
+/// release, and not past its security version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reach {
+    pub devices: u64,
+    /// Counted over a sample of the fleet (scaled), not every device.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 impl CampaignRecord {
@@ -376,6 +390,7 @@ pub fn create(
         )));
     }
 
+    let reach = crate::fleet::reach(svc, &request.selector, &manifests, &request.release)?;
     let seq = svc.store.increment(keys::CAMPAIGN_SEQ, 1)?;
     let record = CampaignRecord {
         id: format!("c{seq}"),
@@ -402,7 +417,9 @@ pub fn create(
         approve_stages: request.approve_stages,
         waiting: None,
         approvals: Vec::new(),
+        reach: Some(reach),
     };
+    crate::curve::start(svc, &record.id, now)?;
     svc.store
         .set(&keys::campaign(&record.id), &records::encode(&record))?;
     add_to_list(svc, keys::ACTIVE_CAMPAIGNS, &record.id)?;

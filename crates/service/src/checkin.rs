@@ -423,6 +423,7 @@ fn consider(
         svc.store
             .set(&keys::reviewed(&campaign.id), now.to_string().as_bytes())?;
         campaign = steps::review(svc, &campaign, now)?;
+        crate::curve::note(svc, &campaign.id, now)?;
         if campaign.state != CampaignState::Running {
             return Ok(Considered::Answer(CheckinResponse::none(poll, None)));
         }

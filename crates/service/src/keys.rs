@@ -13,6 +13,7 @@
 //! | `index/releases`, `index/campaigns`, `index/versions`, `index/hardware` | small lists for admin views |
 //! | `index/devices/{page}`, `index/devices/head` | every device id, in pages (see [`crate::directory`]) |
 //! | `codes/{campaign}` | failure codes seen in a campaign |
+//! | `curve/{campaign}` | the campaign's totals over time (see [`crate::curve`]) |
 //! | `reviewed/{campaign}` | when a check-in last had the policy review it |
 //! | `freezes` | the declared change freezes, one small list (see [`crate::freeze`]) |
 //! | `notify/progress` | how far webhook delivery has followed the audit log (see [`crate::notify`]) |
@@ -45,6 +46,10 @@ pub fn campaign(id: &str) -> String {
 /// When a check-in last had the policy review `campaign` (unix seconds, decimal).
 pub fn reviewed(campaign: &str) -> String {
     format!("reviewed/{campaign}")
+}
+/// A campaign's rollout curve (see [`crate::curve`]).
+pub fn curve(campaign: &str) -> String {
+    format!("curve/{campaign}")
 }
 pub fn failure_codes(campaign: &str) -> String {
     format!("codes/{campaign}")

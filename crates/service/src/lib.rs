@@ -27,6 +27,7 @@ pub mod chunks;
 pub mod contention;
 pub mod counters;
 pub mod credentials;
+pub mod curve;
 pub mod ddi;
 pub mod device;
 pub mod directory;

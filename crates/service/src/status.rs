@@ -405,5 +405,6 @@ fn review(svc: &Service, campaign: &CampaignRecord, now: u64) -> Result<(), ApiE
     let current: CampaignRecord = records::read(svc.store, &keys::campaign(&campaign.id))?
         .unwrap_or_else(|| campaign.clone());
     steps::review(svc, &current, now)?;
+    crate::curve::note(svc, &campaign.id, now)?;
     Ok(())
 }

@@ -206,3 +206,55 @@ fn a_device_page_shows_its_slot_and_history_of_reports_and_errors() {
     );
     assert_error(&bad_slot, 400, "bad_request");
 }
+
+#[test]
+fn a_campaign_keeps_its_curve_and_estimates_when_it_finishes() {
+    let fleet = Fleet::new();
+    let devices = fleet.enrol_many("d", 20);
+    fleet.enrol(&["other"], "hub-v1", &[]);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    // Already on the release: not in reach.
+    fleet.checkin(&devices[19], "2.0");
+    let c = fleet.campaign(json!({"release": "2.0", "policy": all_at_once()}));
+    let p = fleet.progress(&c);
+    assert_eq!(p["campaign"]["reach"], json!({"devices": 19}));
+    assert_eq!(
+        p["estimate"]["why_not"],
+        "too early to judge its pace (less than a minute of it)"
+    );
+
+    // Five devices a minute in, five ten minutes later.
+    for (minute, batch) in [(1, &devices[..5]), (11, &devices[5..10])] {
+        fleet.advance(if minute == 1 { 60 } else { 600 });
+        for dev in batch {
+            assert_eq!(fleet.checkin(dev, "1.0")["action"], "update");
+            fleet.finish(dev, &c, "succeeded");
+        }
+    }
+    let p = fleet.progress(&c);
+    let points = p["curve"]["points"].as_array().unwrap();
+    assert_eq!(points[0]["succeeded"], 0);
+    assert_eq!(points.last().unwrap()["succeeded"], 10);
+    assert!(points.len() >= 3, "{points:?}");
+    let finished: Vec<u64> = points
+        .iter()
+        .map(|p| p["succeeded"].as_u64().unwrap())
+        .collect();
+    assert!(finished.windows(2).all(|w| w[1] >= w[0]), "{finished:?}");
+    let e = &p["estimate"];
+    assert_eq!(e["remaining"], 9);
+    // Ten devices in the 11 minutes since the campaign began.
+    assert_eq!(e["over_seconds"], 660);
+    let per_hour = e["per_hour"].as_f64().unwrap();
+    assert!(
+        (per_hour - 10.0 * 3600.0 / 660.0).abs() < 0.01,
+        "{per_hour}"
+    );
+    assert_eq!(e["seconds"], (9.0 * 660.0f64 / 10.0).ceil() as u64);
+
+    let r = fleet.admin("POST", &format!("/v1/admin/campaigns/{c}/pause"), "");
+    assert_eq!(r.status, 200);
+    let e = &fleet.progress(&c)["estimate"];
+    assert_eq!(e["why_not"], "the campaign is paused");
+    assert!(e["seconds"].is_null());
+}
