@@ -246,3 +246,69 @@ fn a_vendor_policy_in_python_is_swapped_in_by_one_line_of_spin_toml() {
     assert_eq!(checkin(&host.url, &device(1), "1.0.0")["action"], "none");
     host.stop();
 }
+
+/// `POST /v1/admin/simulate` through a real host: the preview the dashboard
+/// shows before a campaign starts, run with the policy `spin.toml` plugs in.
+#[test]
+fn the_server_previews_a_campaign_with_the_policy_it_runs() {
+    use crate::host::{Host, HostConfig};
+    use crate::up::admin;
+    use serde_json::json;
+
+    let (_guard, dir) = scratch();
+    let host = Host::start(HostConfig::sluice(&dir.join("state")));
+    let policy = json!({"stages": [{"percent": 2, "soak": "2h"}, {"percent": 100}]});
+    let started = std::time::Instant::now();
+    let answer = admin(
+        &host,
+        "POST",
+        "/v1/admin/simulate",
+        Some(json!({"policy": policy, "devices": 10_000, "bad_fail_rate": 0.5})),
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let p = answer.json();
+    eprintln!(
+        "preview of 10,000 devices (two runs of 14 days) in {elapsed:?}: 99% after {} h; a bad release halted after {} h with {} exposed",
+        p["good"]["hours_to_99"], p["bad"]["halted_at_hours"], p["bad"]["exposed"]
+    );
+    assert!(p["good"]["hours_to_99"].as_f64().is_some(), "{p}");
+    assert_eq!(p["good"]["halted"], false);
+    assert_eq!(p["bad"]["halted"], true, "{p}");
+    let exposed = p["bad"]["exposed_fraction"].as_f64().unwrap();
+    assert!(
+        exposed <= 0.03,
+        "a bad release reaches little more than the 2% canary: {exposed}"
+    );
+    // The native simulator with the native policy agrees on the bad release.
+    let native = simulate(
+        &sluice_policy_standard::Standard,
+        &Scenario {
+            devices: 10_000,
+            fail_rate: 0.5,
+            config: policy.to_string(),
+            ..Scenario::default()
+        },
+    );
+    assert!(native.halted);
+    assert!(native.exposed_fraction <= 0.03);
+
+    for (body, status) in [
+        (json!({"policy": {"stages": "all"}}), 422),
+        (json!({"devices": 0}), 400),
+        (json!({"devices": 1_000_000}), 400),
+        (json!({"bad_fail_rate": 0}), 400),
+        (json!({"surprise": 1}), 400),
+    ] {
+        let answer = admin(&host, "POST", "/v1/admin/simulate", Some(body.clone()));
+        assert_eq!(answer.status, status, "{body}: {}", answer.text());
+    }
+    let anonymous = crate::host::http(
+        "POST",
+        &format!("{}/v1/admin/simulate", host.url),
+        &[],
+        Some(b"{}"),
+    );
+    assert_eq!(anonymous.status, 401);
+    host.stop();
+}

@@ -232,6 +232,33 @@ try {
   check((await page.locator("#device-rollout").innerText()).includes(campaign), "the device page does not name its campaign");
   await shot(page, "device-1280");
 
+  // A new campaign: the preview says what the server's policy predicts before
+  // anything starts; creating it is confirmed, then shown.
+  await page.goto(`${url}/#/campaigns`);
+  await page.click("#new-campaign");
+  await page.locator("#nc-release option").first().waitFor({ state: "attached" });
+  await page.fill("#nc-name", "from the page");
+  await page.fill("#nc-tags", "nobody-yet");
+  await page.fill("#nc-policy", JSON.stringify({ stages: [{ percent: 5, soak: "1h" }, { percent: 100 }] }));
+  check(await page.locator("#nc-create").isDisabled(), "a campaign can start before its preview");
+  await page.click("#nc-preview");
+  await page.locator("#nc-preview-result").waitFor();
+  const to99 = await page.locator("#nc-to99").innerText();
+  const exposure = await page.locator("#nc-exposure").innerText();
+  check(/^99% after [\d.]+ (h|min)$/.test(to99), `the preview says ${to99}`);
+  check(/halted after .* devices \([\d.]+%\) exposed/.test(exposure), `the preview says ${exposure}`);
+  figures.preview = { to99, exposure };
+  await shot(page, "campaign-new-1280");
+  await page.click("#nc-create");
+  await page.locator("#confirm").waitFor({ state: "visible" });
+  check((await page.locator("#confirm-text").innerText()).includes("nobody-yet"), "the confirmation does not say who gets it");
+  await page.click("#confirm-ok");
+  await page.waitForURL(/#\/campaigns\/c\d+$/);
+  const created = decodeURIComponent(page.url().split("/").pop());
+  const record = (await adminApi("GET", `/v1/admin/campaigns/${created}`)).campaign;
+  check(record.name === "from the page" && record.selector.tags[0] === "nobody-yet" && record.reach.devices === 0,
+    `the page created ${JSON.stringify(record)}`);
+
   // Signing out forgets the token.
   await page.click("#signout");
   check(await page.evaluate(() => sessionStorage.getItem("sluice-admin-token") === null), "the token outlived sign-out");

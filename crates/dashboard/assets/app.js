@@ -239,7 +239,10 @@ function failure(root) {
 function campaignsView(root) {
   const body = el("div");
   const problem = failure(root);
-  root.append(el("h1", {}, "Campaigns"), body);
+  const form = newCampaignForm();
+  root.append(el("div", { class: "row" }, el("h1", {}, "Campaigns"), el("span", { class: "spacer" }),
+    el("button", { type: "button", class: "primary", id: "new-campaign", onclick: () => { form.hidden = !form.hidden; } }, "New campaign")),
+  form, body);
   return {
     async refresh() {
       const { campaigns } = await api("GET", "/v1/admin/campaigns");
@@ -265,6 +268,96 @@ function campaignsView(root) {
     },
     failed: (error) => problem.show(error),
   };
+}
+
+// Creating a campaign: a release, who gets it, a policy configuration; and,
+// before it starts, what the server's own policy predicts for it (a good
+// release's pace, and how far a bad one gets before the policy stops it).
+function newCampaignForm() {
+  const field = (labelText, input, hint, wide) => el("label", { class: wide ? "field wide" : "field" }, el("span", {}, labelText, hint ? el("span", { class: "hint" }, ` ${hint}`) : null), input);
+  const release = el("select", { id: "nc-release", required: true });
+  const name = el("input", { id: "nc-name", type: "text", maxlength: 200 });
+  const hardware = el("input", { id: "nc-hardware", type: "text", placeholder: "every hardware the release has", spellcheck: "false" });
+  const tags = el("input", { id: "nc-tags", type: "text", placeholder: "none", spellcheck: "false" });
+  const policy = el("textarea", { id: "nc-policy", rows: 6, spellcheck: "false" });
+  policy.value = "{}";
+  const critical = el("input", { id: "nc-critical", type: "checkbox" });
+  const result = el("div", { id: "nc-result", "aria-live": "polite" });
+  const previewButton = el("button", { type: "button", id: "nc-preview" }, "Preview");
+  const createButton = el("button", { type: "button", id: "nc-create", class: "primary", disabled: true }, "Create campaign");
+  const form = el("form", { class: "panel new-campaign", id: "nc-form", hidden: true, onsubmit: (e) => e.preventDefault() },
+    el("h2", {}, "New campaign"),
+    el("div", { class: "fields" },
+      field("Release", release), field("Name", name),
+      field("Hardware", hardware, "(comma-separated)"), field("Tags every device must have", tags, "(comma-separated)"),
+      field("Rollout policy configuration", policy, "(JSON; {} is the policy's default)", true),
+      el("label", { class: "check" }, critical, " Critical (passes maintenance windows; freezes only when an operator says so)")),
+    el("div", { class: "actions" }, previewButton, createButton),
+    result);
+
+  let releases = [];
+  let previewed = null;
+  const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+  const body = () => {
+    let parsed;
+    try { parsed = JSON.parse(policy.value || "{}"); } catch (error) { throw new Error(`The policy configuration is not JSON: ${error.message}`); }
+    return { release: release.value, name: name.value.trim(), selector: { hardware: list(hardware.value), tags: list(tags.value) }, policy: parsed, critical: critical.checked };
+  };
+  // Anything edited after the preview needs a new one before it can start.
+  form.addEventListener("input", () => { previewed = null; createButton.disabled = true; });
+  form.addEventListener("change", () => { previewed = null; createButton.disabled = true; });
+
+  async function load() {
+    releases = (await api("GET", "/v1/admin/releases")).releases;
+    release.replaceChildren(...[...releases].reverse().map((r) => el("option", { value: r.version }, `${r.version} (${r.manifests.flatMap((m) => m.hardware).join(", ")})`)));
+  }
+  new MutationObserver(() => { if (!form.hidden && !releases.length) load().catch((e) => result.replaceChildren(el("p", { class: "error" }, e.message))); })
+    .observe(form, { attributes: true, attributeFilter: ["hidden"] });
+
+  previewButton.addEventListener("click", async () => {
+    let request;
+    try { request = body(); } catch (error) { result.replaceChildren(el("p", { class: "error" }, error.message)); return; }
+    const chosen = releases.find((r) => r.version === request.release);
+    const fleet = await api("GET", "/v1/admin/fleet");
+    const kinds = request.selector.hardware.length ? request.selector.hardware : (chosen?.manifests.flatMap((m) => m.hardware) || []);
+    const upTo = kinds.reduce((n, h) => n + (fleet.hardware[h] || 0), 0);
+    const devices = Math.min(10000, Math.max(100, upTo));
+    result.replaceChildren(el("p", { class: "muted" }, `Simulating ${fmt(devices)} devices…`));
+    try {
+      const p = await api("POST", "/v1/admin/simulate", { policy: request.policy, critical: request.critical, devices });
+      previewed = { request, upTo, p };
+      createButton.disabled = false;
+      const h = (x) => (x === null || x === undefined ? "not within the simulated " + p.days + " days" : `after ${x < 1 ? `${Math.round(x * 60)} min` : `${x.toFixed(1)} h`}`);
+      const bad = p.bad;
+      result.replaceChildren(el("div", { class: "preview", id: "nc-preview-result" },
+        el("p", {}, el("strong", {}, "A good release: "), `50% of the fleet ${h(p.good.hours_to_50)}, 90% ${h(p.good.hours_to_90)}, `,
+          el("span", { id: "nc-to99" }, `99% ${h(p.good.hours_to_99)}`), `; at most ${fmt(p.good.peak_concurrency)} devices updating at once.`),
+        el("p", {}, el("strong", {}, `A release that fails on ${pct(p.bad_fail_rate)} of devices: `),
+          el("span", { id: "nc-exposure" }, bad.halted
+            ? `${bad.rolled_back ? "rolled back" : "halted"} ${h(bad.halted_at_hours)}, with ${fmt(bad.exposed)} devices (${pct(bad.exposed_fraction)}) exposed`
+            : `never halted: ${fmt(bad.exposed)} devices (${pct(bad.exposed_fraction)}) exposed`),
+          bad.reason ? ` (${bad.reason})` : "", "."),
+        el("p", { class: "muted" }, `Simulated with this server's policy over ${fmt(p.devices)} devices polling every ${duration(p.poll_seconds)}, as sluice policy simulate does; the campaign can reach up to ${fmt(upTo)}.`)));
+    } catch (error) {
+      if (error.status !== 401) result.replaceChildren(el("p", { class: "error" }, `Preview failed: ${error.message}`));
+    }
+  });
+
+  createButton.addEventListener("click", async () => {
+    if (!previewed) return;
+    const { request, upTo } = previewed;
+    const ok = await confirmAction(`Start rolling out ${request.release}?`,
+      `Up to ${fmt(upTo)} devices${request.selector.tags.length ? ` tagged ${request.selector.tags.join(", ")}` : ""} will be offered ${request.release} as the policy opens its stages${request.critical ? ", inside or outside their maintenance windows (critical)" : ""}.`,
+      "Start the campaign");
+    if (!ok) return;
+    try {
+      const c = await api("POST", "/v1/admin/campaigns", request);
+      location.hash = `#/campaigns/${encodeURIComponent(c.id)}`;
+    } catch (error) {
+      if (error.status !== 401) result.replaceChildren(el("p", { class: "error" }, `Not created: ${error.message}`));
+    }
+  });
+  return form;
 }
 
 // What each operator action does, to say so before it is done.

@@ -26,6 +26,7 @@
 //! ```
 
 mod fleet;
+pub mod preview;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
