@@ -142,6 +142,10 @@ try {
     `the page says it can reach ${await tileValue(page, "reach")}, the API ${progress.campaign.reach.devices}`);
   check(/devices (to go|it could reach)/.test(await page.locator("#eta-basis").innerText()), "no word on when it finishes");
   check((await page.locator(".panel h2", { hasText: "Rollout curve" }).innerText()).includes("since the campaign began"), "the curve is not the campaign's");
+  // The failure rate against the configured threshold (max_rate 0.99), and where devices are.
+  const verdict = await page.locator('[data-scope="the campaign"] .verdict').innerText();
+  check(verdict === "within the threshold with 95% confidence", `the campaign's failure rate is judged ${JSON.stringify(verdict)}`);
+  check(await page.locator("#phases [data-phase=downloading]").count() === 1, "no phase counts");
 
   // From a device's report to the page: the probe device finishes its update.
   const offer = await probe("/v1/checkin", { hardware: "cam-v2", version: "1.0.0", security_version: 1 });

@@ -499,14 +499,23 @@ function drawCampaign(p, history, act) {
   if (p.estimate) {
     const e = p.estimate;
     parts.push(el("p", { class: "muted", id: "eta-basis" }, e.why_not
-      ? `No estimate of when it finishes: ${e.why_not}. ${fmt(e.remaining)} of the devices it could reach have not finished.`
+      ? `No estimate of when it finishes: ${e.why_not}.${e.remaining ? ` ${fmt(e.remaining)} of the devices it could reach have not finished.` : ""}`
       : `${fmt(e.remaining)} devices to go at the pace of the last ${span(e.over_seconds)} (${fmt(Math.round(e.per_hour))} an hour). Stages, soak times, windows and caps can make it slower.`));
   }
 
   parts.push(el("div", { class: "panel" }, el("h2", {}, "Outcomes so far"),
     outcomeBar(t, p.in_flight),
     el("div", { class: "legend" }, [...OUTCOMES, "in_flight"].map((o) =>
-      el("span", {}, el("i", { class: `c-${o}` }), label(o === "in_flight" ? "updating" : o))))));
+      el("span", {}, el("i", { class: `c-${o}` }), label(o === "in_flight" ? "updating" : o)))),
+    p.phases ? el("p", { class: "muted", id: "phases" }, "Updating now: ",
+      ["offered", "downloading", "downloaded", "installing", "rebooting"].filter((phase) => phase in p.phases)
+        .map((phase, i) => [i ? " · " : "", el("span", { "data-phase": phase }, `${fmt(p.phases[phase])} ${label(phase)}`)])) : null));
+
+  if ((p.failure_bounds || []).length) {
+    parts.push(el("div", { class: "panel", id: "failure-bounds" }, el("h2", {}, "Failure rate against the threshold"),
+      p.failure_bounds.map(boundRow),
+      el("p", { class: "hint" }, "The interval is where the true failure rate lies with the stated confidence (Wilson), from failed and rejected devices; the policy halts once it lies wholly above the threshold, and may expand early once it lies wholly below.")));
+  }
 
   parts.push(el("div", { class: "grid" },
     el("div", { class: "panel" }, el("h2", {}, "Rollout curve ", el("span", { class: "hint" }, p.curve ? "since the campaign began" : "since this page opened")),
@@ -527,6 +536,30 @@ function drawCampaign(p, history, act) {
     el("div", { class: "panel" }, el("h2", {}, "Rollout policy configuration"), el("pre", {}, prettyJson(c.policy))),
     el("div", { class: "panel" }, el("h2", {}, "Fleet by version"), ranked(p.versions || {}, "No device has checked in."))));
   return parts;
+}
+
+// One failure rate: its interval on a scale, the threshold as a line.
+function boundRow(b) {
+  const w = 360, h = 26, pad = 4;
+  const top = Math.min(1, Math.max(0.1, b.upper * 1.2, (b.threshold || 0) * 2));
+  const x = (v) => pad + (Math.min(v, top) / top) * (w - 2 * pad);
+  const rate = b.finished ? b.failed / b.finished : null;
+  const scale = svg("svg", { class: "bound", viewBox: `0 0 ${w} ${h}`, role: "img",
+    "aria-label": `${b.scope}: interval ${pct(b.lower)} to ${pct(b.upper)}${b.threshold !== null && b.threshold !== undefined ? `, threshold ${pct(b.threshold)}` : ""}` });
+  scale.append(svg("line", { class: "axis", x1: pad, y1: h / 2, x2: w - pad, y2: h / 2 }));
+  if (b.finished) {
+    scale.append(svg("rect", { class: "interval", x: x(b.lower), y: h / 2 - 5, width: Math.max(2, x(b.upper) - x(b.lower)), height: 10 }));
+    scale.append(svg("circle", { class: "rate", cx: x(rate), cy: h / 2, r: 4 }));
+  }
+  if (b.threshold !== null && b.threshold !== undefined) {
+    scale.append(svg("line", { class: "threshold", x1: x(b.threshold), y1: 2, x2: x(b.threshold), y2: h - 2 }));
+  }
+  return el("div", { class: "bound-row", "data-scope": b.scope },
+    el("div", {}, el("strong", {}, b.scope), `: ${fmt(b.failed)} of ${fmt(b.finished)} failed`,
+      rate !== null ? ` (${pct(rate)}); ${Math.round(b.confidence * 100)}% interval ${pct(b.lower)}–${pct(b.upper)}` : "",
+      b.threshold !== null && b.threshold !== undefined ? `; threshold ${pct(b.threshold)}` : "",
+      " — ", el("span", { class: "verdict" }, b.verdict)),
+    scale);
 }
 
 function tile(name, value, id, tone = "") {

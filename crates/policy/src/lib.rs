@@ -20,6 +20,7 @@
 //! ```
 
 pub mod calendar;
+pub mod confidence;
 
 use serde::{Deserialize, Serialize};
 

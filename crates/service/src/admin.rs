@@ -449,6 +449,14 @@ pub struct Progress {
     pub deferrals: BTreeMap<String, i64>,
     /// Devices per version across the fleet.
     pub versions: BTreeMap<String, i64>,
+    /// Devices of the campaign in each unfinished phase now (`offered`,
+    /// `downloading`, `downloaded`, `installing`, `rebooting`).
+    #[serde(default)]
+    pub phases: BTreeMap<String, i64>,
+    /// The failure rate of the current step and of the whole campaign, with
+    /// its confidence interval against the configured threshold.
+    #[serde(default)]
+    pub failure_bounds: Vec<crate::failure_bounds::FailureBound>,
     /// The campaign's totals over its life, ending now.
     #[serde(default)]
     pub curve: Option<crate::curve::Curve>,
@@ -492,9 +500,16 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
             .map(|v| counters::version_key(v))
             .collect::<Vec<_>>(),
     )?;
+    let phases = counters::read_phases(svc.store, id)?;
     let curve = crate::curve::read(svc, id, &stats.total, now)?;
     let estimate = crate::curve::estimate(&campaign, &curve);
+    let failure_bounds = vec![
+        crate::failure_bounds::bound("this step", &stats.stage, &campaign.policy),
+        crate::failure_bounds::bound("the campaign", &stats.total, &campaign.policy),
+    ];
     Ok(Progress {
+        failure_bounds,
+        phases,
         estimate,
         curve: Some(curve),
         campaign,

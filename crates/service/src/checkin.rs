@@ -508,8 +508,13 @@ fn offer(
         state.rollout = Some(rollout.clone());
         state.record(Event::rollout(&rollout, Phase::Offered, now));
         state.updated_at = now;
-        let increments =
+        let mut increments =
             counters::offer_increments(&campaign.id, rollout.stage, counters::window(now));
+        increments.extend(counters::phase_increments(
+            &campaign.id,
+            None,
+            Phase::Offered,
+        ));
         Ok(Some((state, increments)))
     })?;
     Ok(CheckinResponse::update(campaign, poll))

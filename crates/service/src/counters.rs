@@ -7,6 +7,7 @@
 //! | `cnt/{campaign}/stage/{n}/{outcome}` | the same, for devices offered in stage n |
 //! | `cnt/{campaign}/inflight/{window}` | devices offered in that 10-minute window and not finished |
 //! | `cnt/{campaign}/fail/{code}` | failures by code |
+//! | `cnt/{campaign}/phase/{phase}` | devices whose rollout is now in an unfinished phase (`offered` … `rebooting`) |
 //! | `cnt/{campaign}/deferred/{category}` | check-ins the campaign deferred, by [`sluice_policy::defer_category`] |
 //! | `cnt/version/{version}` | devices running a version |
 //! | `cnt/hardware/{hardware}` | devices enrolled with a hardware |
@@ -19,6 +20,7 @@
 
 use sluice_policy::{HealthStats, OutcomeCounts, Stats};
 
+use crate::device::Phase;
 use crate::http::ApiError;
 use crate::store::Store;
 use crate::tally::Increment;
@@ -48,8 +50,7 @@ const OUTCOMES: [Outcome; 5] = [
 
 impl Outcome {
     /// The outcome a final phase counts as.
-    pub fn of(phase: crate::device::Phase) -> Option<Outcome> {
-        use crate::device::Phase;
+    pub fn of(phase: Phase) -> Option<Outcome> {
         match phase {
             Phase::Succeeded => Some(Outcome::Succeeded),
             Phase::Failed => Some(Outcome::Failed),
@@ -115,6 +116,50 @@ fn health(values: &[i64]) -> HealthStats {
 /// Key of the counter of devices offered in `window` and not finished.
 pub fn in_flight_key(campaign: &str, window: u64) -> String {
     format!("cnt/{campaign}/inflight/{window}")
+}
+
+/// The unfinished phases counted per campaign ([`phase_key`]).
+pub const IN_FLIGHT_PHASES: [Phase; 5] = [
+    Phase::Offered,
+    Phase::Downloading,
+    Phase::Downloaded,
+    Phase::Installing,
+    Phase::Rebooting,
+];
+
+/// Key of the counter of `campaign`'s devices now in unfinished `phase`.
+pub fn phase_key(campaign: &str, phase: Phase) -> String {
+    format!("cnt/{campaign}/phase/{}", phase.as_str())
+}
+
+/// The increments of a rollout moving from phase `from` (`None`: a new
+/// offer) to `to`: out of one unfinished phase, into another.
+pub fn phase_increments(campaign: &str, from: Option<Phase>, to: Phase) -> Vec<Increment> {
+    let mut increments = Vec::new();
+    if let Some(from) = from.filter(|p| !p.is_final()) {
+        increments.push((phase_key(campaign, from), -1));
+    }
+    if !to.is_final() {
+        increments.push((phase_key(campaign, to), 1));
+    }
+    increments
+}
+
+/// Devices of `campaign` in each unfinished phase now (one round trip).
+pub fn read_phases(
+    store: &dyn Store,
+    campaign: &str,
+) -> Result<std::collections::BTreeMap<String, i64>, ApiError> {
+    let keys: Vec<String> = IN_FLIGHT_PHASES
+        .iter()
+        .map(|p| phase_key(campaign, *p))
+        .collect();
+    let values = store.counters(&keys)?;
+    Ok(IN_FLIGHT_PHASES
+        .iter()
+        .map(|p| p.as_str().to_owned())
+        .zip(values.into_iter().map(|v| v.max(0)))
+        .collect())
 }
 
 /// Key of the counter of failures with `code`.

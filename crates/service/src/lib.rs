@@ -31,6 +31,7 @@ pub mod curve;
 pub mod ddi;
 pub mod device;
 pub mod directory;
+pub mod failure_bounds;
 pub mod fleet;
 pub mod freeze;
 pub mod http;

@@ -6,9 +6,9 @@
 //! more. Spin's key-value stores have no transactions to close that gap; a
 //! recount is the remedy. It walks the device directory, derives from each
 //! device's state (its current rollout, or its history for a campaign it has
-//! moved on from) what the campaign's outcome counters, failure codes and
-//! in-flight counts should be, compares them with the stored counters, and,
-//! when asked, adds the differences.
+//! moved on from) what the campaign's outcome counters, failure codes,
+//! in-flight counts and devices per unfinished phase should be, compares
+//! them with the stored counters, and, when asked, adds the differences.
 //!
 //! The counters keep moving while devices report, so the figures are taken
 //! only from a consistent moment: the states are read twice, the counters in
@@ -92,8 +92,8 @@ fn contribution(campaign: &str, state: &DeviceState, now: u64) -> (Vec<Increment
         .iter()
         .filter(|e| e.campaign == campaign)
         .collect();
-    let (stage, offered_at, phase) = match current {
-        Some(r) => (r.stage, Some(r.offered_at), Some(r.phase)),
+    let (stage, offered_at, phase, now_in) = match current {
+        Some(r) => (r.stage, Some(r.offered_at), Some(r.phase), Some(r.phase)),
         None => {
             let Some(stage) = events.iter().find_map(|e| e.stage) else {
                 return (increments, false);
@@ -104,9 +104,17 @@ fn contribution(campaign: &str, state: &DeviceState, now: u64) -> (Vec<Increment
                 .rev()
                 .find(|e| e.is_final())
                 .and_then(|e| Phase::parse_reported(&e.what));
-            (stage, offered_at, phase)
+            // Where its last event left it (a rollout it never finished).
+            let now_in = events.last().and_then(|e| match e.what.as_str() {
+                "offered" => Some(Phase::Offered),
+                what => Phase::parse_reported(what),
+            });
+            (stage, offered_at, phase, now_in)
         }
     };
+    if let Some(unfinished) = now_in.filter(|p| !p.is_final()) {
+        increments.push((counters::phase_key(campaign, unfinished), 1));
+    }
     // The in-flight count is read over the lease only; older windows no
     // longer matter (and an offer that old may have left the history).
     let window = offered_at.map(counters::window);
@@ -222,6 +230,11 @@ pub fn recount(svc: &Service, id: &str, apply: bool, actor: &str) -> Result<Reco
                 counters::leased_windows(now)
                     .into_iter()
                     .map(|w| counters::in_flight_key(id, w)),
+            )
+            .chain(
+                counters::IN_FLIGHT_PHASES
+                    .iter()
+                    .map(|p| counters::phase_key(id, *p)),
             )
             .collect();
         names.extend(first.counts.keys().cloned());

@@ -301,6 +301,7 @@ fn transition_increments(
     failure: Option<&Failure>,
 ) -> Vec<Increment> {
     let mut increments = vec![(counters::report_key(to.as_str()), 1)];
+    increments.extend(counters::phase_increments(campaign, Some(from), to));
     if let Some(outcome) = Outcome::of(to) {
         increments.extend(counters::outcome_increments(campaign, stage, outcome, 1));
     }

@@ -49,7 +49,9 @@
 //! ```
 
 pub use sluice_policy::calendar;
-pub mod confidence;
+/// The confidence arithmetic, shared with the service (which shows operators
+/// the same bounds): [`sluice_policy::confidence`].
+pub use sluice_policy::confidence;
 pub mod config;
 pub mod schedule;
 

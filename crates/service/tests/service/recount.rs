@@ -65,6 +65,11 @@ fn an_exact_campaign_recounts_to_itself() {
         (&json!(12), &json!(12))
     );
     assert_eq!(body["without_history"], 0);
+    // Where the three still updating are.
+    assert_eq!(
+        fleet.progress(&c)["phases"],
+        json!({"offered": 2, "downloading": 1, "downloaded": 0, "installing": 0, "rebooting": 0})
+    );
 }
 
 #[test]
@@ -146,6 +151,7 @@ fn a_change_still_being_counted_waits_and_a_leftover_is_settled_first() {
         differences(&r),
         [
             (format!("cnt/{c}/inflight/{}", T0 / 600), 3, 2),
+            (format!("cnt/{c}/phase/offered"), 2, 1),
             (format!("cnt/{c}/stage/0/succeeded"), 5, 6),
         ]
     );
