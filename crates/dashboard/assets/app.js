@@ -65,6 +65,10 @@ function bytes(n) {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
+// An id in a path. Ids are letters, digits and . _ - + ~, and the server takes
+// paths as they come, so a "+" must stay a "+".
+const idPath = (id) => encodeURIComponent(id).replaceAll("%2B", "+");
+
 const label = (text) => String(text).replaceAll("_", " ");
 const badge = (state) => el("span", { class: `badge ${state}` }, label(state));
 
@@ -254,9 +258,9 @@ function campaignsView(root) {
       }
       const rows = [...campaigns].reverse().map((c) => el("tr", {
         class: "link-row", "data-campaign": c.id,
-        onclick: () => { location.hash = `#/campaigns/${encodeURIComponent(c.id)}`; },
+        onclick: () => { location.hash = `#/campaigns/${idPath(c.id)}`; },
       },
-      el("td", { "data-label": "Campaign" }, el("a", { href: `#/campaigns/${encodeURIComponent(c.id)}` }, c.id)),
+      el("td", { "data-label": "Campaign" }, el("a", { href: `#/campaigns/${idPath(c.id)}` }, c.id)),
       el("td", { "data-label": "Name" }, c.name || ""),
       el("td", { "data-label": "Release" }, c.release),
       el("td", { "data-label": "State" }, c.waiting ? badge("waiting") : badge(c.state)),
@@ -297,6 +301,9 @@ function newCampaignForm() {
 
   let releases = [];
   let previewed = null;
+  // Each edit and each preview asked starts a new generation: an answer to
+  // an older one is dropped, so what starts is always what was previewed.
+  let generation = 0;
   const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
   const body = () => {
     let parsed;
@@ -304,8 +311,9 @@ function newCampaignForm() {
     return { release: release.value, name: name.value.trim(), selector: { hardware: list(hardware.value), tags: list(tags.value) }, policy: parsed, critical: critical.checked };
   };
   // Anything edited after the preview needs a new one before it can start.
-  form.addEventListener("input", () => { previewed = null; createButton.disabled = true; });
-  form.addEventListener("change", () => { previewed = null; createButton.disabled = true; });
+  const edited = () => { generation++; previewed = null; createButton.disabled = true; };
+  form.addEventListener("input", edited);
+  form.addEventListener("change", edited);
 
   async function load() {
     releases = (await api("GET", "/v1/admin/releases")).releases;
@@ -317,14 +325,18 @@ function newCampaignForm() {
   previewButton.addEventListener("click", async () => {
     let request;
     try { request = body(); } catch (error) { result.replaceChildren(el("p", { class: "error" }, error.message)); return; }
+    const asked = ++generation;
+    previewed = null;
+    createButton.disabled = true;
     const chosen = releases.find((r) => r.version === request.release);
-    const fleet = await api("GET", "/v1/admin/fleet");
-    const kinds = request.selector.hardware.length ? request.selector.hardware : (chosen?.manifests.flatMap((m) => m.hardware) || []);
-    const upTo = kinds.reduce((n, h) => n + (fleet.hardware[h] || 0), 0);
-    const devices = Math.min(10000, Math.max(100, upTo));
-    result.replaceChildren(el("p", { class: "muted" }, `Simulating ${fmt(devices)} devices…`));
     try {
+      const fleet = await api("GET", "/v1/admin/fleet");
+      const kinds = request.selector.hardware.length ? request.selector.hardware : (chosen?.manifests.flatMap((m) => m.hardware) || []);
+      const upTo = kinds.reduce((n, h) => n + (Object.hasOwn(fleet.hardware, h) ? fleet.hardware[h] : 0), 0);
+      const devices = Math.min(10000, Math.max(100, upTo));
+      result.replaceChildren(el("p", { class: "muted" }, `Simulating ${fmt(devices)} devices…`));
       const p = await api("POST", "/v1/admin/simulate", { policy: request.policy, critical: request.critical, devices });
+      if (asked !== generation) return;
       previewed = { request, upTo, p };
       createButton.disabled = false;
       const h = (x) => (x === null || x === undefined ? "not within the simulated " + p.days + " days" : `after ${x < 1 ? `${Math.round(x * 60)} min` : `${x.toFixed(1)} h`}`);
@@ -352,7 +364,7 @@ function newCampaignForm() {
     if (!ok) return;
     try {
       const c = await api("POST", "/v1/admin/campaigns", request);
-      location.hash = `#/campaigns/${encodeURIComponent(c.id)}`;
+      location.hash = `#/campaigns/${idPath(c.id)}`;
     } catch (error) {
       if (error.status !== 401) result.replaceChildren(el("p", { class: "error" }, `Not created: ${error.message}`));
     }
@@ -417,7 +429,7 @@ function campaignView(root, id) {
     busy = true;
     try {
       const payload = action === "approve" ? { note: "approved from the dashboard" } : undefined;
-      await api("POST", `/v1/admin/campaigns/${encodeURIComponent(id)}/${action}`, payload);
+      await api("POST", `/v1/admin/campaigns/${idPath(id)}/${action}`, payload);
       problem.show(null);
       await view.refresh();
     } catch (error) {
@@ -429,7 +441,7 @@ function campaignView(root, id) {
 
   const view = {
     async refresh() {
-      const p = await api("GET", `/v1/admin/campaigns/${encodeURIComponent(id)}`);
+      const p = await api("GET", `/v1/admin/campaigns/${idPath(id)}`);
       latest = p;
       problem.show(null);
       const now = Date.now() / 1000;
@@ -631,13 +643,18 @@ function fleetView(root) {
   let next = null;
   let scanned = 0;
   let asked = 0;
+  let shownQuery = null;
   async function find(more) {
     const ask = ++asked;
-    const params = new URLSearchParams({ q: search.value.trim(), limit: "50" });
+    const q = search.value.trim();
+    // "More" goes on from where the shown answer stopped, for the same words.
+    if (more && q !== shownQuery) more = false;
+    const params = new URLSearchParams({ q, limit: "50" });
     if (more && next) { params.set("page", next.page); params.set("skip", next.skip); }
     try {
       const page = await api("GET", `/v1/admin/devices?${params}`);
       if (ask !== asked) return;
+      shownQuery = q;
       rows = more ? rows.concat(page.devices) : page.devices;
       scanned = more ? scanned + page.scanned : page.scanned;
       next = page.next;
@@ -651,12 +668,12 @@ function fleetView(root) {
   function drawResults() {
     const table = rows.length ? el("table", { class: "stack", id: "devices" },
       el("thead", {}, el("tr", {}, ["Device", "Hardware", "Version", "Heard from", "Rollout", "Tags"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, rows.map((d) => el("tr", { class: "link-row", "data-device": d.id, onclick: () => { location.hash = `#/devices/${encodeURIComponent(d.id)}`; } },
-        el("td", { "data-label": "Device" }, el("a", { href: `#/devices/${encodeURIComponent(d.id)}` }, d.id)),
+      el("tbody", {}, rows.map((d) => el("tr", { class: "link-row", "data-device": d.id, onclick: () => { location.hash = `#/devices/${idPath(d.id)}`; } },
+        el("td", { "data-label": "Device" }, el("a", { href: `#/devices/${idPath(d.id)}` }, d.id)),
         el("td", { "data-label": "Hardware" }, d.hardware),
         el("td", { "data-label": "Version" }, d.version || el("span", { class: "muted" }, "–")),
         el("td", { class: "nowrap", "data-label": "Heard from" }, d.revoked ? badge("revoked") : badge(d.liveness), d.seen_at ? ` ${ago(d.seen_at)}` : ""),
-        el("td", { "data-label": "Rollout" }, d.campaign ? [el("a", { href: `#/campaigns/${encodeURIComponent(d.campaign)}` }, d.campaign), ` ${label(d.phase)}`] : ""),
+        el("td", { "data-label": "Rollout" }, d.campaign ? [el("a", { href: `#/campaigns/${idPath(d.campaign)}` }, d.campaign), ` ${label(d.phase)}`] : ""),
         el("td", { "data-label": "Tags" }, d.tags.join(", ")))))) : el("p", { class: "empty" }, "No device matches.");
     results.replaceChildren(...[
       el("p", { class: "muted" }, `${fmt(rows.length)} found among ${fmt(scanned)} devices looked at.`),
@@ -730,7 +747,7 @@ function deviceView(root, id) {
   root.append(el("p", {}, el("a", { href: "#/fleet" }, "← Fleet")), body);
   return {
     async refresh() {
-      const d = await api("GET", `/v1/admin/devices/${encodeURIComponent(id)}`);
+      const d = await api("GET", `/v1/admin/devices/${idPath(id)}`);
       problem.show(null);
       const s = d.state || {};
       const seen = d.seen;
@@ -738,7 +755,7 @@ function deviceView(root, id) {
       const r = s.rollout;
       const facts = (pairs) => el("table", {}, el("tbody", {}, pairs.filter(([, v]) => v !== undefined && v !== null && v !== "")
         .map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))));
-      const link = (c) => el("a", { href: `#/campaigns/${encodeURIComponent(c)}` }, c);
+      const link = (c) => el("a", { href: `#/campaigns/${idPath(c)}` }, c);
       body.replaceChildren(...[
         el("div", { class: "row" }, el("h1", {}, `Device ${d.id}`), d.revoked ? badge("revoked") : null),
         d.revoked ? el("div", { class: "banner bad", role: "status" }, el("strong", {}, "Revoked"),
@@ -801,7 +818,7 @@ function releasesView(root) {
             el("td", { "data-label": "Signing key" }, el("code", {}, m.key_id)),
             el("td", { class: "nowrap", "data-label": "Created" }, when(m.created_at)),
             el("td", { class: "nowrap", "data-label": "Expires" }, when(m.expires_at)),
-            el("td", { "data-label": "Campaigns" }, users.length ? users.map((c, i) => [i ? ", " : "", el("a", { href: `#/campaigns/${encodeURIComponent(c.id)}` }, c.id)]) : el("span", { class: "muted" }, "none"))));
+            el("td", { "data-label": "Campaigns" }, users.length ? users.map((c, i) => [i ? ", " : "", el("a", { href: `#/campaigns/${idPath(c.id)}` }, c.id)]) : el("span", { class: "muted" }, "none"))));
         }
       }
       body.replaceChildren(el("div", { class: "panel table-wrap" }, el("table", { class: "stack" },

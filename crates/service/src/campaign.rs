@@ -197,6 +197,11 @@ pub struct CampaignRecord {
     /// The devices it could reach when it was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reach: Option<Reach>,
+    /// Created since devices keep a history and are listed in the directory:
+    /// a recount can tell everything that was counted for it, so it may
+    /// correct its counters (see [`crate::recount`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recountable: bool,
 }
 
 /// How many devices a campaign could reach: enrolled, not revoked, of a
@@ -418,6 +423,7 @@ pub fn create(
         waiting: None,
         approvals: Vec::new(),
         reach: Some(reach),
+        recountable: true,
     };
     crate::curve::start(svc, &record.id, now)?;
     svc.store

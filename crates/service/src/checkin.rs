@@ -407,8 +407,11 @@ fn consider(
         .rollout
         .as_ref()
         .is_some_and(|r| r.campaign == campaign.id)
+        || state.history.iter().any(|e| e.campaign == campaign.id)
     {
-        // This device already took part and finished (successfully or not).
+        // This device already took part and finished (successfully or not),
+        // in this campaign or in it before a later one: a campaign offers a
+        // device its release once.
         return Ok(Considered::Pass);
     }
 

@@ -29,7 +29,7 @@ use crate::{counters, keys, records};
 pub const MAX_POINTS: usize = 240;
 /// The first resolution, in seconds.
 pub const FIRST_RESOLUTION: u64 = 10;
-/// The span the completion estimate takes its pace from.
+/// The span the completion estimate takes its pace from, at least.
 pub const PACE_SECONDS: u64 = 1800;
 
 /// The campaign's totals at one instant.
@@ -89,7 +89,9 @@ impl Curve {
             return;
         }
         self.points.push(point);
-        if self.points.len() > MAX_POINTS {
+        // Sparse points may all be far enough apart already: double until
+        // enough go (at worst the first and the last stay).
+        while self.points.len() > MAX_POINTS {
             self.resolution *= 2;
             let last = self.points.len() - 1;
             let mut kept: Vec<Point> = Vec::with_capacity(MAX_POINTS);
@@ -161,7 +163,8 @@ pub struct Estimate {
     pub remaining: u64,
     /// Devices finished per hour over the span the pace is taken from.
     pub per_hour: f64,
-    /// Seconds the pace was measured over (up to [`PACE_SECONDS`]).
+    /// Seconds the pace was measured over: [`PACE_SECONDS`] or a little
+    /// more, or the campaign's age if it is younger.
     pub over_seconds: u64,
     /// Seconds to go at that pace; `None` when nothing finished lately or
     /// the campaign does not run.
@@ -177,10 +180,14 @@ pub fn estimate(campaign: &CampaignRecord, curve: &Curve) -> Option<Estimate> {
     let reach = campaign.reach.as_ref()?;
     let live = *curve.points.last()?;
     let remaining = reach.devices.saturating_sub(live.finished());
+    // The latest point at least half an hour old (a long campaign's points
+    // are sparse: the span may then be longer), or the first.
     let from = curve
         .points
         .iter()
-        .find(|p| p.at.saturating_add(PACE_SECONDS) >= live.at)
+        .rev()
+        .find(|p| p.at.saturating_add(PACE_SECONDS) <= live.at)
+        .or(curve.points.first())
         .copied()
         .unwrap_or(live);
     let over_seconds = live.at.saturating_sub(from.at);
@@ -246,5 +253,31 @@ mod tests {
             curve.points.windows(2).all(|w| w[1].at > w[0].at),
             "in order"
         );
+    }
+
+    #[test]
+    fn a_long_campaign_takes_its_pace_from_its_last_half_hour_or_so() {
+        let mut curve = Curve::default();
+        // Five days, a device finishing every minute: points grow sparse.
+        for minute in 0..5 * 24 * 60u64 {
+            curve.push(point(minute * 60, minute));
+        }
+        assert!(curve.resolution > PACE_SECONDS);
+        let now = 5 * 86_400 + 30;
+        curve.points.push(point(now, now / 60));
+        let mut campaign: CampaignRecord = serde_json::from_value(serde_json::json!({
+            "id": "c1", "release": "2.0", "manifests": {}, "selector": {},
+            "policy": "{}", "critical": false, "state": "running", "stage": 0,
+            "stage_started_at": 0, "created_at": 0, "updated_at": 0
+        }))
+        .unwrap();
+        campaign.reach = Some(crate::campaign::Reach {
+            devices: 10_000,
+            estimated: false,
+        });
+        let e = estimate(&campaign, &curve).unwrap();
+        assert_eq!(e.why_not, None);
+        assert!(e.over_seconds >= PACE_SECONDS, "{e:?}");
+        assert!((e.per_hour - 60.0).abs() < 1.0, "{e:?}");
     }
 }

@@ -7,9 +7,9 @@
 //! expands on ([`sluice_policy::confidence`]). The threshold is read from the
 //! configuration when it names one (`failures.max_rate`, as the standard
 //! policy's configurations do, or `max_failure_rate`, as the staged
-//! policy's); a policy's own default is not visible to the service, and the
-//! answer says so. Failures are `failed` and `rejected` devices, as the
-//! policies count them.
+//! policy's), and judged as that policy judges it (see [`bound`]); a
+//! policy's own default is not visible to the service, and the answer says
+//! so.
 //!
 //! ```
 //! use sluice_policy::OutcomeCounts;
@@ -18,7 +18,7 @@
 //! let counts = OutcomeCounts { offered: 100, succeeded: 80, failed: 20, ..Default::default() };
 //! let b = bound("this step", &counts, r#"{"failures": {"max_rate": 0.05}}"#);
 //! assert!(b.lower > 0.05);
-//! assert_eq!(b.verdict, "above the threshold with 95% confidence");
+//! assert!(b.verdict.starts_with("above the threshold with 95% confidence"));
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -57,21 +57,35 @@ fn named(config: &Value, paths: &[&[&str]]) -> Option<f64> {
 }
 
 /// The bound for `counts` under the policy configuration `config` (JSON).
+///
+/// A configuration naming `failures.max_rate` is judged as the standard
+/// policy judges it: failed and rejected devices, the Wilson interval wholly
+/// above or below the threshold. One naming `max_failure_rate` is judged as
+/// the staged policy judges it: failed, rolled back and rejected devices, the
+/// plain rate against the threshold. Minimum samples count only when named.
 pub fn bound(scope: &str, counts: &OutcomeCounts, config: &str) -> FailureBound {
     let config: Value = serde_json::from_str(config).unwrap_or(Value::Null);
-    let threshold = named(&config, &[&["failures", "max_rate"], &["max_failure_rate"]]);
+    let standard = named(&config, &[&["failures", "max_rate"]]);
+    let staged = named(&config, &[&["max_failure_rate"]]);
+    let threshold = standard.or(staged);
     let min_sample = named(&config, &[&["failures", "min_sample"], &["min_sample"]])
         .filter(|n| *n >= 0.0)
         .map(|n| n as u64);
     let confidence = named(&config, &[&["failures", "confidence"]])
         .filter(|c| *c > 0.5 && *c < 1.0)
         .unwrap_or(DEFAULT_CONFIDENCE);
-    let failed = counts.failed + counts.rejected;
+    let plain = standard.is_none() && staged.is_some();
+    let failed = counts.failed + counts.rejected + if plain { counts.rolled_back } else { 0 };
     let finished = counts.succeeded + failed;
     let (lower, upper) = if finished == 0 {
         (0.0, 1.0)
     } else {
         wilson(failed, finished, z_for(confidence))
+    };
+    let rate = if finished == 0 {
+        0.0
+    } else {
+        failed as f64 / finished as f64
     };
     let percent = confidence * 100.0;
     let verdict = match (threshold, min_sample) {
@@ -82,9 +96,16 @@ pub fn bound(scope: &str, counts: &OutcomeCounts, config: &str) -> FailureBound 
         (None, _) => {
             "the configuration names no threshold (the policy's default applies)".to_owned()
         }
+        (Some(t), _) if plain && rate > t => "above the threshold".to_owned(),
+        (Some(_), _) if plain => "within the threshold".to_owned(),
         (Some(t), _) if lower > t => format!("above the threshold with {percent:.0}% confidence"),
         (Some(t), _) if upper <= t => format!("within the threshold with {percent:.0}% confidence"),
         (Some(_), _) => "not yet clear: the threshold lies inside the interval".to_owned(),
+    };
+    let verdict = if min_sample.is_none() && threshold.is_some() && finished > 0 {
+        format!("{verdict} (once the policy's minimum sample is met)")
+    } else {
+        verdict
     };
     FailureBound {
         scope: scope.to_owned(),
@@ -125,8 +146,24 @@ mod tests {
             b.verdict,
             "not yet clear: the threshold lies inside the interval"
         );
-        let staged = r#"{"max_failure_rate": 0.2}"#;
-        assert_eq!(bound("x", &counts(10, 10), staged).threshold, Some(0.2));
+        // The staged policy halts on the plain rate, rolled back included.
+        let staged = r#"{"max_failure_rate": 0.05, "min_sample": 1}"#;
+        let b = bound("x", &counts(9, 1), staged);
+        assert_eq!(
+            (b.threshold, b.verdict.as_str()),
+            (Some(0.05), "above the threshold")
+        );
+        let rolled_back = OutcomeCounts {
+            rolled_back: 1,
+            ..counts(99, 0)
+        };
+        assert_eq!(bound("x", &rolled_back, staged).failed, 1);
+        assert_eq!(bound("x", &rolled_back, standard).failed, 0);
+        assert!(
+            bound("x", &counts(1, 2), r#"{"failures": {"max_rate": 0.05}}"#)
+                .verdict
+                .ends_with("(once the policy's minimum sample is met)")
+        );
         assert!(
             bound("x", &counts(10, 10), "{}")
                 .verdict

@@ -13,6 +13,7 @@
 //! | `index/releases`, `index/campaigns`, `index/versions`, `index/hardware` | small lists for admin views |
 //! | `index/devices/{page}`, `index/devices/head` | every device id, in pages (see [`crate::directory`]) |
 //! | `codes/{campaign}` | failure codes seen in a campaign |
+//! | `recount/{campaign}` | held while a recount corrects the campaign's counters |
 //! | `curve/{campaign}` | the campaign's totals over time (see [`crate::curve`]) |
 //! | `reviewed/{campaign}` | when a check-in last had the policy review it |
 //! | `freezes` | the declared change freezes, one small list (see [`crate::freeze`]) |
@@ -46,6 +47,10 @@ pub fn campaign(id: &str) -> String {
 /// When a check-in last had the policy review `campaign` (unix seconds, decimal).
 pub fn reviewed(campaign: &str) -> String {
     format!("reviewed/{campaign}")
+}
+/// Held while a recount corrects `campaign` (unix seconds it is held until).
+pub fn recount_lock(campaign: &str) -> String {
+    format!("recount/{campaign}")
 }
 /// A campaign's rollout curve (see [`crate::curve`]).
 pub fn curve(campaign: &str) -> String {

@@ -19,6 +19,14 @@
 //! correction is added (not written over), reports counted meanwhile stay
 //! counted.
 //!
+//! A correction needs everything that was counted to be visible: a campaign
+//! created before devices kept histories and were listed in the directory
+//! (without `recountable`) can be checked but not corrected, nor can one
+//! with a device whose history lost it; and two corrections of a campaign
+//! never run at once (`recount/{campaign}` holds it). Devices enrolled
+//! before the directory existed are not in it: on a store from before it,
+//! recount only campaigns created since.
+//!
 //! Not recounted: post-update health (a device's figures are added to the
 //! counters and not kept), and the fleet-wide report and check-in counters.
 //! A device whose history no longer holds the campaign (more than
@@ -43,6 +51,9 @@ use crate::{audit, directory, keys, records};
 pub const MAX_PAGES: u64 = 200;
 /// Readings taken before giving up on a campaign that keeps changing.
 const ATTEMPTS: u32 = 3;
+/// How long a correction holds its campaign against another (if its request
+/// dies, the next may correct after this).
+const LOCK_SECONDS: u64 = 60;
 
 /// What a recount found, and whether it corrected it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -197,7 +208,6 @@ pub fn recount(svc: &Service, id: &str, apply: bool, actor: &str) -> Result<Reco
     let Some(last_page) = directory::last_page(svc.store)? else {
         return Ok(Recount {
             campaign: campaign.id,
-            applied: apply,
             ..Recount::default()
         });
     };
@@ -259,10 +269,36 @@ pub fn recount(svc: &Service, id: &str, apply: bool, actor: &str) -> Result<Reco
                 })
             })
             .collect();
-        if apply && !differences.is_empty() {
-            for d in &differences {
-                svc.store.increment(&d.counter, d.counted - d.stored)?;
+        // An enrolment during the walk may have listed a device the readings
+        // missed.
+        if directory::last_page(svc.store)? != Some(last_page) {
+            continue;
+        }
+        let applying = apply && !differences.is_empty();
+        if applying {
+            if !campaign.recountable || first.without_history > 0 {
+                return Err(ApiError::conflict(format!(
+                    "campaign {id} began before devices kept the history a correction needs ({} of its devices have none): its counters can be checked, not corrected",
+                    first.without_history
+                )));
             }
+            let lock = keys::recount_lock(id);
+            let (_, locked) = records::update::<u64, _>(svc.store, &lock, |until| match until {
+                Some(until) if *until > now => Ok(None),
+                _ => Ok(Some(now + LOCK_SECONDS)),
+            })?;
+            if !locked {
+                return Err(ApiError::conflict(format!(
+                    "another recount of campaign {id} is correcting it; retry in a minute"
+                )));
+            }
+            let applied = differences.iter().try_for_each(|d| {
+                svc.store
+                    .increment(&d.counter, d.counted - d.stored)
+                    .map(|_| ())
+            });
+            svc.store.delete(&lock)?;
+            applied?;
             audit::append(
                 svc.store,
                 now,
@@ -278,7 +314,7 @@ pub fn recount(svc: &Service, id: &str, apply: bool, actor: &str) -> Result<Reco
             scanned: first.scanned,
             devices: first.devices,
             differences,
-            applied: apply,
+            applied: applying,
             without_history: first.without_history,
             settled,
         });

@@ -125,9 +125,15 @@ fn a_device_that_moved_on_still_counts_for_the_campaign_it_finished() {
     // A device that succeeded runs 2.0 and is offered 3.0.
     assert_eq!(fleet.checkin(&devices[1], "2.0")["action"], "update");
     fleet.finish(&devices[1], &c2, "succeeded");
+    // A device that failed c1 takes part in c2, fails again, and is never
+    // offered c1's release a second time.
+    assert_eq!(fleet.checkin(&devices[6], "1.0")["action"], "update");
+    fleet.finish(&devices[6], &c2, "failed");
+    assert_eq!(fleet.checkin(&devices[6], "1.0")["action"], "none");
+    assert_eq!(fleet.progress(&c1)["total"]["offered"], 12);
     assert_eq!(differences(&recount(&fleet, &c1, false)), []);
     assert_eq!(differences(&recount(&fleet, &c2, false)), []);
-    assert_eq!(recount(&fleet, &c2, false).json_body()["devices"], 1);
+    assert_eq!(recount(&fleet, &c2, false).json_body()["devices"], 2);
 }
 
 #[test]
@@ -157,6 +163,46 @@ fn a_change_still_being_counted_waits_and_a_leftover_is_settled_first() {
     );
     assert_eq!(r.json_body()["settled"], 1);
     assert_eq!(fleet.progress(&c)["total"]["succeeded"], 6);
+}
+
+#[test]
+fn a_correction_needs_a_campaign_that_kept_histories_and_no_other_correction_running() {
+    let (fleet, _, c) = busy_campaign();
+    fleet
+        .store
+        .increment(&format!("cnt/{c}/total/offered"), 1)
+        .unwrap();
+    // Another recount holds the campaign.
+    fleet
+        .store
+        .set(&format!("recount/{c}"), (T0 + 30).to_string().as_bytes())
+        .unwrap();
+    assert_error(&recount(&fleet, &c, true), 409, "conflict");
+    assert_eq!(
+        fleet.progress(&c)["total"]["offered"],
+        13,
+        "nothing changed"
+    );
+    fleet.advance(60);
+    assert_eq!(differences(&recount(&fleet, &c, true)).len(), 1);
+    assert_eq!(fleet.progress(&c)["total"]["offered"], 12);
+
+    // A campaign from before histories were kept: checked, not corrected.
+    let key = format!("campaign/{c}");
+    let mut record: Value =
+        serde_json::from_slice(&fleet.store.get(&key).unwrap().unwrap()).unwrap();
+    record.as_object_mut().unwrap().remove("recountable");
+    fleet
+        .store
+        .set(&key, record.to_string().as_bytes())
+        .unwrap();
+    fleet
+        .store
+        .increment(&format!("cnt/{c}/total/offered"), 1)
+        .unwrap();
+    assert_eq!(differences(&recount(&fleet, &c, false)).len(), 1);
+    assert_error(&recount(&fleet, &c, true), 409, "conflict");
+    assert_eq!(fleet.progress(&c)["total"]["offered"], 13);
 }
 
 #[test]
