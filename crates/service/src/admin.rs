@@ -278,6 +278,7 @@ fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
             &keys::state(&d.id),
             &records::encode(&DeviceState {
                 updated_at: now,
+                listed: true,
                 ..DeviceState::default()
             }),
         )?;

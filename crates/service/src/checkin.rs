@@ -459,7 +459,15 @@ fn consider(
         .policy
         .decide(&view, &campaign.policy_view(), &stats, now)
     {
-        Decision::Offer => offer(svc, &campaign, device, body, now, poll).map(Considered::Answer),
+        Decision::Offer => {
+            // A device enrolled before the directory existed is listed at its
+            // first offer since, so a recount sees every device a campaign
+            // reached.
+            if !state.listed {
+                crate::directory::append(svc.store, std::slice::from_ref(&device.id))?;
+            }
+            offer(svc, &campaign, device, body, now, poll).map(Considered::Answer)
+        }
         Decision::Defer { seconds, reason } => {
             counters::record_deferral(svc.store, &campaign.id, &reason)?;
             Ok(Considered::Answer(CheckinResponse::none(
@@ -509,6 +517,7 @@ fn offer(
             return Ok(None);
         }
         state.rollout = Some(rollout.clone());
+        state.listed = true;
         state.record(Event::rollout(&rollout, Phase::Offered, now));
         state.updated_at = now;
         let mut increments =

@@ -182,6 +182,11 @@ pub struct DeviceState {
     /// Counter increments of changes not yet applied (see [`crate::tally`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tallies: Vec<crate::tally::Tally>,
+    /// Whether the device is in the directory ([`crate::directory`]): set
+    /// at enrolment, or at the first offer of a device enrolled before the
+    /// directory existed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub listed: bool,
     /// What happened to the device lately, oldest first (at most
     /// [`HISTORY_LEN`] events; see [`DeviceState::record`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

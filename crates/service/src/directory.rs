@@ -10,7 +10,10 @@
 //! listed; an enrolment cut short may leave an id whose record does not exist,
 //! which readers skip (and a retried enrolment does not list twice).
 //!
-//! Check-in never reads the directory.
+//! Check-in never reads the directory. It appends to it once for a device
+//! enrolled before the directory existed (a store from an earlier version),
+//! at that device's first offer since, so every device a campaign reaches is
+//! listed.
 //!
 //! ```
 //! use sluice_service::directory;

@@ -23,9 +23,9 @@
 //! created before devices kept histories and were listed in the directory
 //! (without `recountable`) can be checked but not corrected, nor can one
 //! with a device whose history lost it; and two corrections of a campaign
-//! never run at once (`recount/{campaign}` holds it). Devices enrolled
-//! before the directory existed are not in it: on a store from before it,
-//! recount only campaigns created since.
+//! never run at once (`recount/{campaign}` holds it). A device enrolled
+//! before the directory existed is listed at its first offer since, so every
+//! device a campaign created since has reached is in the directory.
 //!
 //! Not recounted: post-update health (a device's figures are added to the
 //! counters and not kept), and the fleet-wide report and check-in counters.

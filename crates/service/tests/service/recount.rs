@@ -206,6 +206,44 @@ fn a_correction_needs_a_campaign_that_kept_histories_and_no_other_correction_run
 }
 
 #[test]
+fn a_device_enrolled_before_the_directory_is_listed_at_its_first_offer() {
+    let fleet = Fleet::new();
+    let devices = fleet.enrol_many("d", 3);
+    // As a store from before the directory: d0 is not listed, and its state
+    // does not say it is.
+    fleet
+        .store
+        .set(
+            "index/devices/00000000",
+            json!(["d1", "d2"]).to_string().as_bytes(),
+        )
+        .unwrap();
+    fleet
+        .store
+        .set(
+            "state/d0",
+            json!({"version": "", "security_version": 0, "updated_at": T0})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let c = fleet.campaign(json!({"release": "2.0", "policy": all_at_once()}));
+    for dev in &devices {
+        assert_eq!(fleet.checkin(dev, "1.0")["action"], "update");
+    }
+    let r = recount(&fleet, &c, true);
+    assert_eq!(differences(&r), []);
+    assert_eq!(
+        r.json_body()["devices"],
+        3,
+        "d0 was listed when it was offered"
+    );
+    let listed = fleet.admin("GET", "/v1/admin/devices?q=d0", "").json_body();
+    assert_eq!(listed["devices"][0]["id"], "d0");
+}
+
+#[test]
 fn a_bad_recount_is_refused() {
     let (fleet, _, c) = busy_campaign();
     assert_error(&recount(&fleet, "nope", true), 404, "not_found");
