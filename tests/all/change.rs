@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::cli::{Run, sluice};
 use crate::host::Host;
 use crate::sim::{rollout, sim};
-use crate::up::admin;
+use crate::up::{admin, operate};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -39,14 +39,6 @@ fn reckless_rollout() -> (tempfile::TempDir, std::path::PathBuf, Host, String) {
     crate::up::publish(&dir, &host);
     let id = crate::up::create_campaign(&dir, &host, "{}");
     (guard, dir, host, id)
-}
-
-/// `sluice ARGS --server URL --token-file FILE` against `host`; must succeed.
-fn operate(dir: &Path, host: &Host, args: &[&str]) -> Run {
-    let token_file = host.token_file();
-    let mut args = args.to_vec();
-    args.extend_from_slice(&["--server", &host.url, "--token-file", &token_file]);
-    sluice(dir, &args).success()
 }
 
 /// Aborts the campaign `rollout` made (`other`), then creates the one under

@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::{scratch, sluice};
+use crate::cli::scratch;
 use crate::host::{Host, HostConfig, http};
-use crate::up::{admin, basic, checkin, create_campaign, enrol, publish_args, release, trust};
+use crate::up::{
+    admin, basic, checkin, create_campaign, enrol, operate, publish_args, release, trust,
+};
 
 /// A small seeded generator (xorshift), so a failing trial can be replayed
 /// with `SLUICE_CRASH_SEED`.
@@ -442,22 +444,11 @@ fn a_redis_restart_mid_campaign_loses_no_count_and_the_hosts_recover_on_their_ow
 
     // The remedy for that one uncertain step: a recount from the devices'
     // states (`sluice campaign recount --apply`) leaves every count exact.
-    let token_file = hosts[0].token_file();
-    let run = sluice(
+    let run = operate(
         &dir,
-        &[
-            "campaign",
-            "recount",
-            &campaign,
-            "--apply",
-            "--json",
-            "--server",
-            &hosts[0].url,
-            "--token-file",
-            &token_file,
-        ],
-    )
-    .success();
+        &hosts[0],
+        &["campaign", "recount", &campaign, "--apply", "--json"],
+    );
     let recounted: serde_json::Value = serde_json::from_str(run.last_line()).unwrap();
     eprintln!(
         "redis restart: the recount read {} devices and corrected {}",

@@ -28,6 +28,15 @@ impl HostConfig {
         }
     }
 
+    /// The test fixture app (`tests/fixtures/trap`: `/trap`, `/busy`,
+    /// `/sleep`), with state in `state_dir`.
+    pub fn fixture(state_dir: &Path) -> HostConfig {
+        HostConfig {
+            manifest: root().join("tests/fixtures/trap/spin.toml"),
+            ..HostConfig::sluice(state_dir)
+        }
+    }
+
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
         self

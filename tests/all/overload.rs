@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::cli::scratch;
-use crate::host::{Answer, Host, HostConfig, http, root};
+use crate::host::{Answer, Host, HostConfig, http};
 use crate::up::{basic, enrol};
 
 fn checkin(host: &Host, device: &(String, String)) -> Answer {
@@ -139,11 +139,7 @@ fn served_or_shed(statuses: &[(u16, Option<String>)]) -> (usize, usize) {
 
 /// A host running the test fixture (`/sleep`, `/busy`).
 fn fixture_host(dir: &std::path::Path, max_concurrent: Option<&str>) -> Host {
-    let mut config = HostConfig {
-        manifest: root().join("tests/fixtures/trap/spin.toml"),
-        state_dir: dir.join("state"),
-        args: Vec::new(),
-    };
+    let mut config = HostConfig::fixture(&dir.join("state"));
     if let Some(n) = max_concurrent {
         config = config.arg("--max-concurrent").arg(n);
     }

@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::cli::{scratch, sluice};
 use crate::device::device_args;
 use crate::host::{Host, HostConfig};
-use crate::up::{create_campaign, enrol, publish, release, trust};
+use crate::up::{create_campaign, enrol, operate, publish, release, trust};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -150,21 +150,17 @@ fn a_device_updates_over_https_and_refuses_a_server_its_ca_does_not_vouch_for() 
     );
 
     // The operator's commands take --ca too; the refused device reached nothing.
-    let status = sluice(
+    let status = operate(
         &dir,
+        &host,
         &[
             "campaign",
             "status",
             &campaign,
-            "--server",
-            &host.url,
-            "--token-file",
-            &host.token_file(),
             "--ca",
             &path("fleet-ca.pem"),
         ],
-    )
-    .success();
+    );
     assert!(status.stdout.contains("offered 1,"), "{}", status.stdout);
     // Plain HTTP to the HTTPS port gets no answer.
     let plain = host.url.replacen("https://", "http://", 1);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::cli::{scratch, sluice};
+use crate::cli::{Run, scratch, sluice};
 use crate::host::{Host, HostConfig, free_port, http, root};
 
 /// Keys and a packed release `1.2.0` for `cam-v2` in `dir`.
@@ -140,9 +140,18 @@ pub fn publish(dir: &Path, host: &Host) {
     assert_eq!(run.last_line(), "1.2.0", "{}", run.stdout);
 }
 
+/// `sluice ARGS --server URL --token-file FILE` against `host`; must succeed.
+pub fn operate(dir: &Path, host: &Host, args: &[&str]) -> Run {
+    let token_file = host.token_file();
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--server", &host.url, "--token-file", &token_file]);
+    sluice(dir, &args).success()
+}
+
 pub fn create_campaign(dir: &Path, host: &Host, policy: &str) -> String {
-    let run = sluice(
+    let run = operate(
         dir,
+        host,
         &[
             "campaign",
             "create",
@@ -150,13 +159,8 @@ pub fn create_campaign(dir: &Path, host: &Host, policy: &str) -> String {
             "1.2.0",
             "--policy",
             policy,
-            "--server",
-            &host.url,
-            "--token-file",
-            &host.token_file(),
         ],
-    )
-    .success();
+    );
     run.last_line().to_owned()
 }
 
@@ -218,34 +222,10 @@ fn a_published_release_survives_a_restart_and_devices_update_through_the_compose
     for state in ["downloading", "installing", "succeeded"] {
         assert_eq!(status(&host.url, &devices[0], &campaign, state), 200);
     }
-    let run = sluice(
-        &dir,
-        &[
-            "campaign",
-            "status",
-            &campaign,
-            "--server",
-            &host.url,
-            "--token-file",
-            &host.token_file(),
-        ],
-    )
-    .success();
+    let run = operate(&dir, &host, &["campaign", "status", &campaign]);
     assert!(run.stdout.contains("running"), "{}", run.stdout);
     assert!(run.stdout.contains("succeeded 1"), "{}", run.stdout);
-    sluice(
-        &dir,
-        &[
-            "campaign",
-            "pause",
-            &campaign,
-            "--server",
-            &host.url,
-            "--token-file",
-            &host.token_file(),
-        ],
-    )
-    .success();
+    operate(&dir, &host, &["campaign", "pause", &campaign]);
     let audit = admin(&host, "GET", "/v1/admin/audit", None).json();
     let actions: Vec<&str> = audit["entries"]
         .as_array()
@@ -310,11 +290,7 @@ fn bad_requests_get_413_404_and_401() {
 #[test]
 fn a_trapping_component_answers_500_and_the_host_keeps_serving() {
     let (_guard, dir) = scratch();
-    let host = Host::start(HostConfig {
-        manifest: root().join("tests/fixtures/trap/spin.toml"),
-        state_dir: dir.join("state"),
-        args: Vec::new(),
-    });
+    let host = Host::start(HostConfig::fixture(&dir.join("state")));
     for _ in 0..3 {
         let answer = http("GET", &format!("{}/trap", host.url), &[], None);
         assert_eq!(answer.status, 500);

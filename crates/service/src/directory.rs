@@ -26,7 +26,6 @@
 //! ```
 
 use std::collections::HashSet;
-use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -88,9 +87,12 @@ pub fn append(store: &dyn Store, ids: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The ids on pages `pages` (in one round trip), in enrolment order.
-pub fn read_pages(store: &dyn Store, pages: Range<u64>) -> Result<Vec<String>, ApiError> {
-    let keys: Vec<String> = pages.map(page_key).collect();
+/// The ids on `pages` (in one round trip), in their order.
+pub fn read_pages(
+    store: &dyn Store,
+    pages: impl IntoIterator<Item = u64>,
+) -> Result<Vec<String>, ApiError> {
+    let keys: Vec<String> = pages.into_iter().map(page_key).collect();
     Ok(records::read_many::<Vec<String>>(store, &keys)?
         .into_iter()
         .flatten()
@@ -105,15 +107,6 @@ pub fn sample_pages(last: u64, budget: u64) -> Vec<u64> {
         return (0..pages).collect();
     }
     (0..budget).map(|i| i * pages / budget).collect()
-}
-
-/// The ids on each of `pages` (in one round trip).
-pub fn read_page_list(store: &dyn Store, pages: &[u64]) -> Result<Vec<String>, ApiError> {
-    let keys: Vec<String> = pages.iter().copied().map(page_key).collect();
-    Ok(records::read_many::<Vec<String>>(store, &keys)?
-        .into_iter()
-        .flatten()
-        .collect())
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ pub fn summary(svc: &Service) -> Result<Summary, ApiError> {
     if let Some(last) = directory::last_page(svc.store)? {
         let pages = directory::sample_pages(last, LIVENESS_PAGES);
         counts.sampled = pages.len() as u64 <= last;
-        let ids = directory::read_page_list(svc.store, &pages)?;
+        let ids = directory::read_pages(svc.store, pages.iter().copied())?;
         let mut keys = Vec::with_capacity(ids.len() * 2);
         for id in &ids {
             keys.push(keys::device(id));
@@ -187,7 +187,7 @@ pub fn reach(
     };
     let pages = directory::sample_pages(last, REACH_PAGES);
     let estimated = pages.len() as u64 <= last;
-    let ids = directory::read_page_list(svc.store, &pages)?;
+    let ids = directory::read_pages(svc.store, pages.iter().copied())?;
     let mut keys = Vec::with_capacity(ids.len() * 2);
     for id in &ids {
         keys.push(keys::device(id));
