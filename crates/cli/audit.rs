@@ -108,16 +108,33 @@ fn verify(args: VerifyArgs) -> Result<()> {
             }
             verifier.finish(None)
         }
-        None => {
-            let client = Client::new(&args.server)?;
-            let head = follow(&client, 0, |position, entry| {
-                verifier.push(position, entry);
-                Ok(())
-            })?;
-            verifier.finish(Some(&head))
-        }
+        None => verify_with(&Client::new(&args.server)?, verifier)?,
     };
     conclude(&report)
+}
+
+/// Checks the server's whole log with `verifier`.
+fn verify_with(client: &Client, mut verifier: Verifier) -> Result<Report> {
+    let head = follow(client, 0, |position, entry| {
+        verifier.push(position, entry);
+        Ok(())
+    })?;
+    Ok(verifier.finish(Some(&head)))
+}
+
+/// Checks the server's whole log (no anchors).
+pub fn verify_server(client: &Client) -> Result<Report> {
+    verify_with(client, Verifier::with_anchors(&[]))
+}
+
+/// How many entries after position `after` record `action`.
+pub fn count_after(client: &Client, after: i64, action: &str) -> Result<usize> {
+    let mut found = 0;
+    follow(client, after, |_, entry| {
+        found += usize::from(entry.action == action);
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 fn conclude(report: &Report) -> Result<()> {

@@ -9,6 +9,7 @@ mod bench;
 mod byte_size;
 mod campaign;
 mod client;
+mod conformance;
 mod curve_plot;
 mod demo;
 mod device;
@@ -65,6 +66,10 @@ enum Command {
     Policy(policy::Command),
     /// Watch a whole staged rollout on this machine: host, release, campaign and fleet in one command.
     Demo(demo::Args),
+    /// Check a running deployment's key flows (enrol, publish, a staged
+    /// rollout, exact counts, halt, rollback, DDI, metrics), on one or more
+    /// hosts sharing a store.
+    Conformance(conformance::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         Command::Device(args) => device::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Conformance(args) => conformance::run(args),
         Command::Policy(command) => policy::run(command),
         Command::Bench(args) => bench::run(args),
     };

@@ -7,6 +7,7 @@ mod auth;
 mod bench;
 mod change;
 mod cli;
+mod conformance;
 mod crash;
 mod dashboard;
 mod ddi;

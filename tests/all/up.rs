@@ -376,13 +376,14 @@ fn the_policy_is_swapped_by_editing_one_line() {
     host.stop();
 }
 
-struct Redis {
+/// A throwaway redis-server on a free loopback port, killed when dropped.
+pub struct Redis {
     child: std::process::Child,
-    url: String,
+    pub url: String,
 }
 
 impl Redis {
-    fn start(dir: &Path) -> Redis {
+    pub fn start(dir: &Path) -> Redis {
         let port = free_port();
         let args = [
             "--port",
@@ -415,6 +416,22 @@ impl Redis {
     }
 }
 
+impl Redis {
+    /// A Spin runtime-config file in `dir` that puts the `default` store here.
+    pub fn runtime_config(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("runtime-config.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+                self.url
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
 impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -427,15 +444,7 @@ fn two_hosts_on_one_redis_share_state_and_keep_counters_exact() {
     let (_guard, dir) = scratch();
     release(&dir);
     let redis = Redis::start(&dir);
-    let runtime_config = dir.join("runtime-config.toml");
-    std::fs::write(
-        &runtime_config,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-            redis.url
-        ),
-    )
-    .unwrap();
+    let runtime_config = redis.runtime_config(&dir);
     let config = |name: &str| {
         HostConfig::sluice(&dir.join(name))
             .arg("--runtime-config")

@@ -4,7 +4,8 @@
 
 use anyhow::Result;
 use sluice_protocol::{
-    KeyStatement, Limits, ManifestBuilder, ReleaseInfo, SecretKey, SignedManifest, TrustRoot,
+    Envelope, KeyStatement, Limits, ManifestBuilder, ReleaseInfo, SecretKey, SignedManifest,
+    TrustRoot,
 };
 
 /// A signed release, ready to publish.
@@ -14,6 +15,13 @@ pub struct SampleRelease {
     pub manifest: Vec<u8>,
     /// `(sha256, bytes)` of every chunk, in order.
     pub chunks: Vec<(String, Vec<u8>)>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// `N` bytes from the system's randomness.
@@ -49,13 +57,34 @@ impl SampleRelease {
     ) -> Result<SampleRelease> {
         let root = SecretKey::from_seed(random_bytes()?);
         let signer = SecretKey::from_seed(random_bytes()?);
-        let trust = TrustRoot::new(vec![root.public_key()], 1)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         let statement =
-            KeyStatement::new(1, now, vec![signer.public_key()], vec![])?.sign(&[&root]);
+            KeyStatement::new(1, unix_now(), vec![signer.public_key()], vec![])?.sign(&[&root]);
+        SampleRelease::signed(
+            TrustRoot::new(vec![root.public_key()], 1)?,
+            &signer,
+            &statement,
+            version,
+            hardware,
+            security_version,
+            image_bytes,
+            chunk_bytes,
+        )
+    }
+
+    /// An image like [`SampleRelease::generate`]'s, signed with `signer`, whose
+    /// key `statement` (signed by `trust`'s root keys) vouches for.
+    #[allow(clippy::too_many_arguments)]
+    pub fn signed(
+        trust: TrustRoot,
+        signer: &SecretKey,
+        statement: &Envelope,
+        version: &str,
+        hardware: &str,
+        security_version: u64,
+        image_bytes: usize,
+        chunk_bytes: usize,
+    ) -> Result<SampleRelease> {
+        let now = unix_now();
         let image = noise(image_bytes)?;
         let mut builder = ManifestBuilder::new(Limits::default());
         let mut chunks = Vec::new();
@@ -73,7 +102,7 @@ impl SampleRelease {
             },
             signer.key_id(),
         )?;
-        let signed = SignedManifest::sign(&manifest, &signer, statement)?;
+        let signed = SignedManifest::sign(&manifest, signer, statement.clone())?;
         Ok(SampleRelease {
             trust,
             manifest: signed.to_bytes(),

@@ -23,13 +23,14 @@ pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(100
 /// never starve the host's threads.
 pub const REQUEST_DEADLINE_TICKS: u64 = 6000;
 
-/// Per-request state: WASI, HTTP, key-value and variables.
+/// Per-request state: WASI, HTTP, key-value, outbound Redis and variables.
 pub struct HostState {
     pub table: ResourceTable,
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
     pub hooks: crate::outbound::OutboundHttp,
     pub kv: sluice_host_key_value::KeyValue,
+    pub redis: sluice_host_redis::OutboundRedis,
     pub variables: sluice_host_variables::Variables,
     pub limits: StoreLimits,
 }
@@ -112,6 +113,12 @@ pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     sluice_host_key_value::add_to_linker(&mut linker, |s: &mut HostState| {
         sluice_host_key_value::KeyValueView {
             kv: &s.kv,
+            table: &mut s.table,
+        }
+    })?;
+    sluice_host_redis::add_to_linker(&mut linker, |s: &mut HostState| {
+        sluice_host_redis::RedisView {
+            redis: &s.redis,
             table: &mut s.table,
         }
     })?;

@@ -251,6 +251,12 @@ pub async fn prepare(options: &Options) -> Result<Prepared> {
         let variables =
             sluice_host_variables::render_component(&decl.variables, &application_variables)
                 .with_context(|| format!("component {id:?}"))?;
+        let allowed_hosts = Arc::new(
+            outbound::AllowedHosts::parse(&decl.allowed_outbound_hosts, |name| {
+                application_variables.get(name).cloned()
+            })
+            .with_context(|| format!("component {id:?}"))?,
+        );
         components.insert(
             id.clone(),
             server::Serving {
@@ -261,12 +267,13 @@ pub async fn prepare(options: &Options) -> Result<Prepared> {
                 ),
                 variables: sluice_host_variables::Variables::new(variables),
                 environment: decl.environment.clone().into_iter().collect(),
-                allowed_hosts: Arc::new(
-                    outbound::AllowedHosts::parse(&decl.allowed_outbound_hosts, |name| {
-                        application_variables.get(name).cloned()
+                redis: sluice_host_redis::OutboundRedis::new({
+                    let allowed = allowed_hosts.clone();
+                    Arc::new(move |scheme: &str, host: &str, port: u16| {
+                        allowed.allows(scheme, host, Some(port))
                     })
-                    .with_context(|| format!("component {id:?}"))?,
-                ),
+                }),
+                allowed_hosts,
             },
         );
     }

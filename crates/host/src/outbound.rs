@@ -1,5 +1,5 @@
-//! Outbound HTTP, as Spin grants it: a component may send requests only to the
-//! origins its manifest lists in `allowed_outbound_hosts`
+//! Outbound HTTP (and Redis), as Spin grants it: a component may send requests
+//! only to the origins its manifest lists in `allowed_outbound_hosts`
 //! (`scheme://host[:port]`, where scheme, host and port may be `*`, a host may
 //! be `*.example.com`, a missing port is the scheme's default, and `{{ name }}`
 //! is an application variable). Everything else is refused with
@@ -69,6 +69,7 @@ impl AllowedHosts {
         let default_port = match scheme {
             "http" => 80,
             "https" => 443,
+            "redis" | "rediss" => 6379,
             _ => return false,
         };
         let port = port.unwrap_or(default_port);
@@ -116,8 +117,12 @@ fn parse_origin(text: &str) -> Result<Origin, String> {
         .ok_or("expected scheme://host[:port]")?;
     let scheme = match scheme {
         "*" => None,
-        "http" | "https" => Some(scheme.to_owned()),
-        other => return Err(format!("scheme {other:?} is not http, https or *")),
+        "http" | "https" | "redis" | "rediss" => Some(scheme.to_owned()),
+        other => {
+            return Err(format!(
+                "scheme {other:?} is not http, https, redis, rediss or *"
+            ));
+        }
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.contains('/') {
@@ -277,6 +282,13 @@ mod tests {
 
         assert!(allowed(&["https://{{ hook_host }}"]).allows("https", "hooks.example.com", None));
         assert!(!AllowedHosts::default().allows("https", "hooks.example.com", None));
+
+        let redis = allowed(&["redis://127.0.0.1", "rediss://cache.example.com:6380"]);
+        assert!(redis.allows("redis", "127.0.0.1", Some(6379)));
+        assert!(!redis.allows("redis", "127.0.0.1", Some(6380)));
+        assert!(!redis.allows("http", "127.0.0.1", Some(6379)));
+        assert!(redis.allows("rediss", "cache.example.com", Some(6380)));
+        assert!(!redis.allows("redis", "cache.example.com", Some(6380)));
     }
 
     #[tokio::test]

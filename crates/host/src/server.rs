@@ -38,6 +38,8 @@ pub struct Serving {
     pub environment: Vec<(String, String)>,
     /// Where its outbound HTTP may go.
     pub allowed_hosts: Arc<AllowedHosts>,
+    /// Its outbound Redis (to the same origins), with the connections kept open.
+    pub redis: sluice_host_redis::OutboundRedis,
 }
 
 /// Everything the server shares between requests.
@@ -364,6 +366,7 @@ where
             allowed: serving.allowed_hosts.clone(),
         },
         kv: serving.kv.clone(),
+        redis: serving.redis.clone(),
         variables: serving.variables.clone(),
         limits: StoreLimitsBuilder::new()
             .memory_size(512 << 20)

@@ -18,16 +18,8 @@ use redis::aio::ConnectionManager;
 use sluice_host_key_value::{Backend, Error};
 
 /// Sets KEYS[1] to ARGV[3] if it is absent (ARGV[1] = "0") or equals ARGV[2].
-const SWAP_IF: &str = r#"
-local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '0' then
-  if current then return 0 end
-else
-  if current ~= ARGV[2] then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[3])
-return 1
-"#;
+/// (Sluice's components run the same script when they talk to Redis directly.)
+const SWAP_IF: &str = include_str!("swap_if.lua");
 
 /// A Redis server as a key-value store.
 #[derive(Clone)]

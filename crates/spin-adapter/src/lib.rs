@@ -1,7 +1,10 @@
 //! Runs Sluice's service handlers inside a Spin HTTP component.
 //!
 //! Every component is one call to [`serve`]: it opens the `default` key-value
-//! store through `wasi:keyvalue` (store, atomics and batch, `0.2.0-draft2`), reads
+//! store through `wasi:keyvalue` (store, atomics and batch, `0.2.0-draft2`) — or,
+//! when the `store_redis_url` variable names one, the Redis server behind it
+//! through Spin's outbound Redis (Spin's own Redis backend loses concurrent
+//! compare-and-swaps; see [`SpinStore`] and [`RedisStore`]) — reads
 //! configuration from Spin variables, converts the request, runs one handler of
 //! `sluice-service`, and converts the response back.
 //!
@@ -15,18 +18,22 @@
 //! # fn main() {}
 //! ```
 
+mod component_store;
 mod environment;
 mod kv;
 mod policy;
+mod redis_store;
 
 use futures::SinkExt;
 use sluice_service::streamed_body::Reply;
 use sluice_service::{ApiError, Config, Service, notify};
 use spin_sdk::http::{Fields, OutgoingResponse, Request, Response, ResponseOutparam};
 
+pub use component_store::ComponentStore;
 pub use environment::WasiEnvironment;
-pub use kv::SpinStore;
+pub use kv::{SPIN_REDIS_CAS_REFUSED, SpinStore, is_spin_redis_batch_failure};
 pub use policy::{ImportedPolicy, NoPolicy};
+pub use redis_store::RedisStore;
 
 /// A handler of `sluice-service`.
 pub type Handler = fn(&Service, &sluice_service::Request) -> sluice_service::Response;
@@ -208,8 +215,11 @@ async fn send_whole(out: ResponseOutparam, response: sluice_service::Response) {
     let _ = out.set_with_body(outgoing, response.body).await;
 }
 
-fn setup() -> Result<(SpinStore, Config), ApiError> {
-    let store = SpinStore::open("default")?;
+fn setup() -> Result<(ComponentStore, Config), ApiError> {
+    let store = ComponentStore::open(
+        "default",
+        spin_sdk::variables::get("store_redis_url").ok().as_deref(),
+    )?;
     let config = Config::from_variables(|name| spin_sdk::variables::get(name).ok())
         .map_err(|e| ApiError::new(500, "bad_configuration", e))?;
     Ok((store, config))
