@@ -13,6 +13,11 @@
 //! - compare-and-swap is refused on that backend with an error that says what to
 //!   configure (`store_redis_url`: the components then run their atomic steps
 //!   in Redis itself, see `redis_store`), rather than losing a count.
+//!
+//! Spin 4.0.2's SQLite backend makes a compare-and-swap from "absent" an
+//! unconditional write. Which way a store creates keys is found once, by a
+//! probe, and kept in the store (`sluice/store/create`); where it writes
+//! unconditionally, keys are created under a lease (`create_lock`).
 
 use std::cell::Cell;
 
@@ -24,7 +29,14 @@ use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
 pub struct SpinStore {
     bucket: store::Bucket,
     batch: Cell<BatchReads>,
+    /// Whether a compare-and-swap from "absent" is conditional here, once known.
+    creates_conditionally: Cell<Option<bool>>,
 }
+
+/// Where the store's way of creating keys is kept once probed.
+pub const CREATE_PROFILE: &str = "sluice/store/create";
+const CONDITIONAL: &[u8] = b"conditional";
+const UNCONDITIONAL: &[u8] = b"unconditional";
 
 /// What this request has learnt of the backend's batch reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +87,7 @@ impl SpinStore {
         Ok(SpinStore {
             bucket: store::open(label).map_err(err)?,
             batch: Cell::new(BatchReads::Untried),
+            creates_conditionally: Cell::new(None),
         })
     }
 
@@ -95,6 +108,45 @@ impl SpinStore {
             }
             Err(e) => Err(err(e)),
         }
+    }
+
+    /// Whether a compare-and-swap from "absent" fails when the key was
+    /// created meanwhile: as the store says, else probed once and noted there.
+    fn creates_conditionally(&self) -> Result<bool, StoreError> {
+        if let Some(known) = self.creates_conditionally.get() {
+            return Ok(known);
+        }
+        let known = match self.get(CREATE_PROFILE)? {
+            Some(noted) => noted == CONDITIONAL,
+            None => {
+                let probed = self.probe_creation()?;
+                self.set(
+                    CREATE_PROFILE,
+                    if probed { CONDITIONAL } else { UNCONDITIONAL },
+                )?;
+                probed
+            }
+        };
+        self.creates_conditionally.set(Some(known));
+        Ok(known)
+    }
+
+    /// Begins a compare-and-swap on a fresh key, creates the key meanwhile,
+    /// and sees whether the swap from "absent" still succeeds.
+    fn probe_creation(&self) -> Result<bool, StoreError> {
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| StoreError(format!("no randomness: {e}")))?;
+        let probe = format!("sluice/probe/create-{:016x}", u64::from_le_bytes(nonce));
+        let cas = atomics::Cas::new(&self.bucket, &probe).map_err(err)?;
+        cas.current().map_err(err)?;
+        self.set(&probe, b"created meanwhile")?;
+        let conditional = match atomics::swap(cas, b"swapped") {
+            Ok(()) => false,
+            Err(atomics::CasError::CasFailed(_)) => true,
+            Err(atomics::CasError::StoreError(e)) => return Err(err(e)),
+        };
+        self.delete(&probe)?;
+        Ok(conditional)
     }
 
     /// Whether the backend is Spin's Redis one, trying a batch read of two
@@ -145,6 +197,9 @@ impl Store for SpinStore {
         if self.on_spin_redis()? {
             return Err(StoreError(SPIN_REDIS_CAS_REFUSED.into()));
         }
+        if expected.is_none() && !self.creates_conditionally()? {
+            return crate::create_lock::create_if_absent(self, key, new, &now_ms);
+        }
         let cas = atomics::Cas::new(&self.bucket, key).map_err(err)?;
         if cas.current().map_err(err)?.as_deref() != expected {
             return Ok(false);
@@ -155,4 +210,10 @@ impl Store for SpinStore {
             Err(atomics::CasError::StoreError(e)) => Err(err(e)),
         }
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

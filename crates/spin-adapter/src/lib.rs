@@ -19,6 +19,7 @@
 //! ```
 
 mod component_store;
+mod create_lock;
 mod environment;
 mod kv;
 mod policy;
