@@ -4,9 +4,11 @@
 //! Spin 4.0.2's Redis backend answers `batch.get-many` with the Redis `KEYS`
 //! command: two keys or more fail ("wrong number of arguments for 'keys'
 //! command"), one key answers key names rather than values. Its compare-and-swap
-//! (`WATCH`, then `MULTI`/`SET`/`EXEC`) reads an aborted transaction's nil reply
-//! as success, so of two requests changing one record at once both are told
-//! they won and one change is lost. So here:
+//! (`WATCH`, then `MULTI`/`SET`/`EXEC`, then `UNWATCH key`) reads an aborted
+//! transaction's nil reply as success, so of two requests changing one record
+//! at once both are told they won and one change is lost; and as Redis refuses
+//! `UNWATCH` with an argument, it reports every swap as failed, also one that
+//! wrote, so a retry applies a change twice. So here:
 //! - a batch of one key is a plain `get`, on every backend;
 //! - a batch that fails as that backend fails is read key by key, and the rest
 //!   of the request reads key by key too;
@@ -76,8 +78,9 @@ pub fn is_spin_redis_batch_failure(message: &str) -> bool {
 
 /// The answer to a compare-and-swap on Spin's Redis backend.
 pub const SPIN_REDIS_CAS_REFUSED: &str = "this Spin's Redis key-value backend cannot \
-     compare-and-swap safely (Spin 4.0.2 reads an aborted transaction as success, so \
-     concurrent changes would be lost): set the variables store_redis_url (the same Redis) \
+     compare-and-swap safely (Spin 4.0.2 reads an aborted transaction as success and \
+     reports every swap as failed, so changes would be lost or made twice): set the \
+     variables store_redis_url (the same Redis) \
      and store_redis_origin, so that Sluice runs its atomic steps in Redis itself \
      (README: Deploying with Spin)";
 
