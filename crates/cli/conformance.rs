@@ -3,7 +3,8 @@
 //! (with SQLite or Redis) by hand.
 //!
 //! Everything it creates is named after a fresh run id (hardware `conf-RUN`,
-//! devices `conf-RUN-N`, releases `2.RUN.0`), so runs can repeat on one store.
+//! devices `conf-RUN-N`, releases `2.N.0` with the id as a number), so runs
+//! can repeat on one store.
 //! With several `--server`s (hosts sharing one store) every step spreads its
 //! requests over all of them, so counts are made concurrently by different
 //! hosts. The server must trust `--keys` (`trust_root` is its `trust.json`) and
@@ -128,11 +129,20 @@ struct Answer {
 /// The run's names and what the steps hand on to each other.
 struct Run {
     id: String,
+    /// The run id as a number, the middle of every release version.
+    number: u32,
     hardware: String,
     devices: Vec<SimDevice>,
     trust: TrustRoot,
     good: String,
     good_campaign: String,
+}
+
+impl Run {
+    /// A release version of the run: `MAJOR.NUMBER.0`.
+    fn version(major: u32, number: u32) -> String {
+        format!("{major}.{number}.0")
+    }
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -171,11 +181,13 @@ pub fn run(args: Args) -> Result<()> {
             .build()
             .into(),
     };
-    let id = format!("{:08x}", u32::from_le_bytes(random_bytes()?) >> 4);
+    let number = u32::from_le_bytes(random_bytes()?) >> 4;
+    let id = format!("{number:08x}");
     let mut run = Run {
         hardware: format!("conf-{id}"),
-        good: format!("2.{}.0", u32::from_str_radix(&id, 16).unwrap_or(0)),
+        good: Run::version(2, number),
         id,
+        number,
         devices: Vec::new(),
         trust: public.trust_root.clone(),
         good_campaign: String::new(),
@@ -234,13 +246,13 @@ pub fn run(args: Args) -> Result<()> {
             audited_actions(&servers, &run)
         })
         && step("halt and rollback", &mut || {
-            let bad = format!("3.{}.0", u32::from_str_radix(&run.id, 16).unwrap_or(0));
+            let bad = Run::version(3, run.number);
             publish(&servers, &release(&bad, &run.hardware)?)?;
             halt_and_rollback(&servers, &run, &bad, args.timeout)
         })
         && step("hawkBit DDI poll and feedback", &mut || {
             let hardware = format!("{}-ddi", run.hardware);
-            let version = format!("4.{}.0", u32::from_str_radix(&run.id, 16).unwrap_or(0));
+            let version = Run::version(4, run.number);
             publish(&servers, &release(&version, &hardware)?)?;
             ddi(&servers, &run, &args.ddi_tenant, &hardware, &version)
         })
