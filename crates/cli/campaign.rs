@@ -1,4 +1,5 @@
-//! `sluice campaign create|list|status|pause|resume|abort|rollback|override-freeze|approve|recount`.
+//! `sluice campaign create|list|status|pause|resume|abort|rollback|override-freeze|approve|recount`,
+//! and the second operator's `confirm-critical` and `confirm-override`.
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -22,9 +23,15 @@ pub enum Command {
     Abort(ActionArgs),
     /// Send devices that installed the release back to their previous version.
     Rollback(ActionArgs),
-    /// Let a critical campaign pass one change freeze (audited, with a reason).
+    /// Ask to let a critical campaign pass one change freeze (audited, with a
+    /// reason); a second operator confirms it.
     OverrideFreeze(OverrideArgs),
-    /// Open the step a campaign waits to have approved (the ring or stage after a gate).
+    /// Confirm another operator's request to let a critical campaign pass a freeze.
+    ConfirmOverride(ConfirmOverrideArgs),
+    /// Confirm that a campaign another operator created critical is critical.
+    ConfirmCritical(ActionArgs),
+    /// Open the step a campaign waits to have approved (the ring or stage
+    /// after a gate); never by the campaign's creator.
     Approve(ApproveArgs),
     /// Rebuild a campaign's counters from its devices' states: shows what
     /// differs; `--apply` corrects it (audited).
@@ -125,6 +132,17 @@ pub struct OverrideArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct ConfirmOverrideArgs {
+    /// Campaign id.
+    id: String,
+    /// The freeze whose override you confirm.
+    #[arg(long)]
+    freeze: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct StatusArgs {
     /// Campaign id.
     id: String,
@@ -153,6 +171,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Abort(args) => action(args, "abort"),
         Command::Rollback(args) => action(args, "rollback"),
         Command::OverrideFreeze(args) => override_freeze(args),
+        Command::ConfirmOverride(args) => confirm_override(args),
+        Command::ConfirmCritical(args) => confirm_critical(args),
         Command::Approve(args) => approve(args),
         Command::Recount(args) => recount(args),
     }
@@ -248,6 +268,11 @@ fn create(args: CreateArgs) -> Result<()> {
         hardware.join(","),
         schedule(&campaign)
     );
+    if campaign["critical_pending"].as_bool() == Some(true) {
+        println!(
+            "it runs as an ordinary campaign until a second operator confirms that it is critical: sluice campaign confirm-critical {id}"
+        );
+    }
     println!("{id}");
     Ok(())
 }
@@ -313,9 +338,20 @@ fn status(args: StatusArgs) -> Result<()> {
             ),
         }
     }
-    for o in c["freeze_overrides"].as_array().into_iter().flatten() {
+    if c["critical_pending"].as_bool() == Some(true) {
         println!(
-            "  passes freeze {} ({}, granted by {})",
+            "  critical once a second operator confirms it (sluice campaign confirm-critical {}); ordinary until then",
+            c["id"].as_str().unwrap_or("?")
+        );
+    }
+    for o in c["freeze_overrides"].as_array().into_iter().flatten() {
+        let pending = if o["pending"].as_bool() == Some(true) {
+            ", waiting for a second operator's confirmation"
+        } else {
+            ""
+        };
+        println!(
+            "  passes freeze {} ({}, asked by {}{pending})",
             o["freeze"].as_str().unwrap_or("?"),
             o["reason"].as_str().unwrap_or(""),
             o["by"].as_str().unwrap_or("?")
@@ -443,12 +479,50 @@ fn approve(args: ApproveArgs) -> Result<()> {
 fn override_freeze(args: OverrideArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let body = json!({"freeze": args.freeze, "reason": args.reason});
-    client.json(
+    let c = client.json(
         "POST",
         &format!("/v1/admin/campaigns/{}/override-freeze", args.id),
         Some(&body),
     )?;
+    let pending = c["freeze_overrides"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|o| o["freeze"] == args.freeze.as_str() && o["pending"].as_bool() == Some(true));
+    if pending {
+        println!(
+            "asked to let campaign {} pass freeze {}: it does once a second operator confirms (sluice campaign confirm-override {} --freeze {})",
+            args.id, args.freeze, args.id, args.freeze
+        );
+    } else {
+        println!("campaign {} may pass freeze {}", args.id, args.freeze);
+    }
+    Ok(())
+}
+
+fn confirm_override(args: ConfirmOverrideArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    client.json(
+        "POST",
+        &format!("/v1/admin/campaigns/{}/confirm-override", args.id),
+        Some(&json!({"freeze": args.freeze})),
+    )?;
     println!("campaign {} may pass freeze {}", args.id, args.freeze);
+    Ok(())
+}
+
+fn confirm_critical(args: ActionArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let c = client.json(
+        "POST",
+        &format!("/v1/admin/campaigns/{}/confirm-critical", args.id),
+        None,
+    )?;
+    println!(
+        "campaign {} is critical, confirmed by {}",
+        args.id,
+        c["critical_confirmed"]["by"].as_str().unwrap_or("?")
+    );
     Ok(())
 }
 

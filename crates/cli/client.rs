@@ -14,13 +14,12 @@ pub struct ServerArgs {
     /// The Sluice server.
     #[arg(long, env = "SLUICE_SERVER", default_value = "http://127.0.0.1:3000")]
     pub server: String,
-    /// File holding the admin token (default: SLUICE_TOKEN, else the token
-    /// `sluice up` wrote to .spin/admin-token).
+    /// File holding your token: your own operator token (`sluice operator
+    /// add`), or the owner token (default: SLUICE_TOKEN, else the owner token
+    /// `sluice up` wrote to .spin/admin-token). The server's audit log names
+    /// whoever the token belongs to.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Who you are, for the server's audit log (default: $USER).
-    #[arg(long, env = "SLUICE_OPERATOR", value_name = "NAME")]
-    pub operator: Option<String>,
     /// For an https server: trust only the certificate authorities in FILE (PEM).
     #[arg(long, env = "SLUICE_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,
@@ -30,8 +29,6 @@ pub struct ServerArgs {
 pub struct Client {
     base: String,
     token: String,
-    /// Sent as `X-Sluice-Operator`, so the audit log says who acted.
-    operator: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -71,7 +68,7 @@ fn read_token(args: &ServerArgs) -> Result<String> {
         .map(|t| t.trim().to_owned())
         .with_context(|| {
             format!(
-                "no admin token: set SLUICE_TOKEN, pass --token-file, or run from the directory where `sluice up` wrote {}",
+                "no token: set SLUICE_TOKEN, pass --token-file, or run from the directory where `sluice up` wrote {}",
                 local.display()
             )
         })
@@ -90,16 +87,6 @@ impl Client {
                 .build()
                 .into();
         }
-        client.operator = match &args.operator {
-            Some(name) => Some(name.clone()),
-            // $USER is a convenience: one the server would refuse is left out.
-            None => std::env::var("USER").ok().filter(|u| {
-                !u.is_empty()
-                    && u.len() <= 128
-                    && u.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "._-+~".contains(c))
-            }),
-        };
         Ok(client)
     }
 
@@ -112,7 +99,6 @@ impl Client {
         Client {
             base: server.trim_end_matches('/').to_owned(),
             token,
-            operator: None,
             agent,
         }
     }
@@ -121,7 +107,6 @@ impl Client {
     pub fn send(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Reply> {
         let url = format!("{}{path}", self.base);
         let auth = format!("Bearer {}", self.token);
-        let operator = self.operator.as_deref().unwrap_or("");
         let result = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("authorization", &auth).call(),
             ("HEAD", _) => self.agent.head(&url).header("authorization", &auth).call(),
@@ -129,19 +114,16 @@ impl Client {
                 .agent
                 .delete(&url)
                 .header("authorization", &auth)
-                .header("x-sluice-operator", operator)
                 .call(),
             ("POST", body) => self
                 .agent
                 .post(&url)
                 .header("authorization", &auth)
-                .header("x-sluice-operator", operator)
                 .send(body.unwrap_or_default()),
             ("PUT", body) => self
                 .agent
                 .put(&url)
                 .header("authorization", &auth)
-                .header("x-sluice-operator", operator)
                 .send(body.unwrap_or_default()),
             _ => bail!("unsupported method {method}"),
         };
@@ -158,6 +140,19 @@ impl Client {
                 .with_context(|| format!("reading the answer to {method} {url}"))?
         };
         Ok(Reply { status, body })
+    }
+
+    /// Sends JSON (or nothing) and reads the answer as a `T`.
+    pub fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<T> {
+        let value = self.json(method, path, body)?;
+        serde_json::from_value(value).with_context(|| {
+            format!("the answer to {method} {path} is not what this sluice expects")
+        })
     }
 
     /// Sends JSON (or nothing) and expects JSON back.

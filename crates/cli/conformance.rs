@@ -38,7 +38,8 @@ pub struct Args {
     /// A Sluice server; repeat it for hosts that share one store.
     #[arg(long = "server", value_name = "URL", required = true)]
     servers: Vec<String>,
-    /// File holding the admin token (default: SLUICE_TOKEN, else .spin/admin-token).
+    /// File holding the owner token, or an operator token with every scope
+    /// the steps use (default: SLUICE_TOKEN, else .spin/admin-token).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// The key directory the servers trust (`sluice keygen --out DIR`).
@@ -164,7 +165,6 @@ pub fn run(args: Args) -> Result<()> {
             Client::new(&ServerArgs {
                 server: server.clone(),
                 token_file: args.token_file.clone(),
-                operator: Some("conformance".into()),
                 ca: None,
             })
         })

@@ -1,4 +1,4 @@
-//! `sluice freeze add|list|remove`: fleet-wide change freezes.
+//! `sluice freeze add|list|remove|confirm-lift`: fleet-wide change freezes.
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -13,8 +13,11 @@ pub enum Command {
     Add(AddArgs),
     /// List declared freezes.
     List(ListArgs),
-    /// Lift a freeze at once.
+    /// Lift a freeze: at once if it does not hold yet; one that holds now is
+    /// lifted when a second operator confirms (`confirm-lift`).
     Remove(RemoveArgs),
+    /// Confirm another operator's request to lift a freeze that holds.
+    ConfirmLift(RemoveArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -66,6 +69,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Add(args) => add(args),
         Command::List(args) => list(args),
         Command::Remove(args) => remove(args),
+        Command::ConfirmLift(args) => confirm_lift(args),
     }
 }
 
@@ -104,7 +108,29 @@ fn list(args: ListArgs) -> Result<()> {
 
 fn remove(args: RemoveArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    client.json("DELETE", &format!("/v1/admin/freezes/{}", args.id), None)?;
+    let reply = client.send("DELETE", &format!("/v1/admin/freezes/{}", args.id), None)?;
+    let asked = reply.status == 202;
+    let freeze = reply.json()?;
+    if asked {
+        println!(
+            "freeze {} holds now: lifting it waits for a second operator (asked by {}): sluice freeze confirm-lift {}",
+            args.id,
+            freeze["lift_requested"]["by"].as_str().unwrap_or("?"),
+            args.id
+        );
+    } else {
+        println!("freeze {} lifted", args.id);
+    }
+    Ok(())
+}
+
+fn confirm_lift(args: RemoveArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    client.json(
+        "POST",
+        &format!("/v1/admin/freezes/{}/confirm-lift", args.id),
+        None,
+    )?;
     println!("freeze {} lifted", args.id);
     Ok(())
 }

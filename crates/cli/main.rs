@@ -16,6 +16,7 @@ mod device;
 mod freeze;
 mod keydir;
 mod keygen;
+mod operator;
 mod policy;
 mod release;
 mod sim;
@@ -50,6 +51,9 @@ enum Command {
     /// Fleet-wide change freezes: no offers and no installs while one holds.
     #[command(subcommand)]
     Freeze(freeze::Command),
+    /// Operators and service accounts, each with its own scoped, expiring token.
+    #[command(subcommand)]
+    Operator(operator::Command),
     /// Check the audit log's hash chain, or export it as JSON lines.
     #[command(subcommand)]
     Audit(audit::Command),
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Campaign(command) => campaign::run(command),
         Command::Freeze(command) => freeze::run(command),
         Command::Audit(command) => audit::run(command),
+        Command::Operator(command) => operator::run(command),
         Command::Device(args) => device::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),

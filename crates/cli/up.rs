@@ -192,7 +192,7 @@ async fn serve(args: Args) -> Result<()> {
     }
     if let Some(path) = &token_file {
         println!(
-            "admin token: {}  (sluice commands read it from there; or export SLUICE_TOKEN)",
+            "owner token: {}  (sluice commands read it from there; give people their own: sluice operator add NAME --role ROLE)",
             path.display()
         );
     }

@@ -94,7 +94,7 @@ fn audit_verify_finds_an_edited_a_swapped_and_a_deleted_entry() {
 
     // Edited: entry 2 now says someone else did it.
     let text = String::from_utf8(two.clone()).unwrap();
-    let edited = text.replacen("\"actor\":\"admin", "\"actor\":\"admin:mallory", 1);
+    let edited = text.replacen("\"actor\":\"owner", "\"actor\":\"mallory", 1);
     assert_ne!(edited, text);
     store.set(2, edited.as_bytes());
     verify(&[]).failure(&[

@@ -1,12 +1,18 @@
-//! The access matrix: every route `spin.toml` declares, asked by every kind of
-//! caller, against a real `sluice up`. The table is checked against the
-//! manifest's route list, so a route added without an access rule fails here.
+//! The access matrices, against a real `sluice up`: every route `spin.toml`
+//! declares, asked by every kind of caller (the table is checked against the
+//! manifest's route list, so a route added without an access rule fails
+//! here); and every admin route of [`sluice_service::admin::ROUTES`] (where
+//! each declares its scope) asked with a token of every role.
 
 use serde_json::{Value, json};
 
 use crate::cli::scratch;
 use crate::host::{Answer, Host, HostConfig, http, root};
-use crate::up::{admin, basic, create_campaign, enrol, publish, release, trust};
+use crate::up::{
+    add_operator, admin, admin_with, basic, create_campaign, enrol, publish, release, trust,
+};
+use sluice_service::access::{Role, Scope};
+use sluice_service::admin::ROUTES;
 
 /// Who asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,33 +293,15 @@ fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
     }
     assert!(wrong.is_empty(), "access matrix:\n{}", wrong.join("\n"));
 
-    // Every admin operation refuses every caller but the admin token, before
-    // it reads its body: nothing changes.
+    // Every admin route refuses every caller but an operator's or the owner's
+    // token, before it reads its body: nothing changes.
     let audit_before = admin(&fleet.host, "GET", "/v1/admin/audit", None).json()["head"].clone();
-    for (method, path) in [
-        ("POST", "/v1/admin/devices"),
-        ("GET", "/v1/admin/devices/cam-1"),
-        ("PUT", "/v1/admin/chunks/00"),
-        ("HEAD", "/v1/admin/chunks/00"),
-        ("POST", "/v1/admin/releases"),
-        ("GET", "/v1/admin/releases"),
-        ("PUT", "/v1/admin/key-statement"),
-        ("POST", "/v1/admin/campaigns"),
-        ("GET", "/v1/admin/campaigns"),
-        ("POST", "/v1/admin/campaigns/c1/pause"),
-        ("POST", "/v1/admin/campaigns/c1/abort"),
-        ("POST", "/v1/admin/campaigns/c1/approve"),
-        ("POST", "/v1/admin/campaigns/c1/override-freeze"),
-        ("GET", "/v1/admin/freezes"),
-        ("POST", "/v1/admin/freezes"),
-        ("DELETE", "/v1/admin/freezes/f1"),
-        ("GET", "/v1/admin/audit"),
-        ("POST", "/v1/admin/devices/cam-1/revoke"),
-    ] {
+    for route in ROUTES {
+        let path = concrete(route.path);
         let probe = Probe {
             route: "/v1/admin/...",
-            method,
-            path: path.into(),
+            method: route.method,
+            path: path.clone(),
             body: Some(json!({"devices": [{"id": "intruder", "hardware": "cam-v2"}]})),
             scheme: Basic,
             expect: [401; 6],
@@ -323,7 +311,8 @@ fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
             assert_eq!(
                 answer.status,
                 401,
-                "{method} {path} as {caller:?}: {}",
+                "{} {path} as {caller:?}: {}",
+                route.method,
                 answer.text()
             );
         }
@@ -336,4 +325,94 @@ fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
     let device = admin(&fleet.host, "GET", "/v1/admin/devices/cam-1", None).json();
     assert_eq!(device["revoked"], Value::Null, "{device}");
     fleet.host.stop();
+}
+
+/// `path` with each `{…}` segment replaced by a name nothing has.
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "none-such"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[test]
+fn every_admin_route_answers_a_token_of_every_role_as_its_scope_says() {
+    let (_guard, dir) = scratch();
+    release(&dir);
+    let host =
+        Host::start(HostConfig::sluice(&dir.join("state")).variable("trust_root", &trust(&dir)));
+    // One operator per role, and the owner token (every scope).
+    let mut tokens: Vec<(String, Vec<Scope>, String)> = Role::ALL
+        .iter()
+        .map(|role| {
+            let name = format!("has-{}", role.name());
+            let token = add_operator(&host, &name, &[role.name()]);
+            (name, role.scopes().to_vec(), token)
+        })
+        .collect();
+    tokens.push(("owner".into(), Scope::ALL.to_vec(), host.token()));
+    let audit = |host: &Host| admin(host, "GET", "/v1/admin/audit", None).json()["head"].clone();
+    let before = audit(&host);
+
+    // Each route, asked about things that do not exist with a body no route
+    // takes: an allowed token reaches the handler (which refuses the request
+    // as bad or unknown, or answers a read), a refused one gets 403 naming
+    // the scope, before anything is read or written.
+    let mut wrong = Vec::new();
+    let mut asked = 0;
+    for route in ROUTES {
+        let path = concrete(route.path);
+        for (name, scopes, token) in &tokens {
+            let allowed = route.scope.is_none_or(|s| scopes.contains(&s));
+            // A field no request takes: every body is refused as it is
+            // parsed, so no allowed request does any work.
+            let body = (route.method != "GET" && route.method != "HEAD")
+                .then(|| json!({"none-such": true}));
+            let answer = admin_with(&host, token, route.method, &path, body);
+            asked += 1;
+            let refused = answer.status == 403 || answer.status == 401;
+            let says_why = !refused
+                || route.method == "HEAD"
+                || route.scope.is_some_and(|s| {
+                    serde_json::from_slice::<Value>(&answer.body)
+                        .ok()
+                        .and_then(|v| v["message"].as_str().map(str::to_owned))
+                        .is_some_and(|m| m.contains(s.name()))
+                });
+            if allowed == refused || (refused && !says_why) {
+                wrong.push(format!(
+                    "{} {path} as {name}: {} (allowed: {allowed}): {}",
+                    route.method,
+                    answer.status,
+                    answer.text().chars().take(160).collect::<String>()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "route x role matrix, {} wrong of {asked}:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert_eq!(asked, ROUTES.len() * (Role::ALL.len() + 1));
+    assert_eq!(before, audit(&host), "the matrix changed nothing");
+
+    // Every route is reachable: none is shadowed by an earlier one.
+    for route in ROUTES {
+        let (found, _) = sluice_service::admin::find(route.method, &concrete(route.path))
+            .unwrap_or_else(|_| panic!("{} {} is not found", route.method, route.path));
+        assert_eq!(
+            (found.method, found.path),
+            (route.method, route.path),
+            "shadowed"
+        );
+    }
+    host.stop();
 }

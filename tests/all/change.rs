@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::cli::{Run, sluice};
 use crate::host::Host;
 use crate::sim::{rollout, sim};
-use crate::up::{admin, operate};
+use crate::up::{add_operator, admin, operate, operate_with, token_file};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -102,10 +102,10 @@ fn a_fleet_wide_freeze_holds_a_reckless_policy_and_the_rollout_resumes_by_itself
         "0s",
         "--reason",
         "all-hands",
-        "--operator",
-        "alice",
     ];
-    let run = operate(&dir, &host, &add);
+    // Alice declares it with her own token; the audit log names her.
+    let alice = token_file(&dir, "alice", &add_operator(&host, "alice", &["operator"]));
+    let run = operate_with(&dir, &host, &alice, &add).success();
     assert_eq!(run.last_line(), "f1", "{}", run.stdout);
     let listed = operate(&dir, &host, &["freeze", "list"]);
     assert!(
@@ -131,7 +131,7 @@ fn a_fleet_wide_freeze_holds_a_reckless_policy_and_the_rollout_resumes_by_itself
     )
     .json();
     assert_eq!(progress["total"]["succeeded"], 20, "{progress}");
-    assert_eq!(audited(&host, "freeze.add")["actor"], "admin:alice");
+    assert_eq!(audited(&host, "freeze.add")["actor"], "alice");
     host.stop();
 }
 
@@ -216,16 +216,12 @@ fn a_gated_pilot_ring_stops_a_reckless_policy_until_an_operator_approves() {
         shown.stdout
     );
 
-    let approve = [
-        "campaign",
-        "approve",
-        &id,
-        "--note",
-        "lab is green",
-        "--operator",
-        "dave",
-    ];
-    let approved = operate(&dir, &host, &approve);
+    let approve = ["campaign", "approve", &id, "--note", "lab is green"];
+    // Whoever created the campaign (the owner, here) cannot open its gate.
+    let own = operate_with(&dir, &host, &host.token_file(), &approve);
+    own.failure(&["409 four_eyes", "owner created campaign"]);
+    let dave = token_file(&dir, "dave", &add_operator(&host, "dave", &["approver"]));
+    let approved = operate_with(&dir, &host, &dave, &approve).success();
     assert!(
         approved.stdout.contains("succeeded 3"),
         "{}",
@@ -235,7 +231,8 @@ fn a_gated_pilot_ring_stops_a_reckless_policy_until_an_operator_approves() {
     let summary = fleet.join().unwrap();
     assert_eq!(summary["succeeded"], 12, "{summary}");
     let entry = audited(&host, "campaign.approve");
-    assert_eq!(entry["actor"], "admin:dave");
+    assert_eq!(entry["actor"], "dave");
+    assert_eq!(audited(&host, "campaign.create")["actor"], "owner");
     let approval = &entry["after"]["detail"]["approval"];
     assert_eq!(approval["figures"]["succeeded"], 3, "{entry}");
     assert_eq!(approval["note"], "lab is green");

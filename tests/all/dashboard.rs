@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::cli::scratch;
 use crate::host::{Host, HostConfig, http, root};
-use crate::up::{admin, checkin, enrol_records, publish, release, status, trust};
+use crate::up::{add_operator, admin, checkin, enrol_records, publish, release, status, trust};
 
 /// Enrols `ids` with `tag`; returns (id, secret) pairs.
 fn enrol_tagged(host: &Host, ids: &[String], tag: &str) -> Vec<(String, String)> {
@@ -113,12 +113,16 @@ fn an_operator_watches_a_rollout_pauses_it_and_finds_the_pause_in_the_audit_log(
         })
     };
 
+    // Alice runs campaigns and reads the audit log; Vera only looks.
+    let alice = add_operator(&host, "alice", &["operator", "auditor"]);
+    let vera = add_operator(&host, "vera", &["viewer"]);
     let shots = root().join("target/dashboard-screenshots");
     let run = Command::new("node")
         .arg("dashboard.mjs")
         .current_dir(&browser_dir)
         .env("SLUICE_URL", &host.url)
-        .env("SLUICE_TOKEN", host.token())
+        .env("SLUICE_TOKEN", &alice)
+        .env("VIEWER_TOKEN", &vera)
         .env("CAMPAIGN", &running)
         .env("HALTED", &halted)
         .env("PROBE", format!("{}:{}", probe.0, probe.1))
@@ -167,7 +171,7 @@ fn an_operator_watches_a_rollout_pauses_it_and_finds_the_pause_in_the_audit_log(
         .iter()
         .find(|e| e["action"] == "campaign.pause")
         .expect("the pause is audited");
-    assert_eq!(pause["actor"], "admin:alice");
+    assert_eq!(pause["actor"], "alice");
     assert_eq!(pause["target"], running.as_str());
 
     // Without the token: the page and its assets, nothing else.

@@ -16,6 +16,7 @@ mod device;
 mod host;
 mod imports;
 mod metrics;
+mod operators;
 mod overload;
 mod policy;
 mod release;

@@ -8,17 +8,19 @@ use serde_json::json;
 
 use crate::cli::scratch;
 use crate::host::{Host, HostConfig, http};
-use crate::up::{admin, basic, create_campaign, enrol, publish, release, status, trust};
+use crate::up::{
+    add_operator, admin, basic, create_campaign, enrol, publish, release, status, trust,
+};
 
 /// A scrape: (metric name, sorted labels) → value.
 type Samples = HashMap<(String, Vec<(String, String)>), f64>;
 
-/// Scrapes the host's `/metrics`.
-fn scrape(host: &Host) -> Samples {
+/// Scrapes the host's `/metrics` with `token` (a monitor's, as Prometheus would).
+fn scrape(host: &Host, token: &str) -> Samples {
     let answer = http(
         "GET",
         &format!("{}/metrics", host.url),
-        &[("authorization", &format!("Bearer {}", host.token()))],
+        &[("authorization", &format!("Bearer {token}"))],
         None,
     );
     assert_eq!(answer.status, 200, "{}", answer.text());
@@ -114,7 +116,9 @@ fn metrics_count_a_campaign_and_parse_as_prometheus_text() {
     // A repeated report moves nothing and is not counted again.
     assert_eq!(status(&host.url, &devices[0], &campaign, "failed"), 200);
 
-    let metrics = scrape(&host);
+    // Prometheus scrapes with a token that can read /metrics and nothing else.
+    let monitor = add_operator(&host, "prometheus", &["monitor"]);
+    let metrics = scrape(&host, &monitor);
     let c = campaign.as_str();
     assert_eq!(get(&metrics, "sluice_checkins_total", &[]), 2.0);
     assert_eq!(
@@ -199,7 +203,7 @@ fn metrics_count_a_campaign_and_parse_as_prometheus_text() {
         None,
     );
     assert_eq!(paused.status, 200, "{}", paused.text());
-    let metrics = scrape(&host);
+    let metrics = scrape(&host, &monitor);
     assert_eq!(
         get(
             &metrics,
@@ -234,7 +238,15 @@ fn metrics_count_a_campaign_and_parse_as_prometheus_text() {
     }
     assert!(asked >= 10, "{asked}");
 
-    // Only the admin token opens it.
+    // Only a token with metrics:read opens it; a viewer's does not.
+    let viewer = add_operator(&host, "vera", &["viewer"]);
+    let answer = http(
+        "GET",
+        &format!("{}/metrics", host.url),
+        &[("authorization", &format!("Bearer {viewer}"))],
+        None,
+    );
+    assert_eq!(answer.status, 403, "{}", answer.text());
     for auth in [
         None,
         Some(basic(&devices[1].0, &devices[1].1)),

@@ -40,8 +40,20 @@ pub fn trust(dir: &Path) -> String {
     format!("@{}", dir.join("keys/trust.json").display())
 }
 
+/// An admin request to `host` with its owner token.
 pub fn admin(host: &Host, method: &str, path: &str, body: Option<Value>) -> crate::host::Answer {
-    let auth = format!("Bearer {}", host.token());
+    admin_with(host, &host.token(), method, path, body)
+}
+
+/// An admin request to `host` with `token`.
+pub fn admin_with(
+    host: &Host,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> crate::host::Answer {
+    let auth = format!("Bearer {token}");
     let body = body.map(|b| b.to_string().into_bytes());
     http(
         method,
@@ -49,6 +61,40 @@ pub fn admin(host: &Host, method: &str, path: &str, body: Option<Value>) -> crat
         &[("authorization", &auth)],
         body.as_deref(),
     )
+}
+
+/// Adds operator `name` with `roles` at `url` with the owner `token`;
+/// returns the new operator's token.
+pub fn add_operator_at(url: &str, owner: &str, name: &str, roles: &[&str]) -> String {
+    let auth = format!("Bearer {owner}");
+    let body = json!({"name": name, "roles": roles}).to_string();
+    let answer = http(
+        "POST",
+        &format!("{url}/v1/admin/operators"),
+        &[("authorization", &auth)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    answer.json()["token"].as_str().unwrap().to_owned()
+}
+
+/// Adds operator `name` with `roles` through the owner token; returns its token.
+pub fn add_operator(host: &Host, name: &str, roles: &[&str]) -> String {
+    add_operator_at(&host.url, &host.token(), name, roles)
+}
+
+/// Writes `token` to `dir/NAME.token` (for `--token-file`) and returns the path.
+pub fn token_file(dir: &Path, name: &str, token: &str) -> String {
+    let path = dir.join(format!("{name}.token"));
+    std::fs::write(&path, token).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// `sluice ARGS --server URL --token-file FILE` with the token in `file`.
+pub fn operate_with(dir: &Path, host: &Host, file: &str, args: &[&str]) -> Run {
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--server", &host.url, "--token-file", file]);
+    sluice(dir, &args)
 }
 
 /// Enrols devices through the admin API at `url`; returns (id, secret) pairs.
@@ -432,6 +478,22 @@ impl Redis {
     }
 }
 
+impl Redis {
+    /// Two `sluice up` hosts in `dir` on this Redis, trusting the keys in
+    /// `dir`, with the owner token `owner`.
+    pub fn two_hosts(&self, dir: &Path, owner: &str) -> (Host, Host) {
+        let runtime_config = self.runtime_config(dir);
+        let config = |name: &str| {
+            HostConfig::sluice(&dir.join(name))
+                .arg("--runtime-config")
+                .arg(runtime_config.to_string_lossy())
+                .variable("trust_root", &trust(dir))
+                .variable("admin_token", owner)
+        };
+        (Host::start(config("a")), Host::start(config("b")))
+    }
+}
+
 impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -444,16 +506,7 @@ fn two_hosts_on_one_redis_share_state_and_keep_counters_exact() {
     let (_guard, dir) = scratch();
     release(&dir);
     let redis = Redis::start(&dir);
-    let runtime_config = redis.runtime_config(&dir);
-    let config = |name: &str| {
-        HostConfig::sluice(&dir.join(name))
-            .arg("--runtime-config")
-            .arg(runtime_config.to_string_lossy())
-            .variable("trust_root", &trust(&dir))
-            .variable("admin_token", "shared-token")
-    };
-    let a = Host::start(config("a"));
-    let b = Host::start(config("b"));
+    let (a, b) = redis.two_hosts(&dir, "shared-token");
     std::fs::write(dir.join("token"), "shared-token").unwrap();
     let token_file = dir.join("token").to_string_lossy().into_owned();
     // Written through one host, read through the other.

@@ -3,7 +3,8 @@
 // Exits non-zero on the first thing a person would find wrong; prints one JSON
 // line of figures at the end.
 //
-// Environment: SLUICE_URL, SLUICE_TOKEN, CAMPAIGN (running), HALTED (halted by
+// Environment: SLUICE_URL, SLUICE_TOKEN (alice's: operator and auditor),
+// VIEWER_TOKEN (vera's: viewer), CAMPAIGN (running), HALTED (halted by
 // its policy), PROBE ("id:secret" of a device offered CAMPAIGN that nothing
 // else drives), SCREENSHOTS (a directory), CHROMIUM (default /usr/bin/chromium).
 
@@ -18,6 +19,7 @@ const env = (name) => {
 };
 const url = env("SLUICE_URL");
 const token = env("SLUICE_TOKEN");
+const viewerToken = env("VIEWER_TOKEN");
 const campaign = env("CAMPAIGN");
 const halted = env("HALTED");
 const [probeId, probeSecret] = env("PROBE").split(":");
@@ -81,13 +83,14 @@ async function shot(page, name) {
   figures.screenshots.push(path);
 }
 
-async function signIn(page, operator) {
+// Signs in with a token; the page then says whose it is.
+async function signIn(page, withToken = token) {
   await page.goto(`${url}/`);
   await page.locator("#signin").waitFor({ state: "visible" });
-  await page.fill("#token", token);
-  await page.fill("#operator", operator);
+  await page.fill("#token", withToken);
   await page.click("#signin button[type=submit]");
   await page.locator("#nav").waitFor({ state: "visible" });
+  await page.locator("#who").waitFor({ state: "visible" });
 }
 
 const tileValue = async (page, tile) =>
@@ -122,7 +125,10 @@ try {
   await waitFor("the refusal", async () => (await page.locator("#signin-error").innerText()).includes("refused"));
   check(await page.evaluate(() => sessionStorage.length === 0), "a refused token was kept");
 
-  await signIn(page, "alice");
+  await signIn(page);
+  const who = await page.locator("#who").innerText();
+  check(who.includes("alice") && who.includes("operator"), `the page says it is ${JSON.stringify(who)}`);
+  check(!(await page.locator("#owner-warning").isVisible()), "a personal token is warned about as the owner's");
   check(await page.evaluate(() => localStorage.length === 0), "something was put in localStorage");
   check((await context.cookies()).length === 0, "a cookie was set");
   await page.locator("tr[data-campaign]").first().waitFor();
@@ -193,7 +199,7 @@ try {
   const pauseRow = page.locator("#audit tbody tr", { hasText: "campaign.pause" }).first();
   await pauseRow.waitFor();
   const cells = await pauseRow.locator("td").allInnerTexts();
-  check(cells[2] === "admin:alice", `the pause was done by ${cells[2]}`);
+  check(cells[2] === "alice", `the pause was done by ${cells[2]}`);
   check(cells[4] === campaign, `the pause names ${cells[4]}`);
   check(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/.test(cells[1]), `the pause happened at ${cells[1]}`);
   await shot(page, "audit-1280");
@@ -205,7 +211,7 @@ try {
   const { readFileSync } = await import("node:fs");
   const lines = readFileSync(path, "utf8").trim().split("\n").map((line) => JSON.parse(line));
   const head = (await adminApi("GET", "/v1/admin/audit?limit=1")).head.seq;
-  check(lines.length >= head - 1 && lines.some((e) => e.action === "campaign.pause" && e.actor === "admin:alice"),
+  check(lines.length >= head - 1 && lines.some((e) => e.action === "campaign.pause" && e.actor === "alice"),
     `the export has ${lines.length} entries (head ${head})`);
   const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
   const csvText = readFileSync(await csv.path(), "utf8");
@@ -265,14 +271,30 @@ try {
 
   // Signing out forgets the token.
   await page.click("#signout");
-  check(await page.evaluate(() => sessionStorage.getItem("sluice-admin-token") === null), "the token outlived sign-out");
+  check(await page.evaluate(() => sessionStorage.length === 0), "the token outlived sign-out");
   await context.close();
+
+  // ---- a viewer --------------------------------------------------------------
+  // The page offers a viewer nothing it may not do: no new campaign, no
+  // pause or resume, no audit log. (The server refuses them anyway.)
+  const viewer = await open({ width: 1280, height: 800 });
+  await signIn(viewer.page, viewerToken);
+  const vera = await viewer.page.locator("#who").innerText();
+  check(vera.includes("vera") && vera.includes("viewer"), `the viewer's page says ${JSON.stringify(vera)}`);
+  await viewer.page.locator("tr[data-campaign]").first().waitFor();
+  check(await viewer.page.locator("#new-campaign").count() === 0, "a viewer is offered a new campaign");
+  check(!(await viewer.page.locator("#nav a[data-view=audit]").isVisible()), "a viewer is offered the audit log");
+  await viewer.page.goto(`${url}/#/campaigns/${campaign}`);
+  await viewer.page.locator("[data-tile=succeeded]").waitFor();
+  check(await viewer.page.locator("button[data-action]").count() === 0, "a viewer is offered campaign actions");
+  await shot(viewer.page, "campaign-viewer-1280");
+  await viewer.context.close();
 
   // ---- phone -----------------------------------------------------------------
   const phone = await open({ width: 390, height: 844 });
   await phone.page.goto(`${url}/`);
   await shot(phone.page, "signin-390");
-  await signIn(phone.page, "alice");
+  await signIn(phone.page);
   for (const [name, hash, ready] of [
     ["campaigns-390", "#/campaigns", "tr[data-campaign]"],
     ["campaign-paused-390", `#/campaigns/${campaign}`, "[data-tile=succeeded]"],

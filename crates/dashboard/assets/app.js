@@ -1,11 +1,10 @@
 // Sluice's dashboard: a page over the admin API, nothing else. Every action it
-// offers is an admin API call that works without it. The admin token lives in
+// offers is an admin API call that works without it. The token lives in
 // this tab's sessionStorage only (gone when the tab closes), never in a URL.
 // Text from the server is only ever set as text, never parsed as HTML.
 
 const POLL_MS = 2000;
-const TOKEN_KEY = "sluice-admin-token";
-const OPERATOR_KEY = "sluice-operator";
+const TOKEN_KEY = "sluice-token";
 const OUTCOMES = ["succeeded", "failed", "rolled_back", "rejected"];
 
 // ---- DOM ----------------------------------------------------------------
@@ -74,16 +73,18 @@ const badge = (state) => el("span", { class: `badge ${state}` }, label(state));
 
 // ---- the session and the API ---------------------------------------------
 
+// Who the token belongs to (GET /v1/admin/whoami) is asked again on every
+// load, never kept: the page offers only what the token's scopes allow, and
+// the server refuses the rest whatever the page shows.
 const session = {
+  me: null,
   get token() { return sessionStorage.getItem(TOKEN_KEY); },
-  get operator() { return sessionStorage.getItem(OPERATOR_KEY) || ""; },
-  start(token, operator) {
-    sessionStorage.setItem(TOKEN_KEY, token);
-    if (operator) sessionStorage.setItem(OPERATOR_KEY, operator);
-    else sessionStorage.removeItem(OPERATOR_KEY);
-  },
-  end() { sessionStorage.removeItem(TOKEN_KEY); },
+  start(token) { sessionStorage.setItem(TOKEN_KEY, token); },
+  end() { sessionStorage.removeItem(TOKEN_KEY); this.me = null; },
 };
+
+const can = (scope) => Boolean(session.me?.scopes?.includes(scope));
+const roleNames = () => (session.me?.roles || []).join(", ");
 
 class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -91,7 +92,6 @@ class ApiError extends Error {
 
 async function api(method, path, body) {
   const headers = { authorization: `Bearer ${session.token}` };
-  if (session.operator) headers["x-sluice-operator"] = session.operator;
   if (body !== undefined) headers["content-type"] = "application/json";
   const response = await fetch(path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
@@ -101,7 +101,7 @@ async function api(method, path, body) {
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
   if (response.status === 401) {
-    signOut("The server refused the token. Sign in again.");
+    signOut(`The server refused the token${json?.message ? ` (${json.message})` : ""}. Sign in again.`);
     throw new ApiError(401, "signed out");
   }
   if (!response.ok) {
@@ -118,9 +118,10 @@ function showSignIn(message = "") {
   $("#view").replaceChildren();
   $("#nav").hidden = true;
   $("#signout").hidden = true;
+  $("#who").hidden = true;
+  $("#owner-warning").hidden = true;
   $("#live").hidden = true;
   $("#signin-error").textContent = message;
-  $("#operator").value = session.operator;
   $("#token").focus();
 }
 
@@ -132,21 +133,32 @@ function signOut(message = "") {
 async function signIn(event) {
   event.preventDefault();
   const token = $("#token").value.trim();
-  const operator = $("#operator").value.trim();
-  if (operator && !/^[A-Za-z0-9._-]{1,64}$/.test(operator)) {
-    $("#signin-error").textContent = "A name is letters, digits, dots, dashes and underscores.";
-    return;
-  }
-  session.start(token, operator);
+  session.start(token);
   $("#token").value = "";
+  if (await whoami()) {
+    $("#signin").hidden = true;
+    route();
+  }
+}
+
+// Asks the server who the token belongs to; false (and signed out) if it
+// refuses or cannot be reached.
+async function whoami() {
   try {
-    await api("GET", "/v1/admin/campaigns");
+    session.me = await api("GET", "/v1/admin/whoami");
   } catch (error) {
     if (error.status !== 401) signOut(`Cannot reach the admin API: ${error.message}`);
-    return;
+    return false;
   }
-  $("#signin").hidden = true;
-  route();
+  const me = session.me;
+  $("#who").textContent = `${me.name} · ${roleNames()}`;
+  $("#who").title = `Scopes: ${me.scopes.join(", ")}${me.expires_at ? `. The token expires ${when(me.expires_at)}.` : ""}`;
+  $("#who").hidden = false;
+  $("#owner-warning").hidden = me.name !== "owner";
+  for (const link of document.querySelectorAll("#nav a[data-scope]")) {
+    link.hidden = !can(link.dataset.scope);
+  }
+  return true;
 }
 
 // ---- confirmation ---------------------------------------------------------
@@ -209,8 +221,9 @@ function showLive() {
 
 // ---- views ------------------------------------------------------------------
 
-function route() {
+async function route() {
   if (!session.token) return showSignIn();
+  if (!session.me && !(await whoami())) return undefined;
   stopPolling();
   $("#signin").hidden = true;
   $("#nav").hidden = false;
@@ -223,12 +236,20 @@ function route() {
     campaigns: id ? campaignView : campaignsView, releases: releasesView, audit: auditView,
     fleet: fleetView, devices: id ? deviceView : fleetView,
   };
-  const make = views[view] || campaignsView;
+  const make = can("fleet:read") ? views[view] || campaignsView : noReadView;
   const root = $("#view");
   root.replaceChildren();
   const made = make(root, id && decodeURIComponent(id));
   current = made;
   tick(made);
+}
+
+// A token that may not read the fleet (a Prometheus scraper's) has nothing
+// to see here.
+function noReadView(root) {
+  root.append(el("div", { class: "panel empty", id: "no-read" },
+    `This token (${session.me.name}: ${roleNames()}) may not read the fleet; it holds ${session.me.scopes.join(", ") || "no scope"}. Sign in with a token that has fleet:read.`));
+  return { async refresh() {} };
 }
 
 function failure(root) {
@@ -245,7 +266,7 @@ function campaignsView(root) {
   const problem = failure(root);
   const form = newCampaignForm();
   root.append(el("div", { class: "row" }, el("h1", {}, "Campaigns"), el("span", { class: "spacer" }),
-    el("button", { type: "button", class: "primary", id: "new-campaign", onclick: () => { form.hidden = !form.hidden; } }, "New campaign")),
+    can("campaign:create") ? el("button", { type: "button", class: "primary", id: "new-campaign", onclick: () => { form.hidden = !form.hidden; } }, "New campaign") : null),
   form, body);
   return {
     async refresh() {
@@ -394,6 +415,10 @@ function actionText(action, p) {
       return [`Roll back campaign ${c.id}?`,
         `The ${fmt(installed)} device(s) that installed ${c.release} are sent back to the version they ran before, and no more offers are made. This cannot be undone.`,
         "Roll back"];
+    case "confirm-critical":
+      return [`Confirm that ${c.id} is critical?`,
+        `${c.created_by || "Its creator"} asked for it. From now on it passes maintenance windows (and blackouts or freezes where its policy and a confirmed override say so).`,
+        "Confirm critical"];
     case "approve":
       return [`Approve the next step of ${c.id}?`,
         `${c.waiting?.opens || "The next step"} opens and its devices are offered ${c.release}. Figures now: ${fmt(p.total.succeeded)} succeeded, ${fmt(p.total.failed)} failed, ${fmt(inFlight)} updating.`,
@@ -402,6 +427,10 @@ function actionText(action, p) {
       return [action, "", action];
   }
 }
+
+// Whether the signed-in operator may give a campaign's second pair of eyes:
+// it holds campaign:approve and did not create the campaign.
+const mayConfirm = (c) => can("campaign:approve") && session.me.name !== c.created_by;
 
 const ACTIONS = {
   running: ["pause", "abort", "rollback"],
@@ -429,6 +458,7 @@ function campaignView(root, id) {
     busy = true;
     try {
       const payload = action === "approve" ? { note: "approved from the dashboard" } : undefined;
+      // confirm-critical and the operator actions are all POST .../{action}.
       await api("POST", `/v1/admin/campaigns/${idPath(id)}/${action}`, payload);
       problem.show(null);
       await view.refresh();
@@ -474,16 +504,17 @@ function drawCampaign(p, history, act) {
     el("span", { id: "campaign-state" }, badge(c.state)),
     el("span", { class: "spacer" }),
     el("div", { class: "actions" },
-      c.waiting ? el("button", { class: "primary big", "data-action": "approve", onclick: () => act("approve") }, "Approve next step") : null,
-      (ACTIONS[c.state] || []).map((action) => el("button", {
+      c.waiting && mayConfirm(c) ? el("button", { class: "primary big", "data-action": "approve", onclick: () => act("approve") }, "Approve next step") : null,
+      c.critical_pending && mayConfirm(c) ? el("button", { class: "primary", "data-action": "confirm-critical", onclick: () => act("confirm-critical") }, "Confirm critical") : null,
+      (can("campaign:operate") ? ACTIONS[c.state] || [] : []).map((action) => el("button", {
         // The one big button is the safe move: pause a running campaign,
         // resume one an operator paused (never one the policy halted).
         class: action === "pause" ? "danger big" : action === "resume" && c.state === "paused" ? "primary big" : "",
         "data-action": action,
         onclick: () => act(action),
       }, { pause: "Pause", resume: "Resume", abort: "Abort", rollback: "Roll back" }[action])))));
-  parts.push(el("p", { class: "muted" }, `Release ${c.release} · created ${when(c.created_at)}`,
-    c.critical ? " · critical" : "", c.start_at ? ` · starts ${when(c.start_at)}` : "", c.end_at ? ` · ends ${when(c.end_at)}` : ""));
+  parts.push(el("p", { class: "muted" }, `Release ${c.release} · created ${when(c.created_at)}${c.created_by ? ` by ${c.created_by}` : ""}`,
+    c.critical ? (c.critical_pending ? " · critical once a second operator confirms it" : " · critical") : "", c.start_at ? ` · starts ${when(c.start_at)}` : "", c.end_at ? ` · ends ${when(c.end_at)}` : ""));
 
   if (["halted", "rolled_back", "aborted"].includes(c.state)) {
     const who = { halted: "Halted by the rollout policy", rolled_back: "Rolled back", aborted: "Aborted" }[c.state];
@@ -495,7 +526,7 @@ function drawCampaign(p, history, act) {
   }
   if (c.waiting) {
     parts.push(el("div", { class: "banner wait", role: "status" }, el("strong", {}, "Waiting for an operator's approval"),
-      `${c.waiting.after} is done (since ${when(c.waiting.since)}: ${fmt(c.waiting.figures.succeeded)} succeeded, ${fmt(c.waiting.figures.failed)} failed); ${c.waiting.opens} opens only when an operator approves it, here or with sluice campaign approve ${c.id}.`));
+      `${c.waiting.after} is done (since ${when(c.waiting.since)}: ${fmt(c.waiting.figures.succeeded)} succeeded, ${fmt(c.waiting.figures.failed)} failed); ${c.waiting.opens} opens only when an operator approves it, here or with sluice campaign approve ${c.id}${c.created_by ? `, and never ${c.created_by}, who created it` : ""}.`));
   }
 
   parts.push(el("div", { class: "tiles" },

@@ -66,6 +66,10 @@ pub fn all() -> Vec<(&'static str, Vec<Seed>)> {
                 ("approve", prefixed(5, json!({"note": "lab looks fine"}))),
                 ("override", prefixed(6, json!({"freeze": "f1", "reason": "CVE fix"}))),
                 ("revoke", prefixed(7, json!({"reason": "stolen"}))),
+                ("operator", prefixed(10, json!({"name": "ci", "roles": ["release-manager"], "expires_in_seconds": 3600}))),
+                ("confirm-override", prefixed(11, json!({"freeze": "f1"}))),
+                ("four-eyes", prefixed(12, json!({"required": false, "reason": "lab"}))),
+                ("confirm-lift", prefixed(13, json!({}))),
                 ("audit", {
                     let mut bytes = vec![9];
                     bytes.extend(b"after=0&limit=5");

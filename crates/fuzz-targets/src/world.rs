@@ -18,14 +18,33 @@ use sluice_service::{Config, Environment, Request, Response, Service, route};
 pub const NOW: u64 = 1_800_000_000;
 const TOKEN: &str = "fuzz-operator-token";
 
-struct FixedEnvironment;
+/// A fixed clock, and "random" bytes that differ at each draw (so two tokens
+/// get two ids) yet repeat from one run to the next: each draw is its number,
+/// counted from `first`.
+struct FixedEnvironment {
+    draws: std::sync::atomic::AtomicU64,
+}
+
+impl FixedEnvironment {
+    fn counting_from(first: u64) -> FixedEnvironment {
+        FixedEnvironment {
+            draws: std::sync::atomic::AtomicU64::new(first),
+        }
+    }
+}
 
 impl Environment for FixedEnvironment {
     fn now(&self) -> u64 {
         NOW
     }
     fn fill_random(&self, buf: &mut [u8]) {
-        buf.fill(7);
+        let draw = self
+            .draws
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_le_bytes();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = draw[i % 8] ^ 7;
+        }
     }
 }
 
@@ -38,6 +57,9 @@ pub struct World {
     config: Config,
     snapshot: Snapshot,
     device: (String, String),
+    /// An approver's operator token: the second pair of eyes on the owner's
+    /// campaign (the owner, its creator, may not approve it).
+    approver: String,
     campaign: String,
     /// The device's DDI action path, `/DEFAULT/controller/v1/cam-1/deploymentBase/N`.
     deployment: String,
@@ -64,12 +86,13 @@ impl World {
             ..Config::default()
         };
         let store = MemoryStore::new();
+        let env = FixedEnvironment::counting_from(0);
         let call = |request: Request| -> Response {
             let svc = Service {
                 store: &store,
                 policy: &sluice_policy_staged::Staged,
                 config: &config,
-                env: &FixedEnvironment,
+                env: &env,
             };
             route(&svc, &request)
         };
@@ -133,6 +156,17 @@ impl World {
                 .to_string()
                 .into_bytes(),
         );
+        let approver = admin(
+            "POST",
+            "/v1/admin/operators",
+            json!({"name": "amy", "roles": ["approver"]})
+                .to_string()
+                .into_bytes(),
+        )
+        .json_body()["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
         // The device is offered the update, natively and over DDI.
         let device = ("cam-1".to_owned(), secret);
         let offer = call(
@@ -160,6 +194,7 @@ impl World {
             snapshot: store.snapshot(),
             config,
             device,
+            approver,
             campaign,
             deployment,
         }
@@ -168,11 +203,13 @@ impl World {
     /// Serves `request` on a fresh copy of the world; a 5xx is a bug.
     fn serve(&self, request: Request) -> Response {
         let store = MemoryStore::from_snapshot(&self.snapshot);
+        // Draws past the ones the preparation made, the same for every input.
+        let env = FixedEnvironment::counting_from(1 << 32);
         let svc = Service {
             store: &store,
             policy: &sluice_policy_staged::Staged,
             config: &self.config,
-            env: &FixedEnvironment,
+            env: &env,
         };
         let description = format!("{} {}", request.method, request.path);
         let answer = route(&svc, &request);
@@ -222,7 +259,7 @@ impl World {
             return;
         };
         let campaign = &self.campaign;
-        let (method, path) = match which % 10 {
+        let (method, path) = match which % 14 {
             0 => ("POST", "/v1/admin/campaigns".to_owned()),
             1 => ("POST", "/v1/admin/freezes".to_owned()),
             2 => ("POST", "/v1/admin/devices".to_owned()),
@@ -235,14 +272,27 @@ impl World {
             ),
             7 => ("POST", "/v1/admin/devices/cam-1/revoke".to_owned()),
             8 => ("POST", format!("/v1/admin/campaigns/{campaign}/pause")),
-            _ => (
+            9 => (
                 "GET",
                 format!("/v1/admin/audit?{}", String::from_utf8_lossy(body)),
             ),
+            10 => ("POST", "/v1/admin/operators".to_owned()),
+            11 => (
+                "POST",
+                format!("/v1/admin/campaigns/{campaign}/confirm-override"),
+            ),
+            12 => ("PUT", "/v1/admin/four-eyes".to_owned()),
+            _ => ("POST", "/v1/admin/freezes/f1/confirm-lift".to_owned()),
+        };
+        // Approvals and confirmations come from the second operator.
+        let token = if matches!(which % 14, 5 | 6 | 11 | 13) {
+            self.approver.as_str()
+        } else {
+            TOKEN
         };
         self.serve(
             Request::new(method, &path)
-                .header("authorization", &format!("Bearer {TOKEN}"))
+                .header("authorization", &format!("Bearer {token}"))
                 .body(body.to_vec()),
         );
     }

@@ -23,7 +23,6 @@
 use serde::{Deserialize, Serialize};
 use sluice_policy::Policy;
 use sluice_service::Service;
-use sluice_service::credentials::check_admin;
 use sluice_service::http::{ApiError, Request, Response, parse_json, respond};
 
 use crate::{Point, Rules, Scenario, simulate};
@@ -168,12 +167,10 @@ pub fn preview(
 /// `POST /v1/admin/simulate`: the preview, for the operator.
 pub fn handle(svc: &Service, request: &Request) -> Response {
     respond((|| {
-        check_admin(request, svc.config.admin_token.as_deref())?;
-        if request.method != "POST" {
-            return Err(ApiError::method_not_allowed("POST"));
-        }
+        let (_, call) = sluice_service::admin::authorize(svc, request)?;
         let body: PreviewRequest = parse_json(&request.body, MAX_BODY)?;
         let preview = preview(svc.policy, &body, svc.config.poll_seconds, svc.env.now())?;
+        sluice_service::operators::note_use(svc, &call.principal);
         Ok(Response::json(200, &preview))
     })())
 }

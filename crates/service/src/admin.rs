@@ -1,35 +1,50 @@
-//! The operator's API under `/v1/admin/`, behind a bearer token.
+//! The operator's API under `/v1/admin/`, and `/metrics`, behind bearer tokens.
 //!
-//! | method and path | does |
-//! |---|---|
-//! | `POST /v1/admin/devices` | enrol devices: `{"devices":[{"id","hardware","tags","attributes","version","security_version"}]}` → their secrets, shown once |
-//! | `GET /v1/admin/devices/{id}` | a device's enrolment, rollout state and last check-in |
-//! | `POST /v1/admin/devices/{id}/revoke` | revoke a device (`{"reason"}`): its secret opens nothing any more |
-//! | `PUT /v1/admin/chunks/{sha256}` | upload a chunk (`HEAD`: is it stored?) |
-//! | `POST /v1/admin/releases[?file_name=NAME]` | publish a signed manifest (body: the `manifest` file); `file_name` names the image for hawkBit DDI clients (e.g. `fw.swu`) |
-//! | `GET /v1/admin/releases[/{version}]` | list releases, or one |
-//! | `PUT /v1/admin/key-statement` | give the server a newer root-signed key statement |
-//! | `POST /v1/admin/campaigns` | create a campaign |
-//! | `GET /v1/admin/campaigns[/{id}]` | list campaigns, or one with its progress |
-//! | `POST /v1/admin/campaigns/{id}/{pause,resume,abort,rollback}` | operator actions |
-//! | `POST /v1/admin/campaigns/{id}/approve` | open the step a gate holds: `{"note"}` (optional) |
-//! | `POST /v1/admin/campaigns/{id}/override-freeze` | let a critical campaign pass a freeze: `{"freeze", "reason"}` |
-//! | `GET /v1/admin/freezes`, `POST /v1/admin/freezes` | change freezes: `{"reason", "start", "end", "lead_seconds", "selector"}` |
-//! | `DELETE /v1/admin/freezes/{id}` | lift a freeze |
-//! | `GET /metrics` | the fleet's counters in the Prometheus text format (see [`metrics`]) |
-//! | `GET /v1/admin/audit?after=N&limit=M` | the audit log: entries at positions N+1..N+M, the `missing` positions, `next` (where the next page starts) and the chain's `head` |
+//! Every route is one row of [`ROUTES`]: its method, path and the scope a token
+//! must hold (see [`crate::access`]). A request is authenticated first (401
+//! for a missing, unknown, revoked or expired token), then matched (404), then
+//! its scope is checked (403), and only then is its body read.
 //!
-//! Changes are audited as `admin`, or as `admin:NAME` when the request names its
-//! operator in an `X-Sluice-Operator: NAME` header (the CLI sends the user's
-//! name). The name is what the holder of the admin token says it is.
+//! | method and path | scope | does |
+//! |---|---|---|
+//! | `POST /v1/admin/devices` | `device:enrol` | enrol devices: `{"devices":[{"id","hardware","tags","attributes","version","security_version"}]}` → their secrets, shown once |
+//! | `GET /v1/admin/devices?q=` | `fleet:read` | search the fleet |
+//! | `GET /v1/admin/devices/{id}` | `fleet:read` | a device's enrolment, rollout state and last check-in |
+//! | `POST /v1/admin/devices/{id}/revoke` | `device:revoke` | revoke a device (`{"reason"}`): its secret opens nothing any more |
+//! | `GET /v1/admin/fleet` | `fleet:read` | the fleet's summary |
+//! | `PUT`, `HEAD /v1/admin/chunks/{sha256}` | `release:publish` | upload a chunk, or ask whether it is stored |
+//! | `POST /v1/admin/releases[?file_name=NAME]` | `release:publish` | publish a signed manifest (body: the `manifest` file); `file_name` names the image for hawkBit DDI clients (e.g. `fw.swu`) |
+//! | `GET /v1/admin/releases[/{version}]` | `fleet:read` | list releases, or one |
+//! | `PUT /v1/admin/key-statement` | `keys:manage` | give the server a newer root-signed key statement |
+//! | `POST /v1/admin/campaigns` | `campaign:create` | create a campaign (a critical one waits for a second operator's confirmation) |
+//! | `POST /v1/admin/simulate` | `campaign:create` | a campaign's preview (answered by `sluice-policy-sim`) |
+//! | `GET /v1/admin/campaigns[/{id}]` | `fleet:read` | list campaigns, or one with its progress |
+//! | `POST /v1/admin/campaigns/{id}/{pause,resume,abort,rollback,recount}` | `campaign:operate` | operator actions |
+//! | `POST /v1/admin/campaigns/{id}/approve` | `campaign:approve` | open the step a gate holds: `{"note"}` (optional); never by the campaign's creator |
+//! | `POST /v1/admin/campaigns/{id}/confirm-critical` | `campaign:approve` | confirm a critical campaign (a second operator) |
+//! | `POST /v1/admin/campaigns/{id}/override-freeze` | `freeze:override` | ask to let a critical campaign pass a freeze: `{"freeze", "reason"}` |
+//! | `POST /v1/admin/campaigns/{id}/confirm-override` | `freeze:override` | confirm it (a second operator): `{"freeze"}` |
+//! | `GET /v1/admin/freezes` | `fleet:read` | change freezes |
+//! | `POST /v1/admin/freezes` | `freeze:manage` | declare one: `{"reason", "start", "end", "lead_seconds", "selector"}` |
+//! | `DELETE /v1/admin/freezes/{id}` | `freeze:manage` | lift a freeze (one that holds now: ask to) |
+//! | `POST /v1/admin/freezes/{id}/confirm-lift` | `freeze:override` | confirm lifting a freeze that holds (a second operator) |
+//! | `GET /v1/admin/audit?after=N&limit=M` | `audit:read` | the audit log: entries at positions N+1..N+M, the `missing` positions, `next` (where the next page starts) and the chain's `head` |
+//! | `GET`, `POST /v1/admin/operators`, `GET /v1/admin/operators/{name}`, `POST …/{name}/{revoke,rotate}` | `operator:manage` | operators and their tokens (see [`crate::operators`]) |
+//! | `GET`, `PUT /v1/admin/four-eyes` | `fleet:read`, `operator:manage` | the four-eyes rule (see [`crate::four_eyes`]) |
+//! | `GET /v1/admin/whoami` | any token | the caller's name, roles, scopes and expiry |
+//! | `GET /metrics` | `metrics:read` | the fleet's counters in the Prometheus text format (see [`metrics`]) |
+//!
+//! Every change is audited under the authenticated name: the operator's, or
+//! `owner` for the owner token. No header the caller writes changes that.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::campaign::{Action, CampaignRecord, CreateCampaign};
-use crate::credentials::{SECRET_BYTES, check_admin, hash_secret, new_secret};
+use crate::access::{Principal, Scope};
+use crate::campaign::{Action, CampaignRecord};
+use crate::credentials::{SECRET_BYTES, hash_secret, new_secret};
 use crate::device::{
     ATTRIBUTE_RULE, DeviceRecord, DeviceState, Revocation, Seen, valid_attributes, valid_id,
     valid_tag,
@@ -38,8 +53,8 @@ use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::release::ReleaseRecord;
 use crate::service::Service;
 use crate::{
-    audit, campaign, chunks, counters, directory, fleet, freeze, keys, metrics, records, recount,
-    release, steps,
+    access, audit, campaign, chunks, counters, directory, fleet, four_eyes, freeze, keys, metrics,
+    operators, records, recount, release, steps,
 };
 
 /// Largest JSON body accepted by the admin API.
@@ -47,118 +62,431 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 /// Most devices one enrolment request may carry.
 pub const MAX_ENROL: usize = 1000;
 
+/// One admin route: what it answers, and the scope a token must hold.
+pub struct Route {
+    pub method: &'static str,
+    /// The path; a `{name}` segment stands for any one segment.
+    pub path: &'static str,
+    /// The scope it needs; `None`: any valid token.
+    pub scope: Option<Scope>,
+    /// Who answers it; `None`: a component that routes it to another crate
+    /// before this one (the preview, in `sluice-policy-sim`), after
+    /// [`authorize`].
+    handler: Option<Handler>,
+}
+
+type Handler = fn(&Service, &Call) -> Result<Response, ApiError>;
+
+/// An authorized request: who asks, and the route's `{…}` segments in order.
+pub struct Call<'a> {
+    pub request: &'a Request,
+    pub principal: Principal,
+    pub params: Vec<&'a str>,
+}
+
+impl Call<'_> {
+    fn param(&self, i: usize) -> &str {
+        self.params.get(i).copied().unwrap_or_default()
+    }
+
+    /// The name changes are audited under.
+    fn actor(&self) -> &str {
+        &self.principal.name
+    }
+
+    fn body<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(&self.request.body, MAX_JSON_BODY)
+    }
+
+    /// The body, or `T::default()` when there is none.
+    fn body_or_default<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.request.body.is_empty() {
+            Ok(T::default())
+        } else {
+            self.body()
+        }
+    }
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    scope: Option<Scope>,
+    handler: Handler,
+) -> Route {
+    Route {
+        method,
+        path,
+        scope,
+        handler: Some(handler),
+    }
+}
+
+/// Every admin route and the scope it needs: the one place access is decided.
+pub const ROUTES: &[Route] = {
+    use Scope::*;
+    &[
+        route("POST", "/v1/admin/devices", Some(DeviceEnrol), enrol),
+        route("GET", "/v1/admin/devices", Some(FleetRead), search_devices),
+        route(
+            "GET",
+            "/v1/admin/devices/{id}",
+            Some(FleetRead),
+            show_device,
+        ),
+        route(
+            "POST",
+            "/v1/admin/devices/{id}/revoke",
+            Some(DeviceRevoke),
+            revoke_device,
+        ),
+        route("GET", "/v1/admin/fleet", Some(FleetRead), |svc, _| {
+            Ok(Response::json(200, &fleet::summary(svc)?))
+        }),
+        route(
+            "PUT",
+            "/v1/admin/chunks/{sha256}",
+            Some(ReleasePublish),
+            upload_chunk,
+        ),
+        route(
+            "HEAD",
+            "/v1/admin/chunks/{sha256}",
+            Some(ReleasePublish),
+            upload_chunk,
+        ),
+        route("POST", "/v1/admin/releases", Some(ReleasePublish), publish),
+        route("GET", "/v1/admin/releases", Some(FleetRead), |svc, _| {
+            list_releases(svc)
+        }),
+        route(
+            "GET",
+            "/v1/admin/releases/{version}",
+            Some(FleetRead),
+            |svc, call| show_release(svc, call.param(0)),
+        ),
+        route(
+            "PUT",
+            "/v1/admin/key-statement",
+            Some(KeysManage),
+            |svc, call| {
+                let version = release::put_key_statement(svc, &call.request.body, call.actor())?;
+                Ok(Response::json(200, &json!({"version": version})))
+            },
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns",
+            Some(CampaignCreate),
+            |svc, call| {
+                let record = campaign::create(svc, call.body()?, call.actor())?;
+                Ok(Response::json(201, &record))
+            },
+        ),
+        Route {
+            method: "POST",
+            path: "/v1/admin/simulate",
+            scope: Some(CampaignCreate),
+            handler: None,
+        },
+        route("GET", "/v1/admin/campaigns", Some(FleetRead), |svc, _| {
+            list_campaigns(svc)
+        }),
+        route(
+            "GET",
+            "/v1/admin/campaigns/{id}",
+            Some(FleetRead),
+            |svc, call| progress(svc, call.param(0)).map(|p| Response::json(200, &p)),
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns/{id}/pause",
+            Some(CampaignOperate),
+            |svc, call| act(svc, call, Action::Pause),
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns/{id}/resume",
+            Some(CampaignOperate),
+            |svc, call| act(svc, call, Action::Resume),
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns/{id}/abort",
+            Some(CampaignOperate),
+            |svc, call| act(svc, call, Action::Abort),
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns/{id}/rollback",
+            Some(CampaignOperate),
+            |svc, call| act(svc, call, Action::Rollback),
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns/{id}/recount",
+            Some(CampaignOperate),
+            |svc, call| {
+                let body: RecountRequest = call.body_or_default()?;
+                let result = recount::recount(svc, call.param(0), body.apply, call.actor())?;
+                Ok(Response::json(200, &result))
+            },
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns/{id}/approve",
+            Some(CampaignApprove),
+            |svc, call| {
+                let body: steps::Approve = call.body_or_default()?;
+                let record = steps::approve(svc, call.param(0), body, call.actor())?;
+                Ok(Response::json(200, &record))
+            },
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns/{id}/confirm-critical",
+            Some(CampaignApprove),
+            |svc, call| {
+                let record = campaign::confirm_critical(svc, call.param(0), call.actor())?;
+                Ok(Response::json(200, &record))
+            },
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns/{id}/override-freeze",
+            Some(FreezeOverride),
+            |svc, call| {
+                let record =
+                    campaign::override_freeze(svc, call.param(0), call.body()?, call.actor())?;
+                Ok(Response::json(200, &record))
+            },
+        ),
+        route(
+            "POST",
+            "/v1/admin/campaigns/{id}/confirm-override",
+            Some(FreezeOverride),
+            |svc, call| {
+                let record =
+                    campaign::confirm_override(svc, call.param(0), call.body()?, call.actor())?;
+                Ok(Response::json(200, &record))
+            },
+        ),
+        route("GET", "/v1/admin/freezes", Some(FleetRead), |svc, _| {
+            Ok(Response::json(
+                200,
+                &json!({"freezes": freeze::list(svc)?, "now": svc.env.now()}),
+            ))
+        }),
+        route(
+            "POST",
+            "/v1/admin/freezes",
+            Some(FreezeManage),
+            |svc, call| {
+                let freeze = freeze::add(svc, call.body()?, call.actor())?;
+                Ok(Response::json(201, &freeze))
+            },
+        ),
+        route(
+            "DELETE",
+            "/v1/admin/freezes/{id}",
+            Some(FreezeManage),
+            |svc, call| {
+                Ok(match freeze::remove(svc, call.param(0), call.actor())? {
+                    freeze::Lift::Removed(freeze) => Response::json(200, &freeze),
+                    freeze::Lift::Requested(freeze) => Response::json(202, &freeze),
+                })
+            },
+        ),
+        route(
+            "POST",
+            "/v1/admin/freezes/{id}/confirm-lift",
+            Some(FreezeOverride),
+            |svc, call| {
+                let freeze = freeze::confirm_lift(svc, call.param(0), call.actor())?;
+                Ok(Response::json(200, &freeze))
+            },
+        ),
+        route("GET", "/v1/admin/audit", Some(AuditRead), read_audit),
+        route(
+            "GET",
+            "/v1/admin/operators",
+            Some(OperatorManage),
+            |svc, _| {
+                Ok(Response::json(
+                    200,
+                    &json!({"operators": operators::list(svc)?}),
+                ))
+            },
+        ),
+        route(
+            "POST",
+            "/v1/admin/operators",
+            Some(OperatorManage),
+            |svc, call| {
+                let issued = operators::add(svc, &call.principal, call.body()?)?;
+                Ok(Response::json(201, &issued))
+            },
+        ),
+        route(
+            "GET",
+            "/v1/admin/operators/{name}",
+            Some(OperatorManage),
+            |svc, call| Ok(Response::json(200, &operators::show(svc, call.param(0))?)),
+        ),
+        route(
+            "POST",
+            "/v1/admin/operators/{name}/revoke",
+            Some(OperatorManage),
+            |svc, call| {
+                let view = operators::revoke(svc, &call.principal, call.param(0), call.body()?)?;
+                Ok(Response::json(200, &view))
+            },
+        ),
+        route(
+            "POST",
+            "/v1/admin/operators/{name}/rotate",
+            Some(OperatorManage),
+            |svc, call| {
+                let body: operators::Rotate = call.body_or_default()?;
+                let issued = operators::rotate(svc, &call.principal, call.param(0), body)?;
+                Ok(Response::json(200, &issued))
+            },
+        ),
+        route("GET", "/v1/admin/four-eyes", Some(FleetRead), |svc, _| {
+            Ok(Response::json(
+                200,
+                &json!({"required": four_eyes::required(svc)?, "setting": four_eyes::setting(svc)?}),
+            ))
+        }),
+        route(
+            "PUT",
+            "/v1/admin/four-eyes",
+            Some(OperatorManage),
+            |svc, call| {
+                let setting = four_eyes::set(svc, &call.principal, call.body()?)?;
+                Ok(Response::json(200, &setting))
+            },
+        ),
+        route("GET", "/v1/admin/whoami", None, |_, call| {
+            Ok(Response::json(200, &call.principal))
+        }),
+        route("GET", "/metrics", Some(MetricsRead), |svc, _| {
+            metrics::answer(svc)
+        }),
+    ]
+};
+
+/// The route `method` `path` goes to, and its `{…}` segments; or, when only
+/// the method is wrong, the methods the path takes.
+pub fn find<'p>(
+    method: &str,
+    path: &'p str,
+) -> Result<(&'static Route, Vec<&'p str>), Vec<&'static str>> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut methods = Vec::new();
+    for route in ROUTES {
+        let pattern: Vec<&str> = route.path.split('/').collect();
+        if pattern.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let matches = pattern.iter().zip(&segments).all(|(p, s)| {
+            if p.starts_with('{') {
+                params.push(*s);
+                !s.is_empty()
+            } else {
+                p == s
+            }
+        });
+        if !matches {
+            continue;
+        }
+        if route.method == method {
+            return Ok((route, params));
+        }
+        methods.push(route.method);
+    }
+    Err(methods)
+}
+
+/// Authenticates `request` (401), finds its route in [`ROUTES`] (404, 405)
+/// and checks the scope the route needs (403), before anything reads its body.
+pub fn authorize<'r>(
+    svc: &Service,
+    request: &'r Request,
+) -> Result<(&'static Route, Call<'r>), ApiError> {
+    let principal = access::authenticate(svc, request)?;
+    let (route, params) = match find(&request.method, &request.path) {
+        Ok(found) => found,
+        Err(methods) if !methods.is_empty() => {
+            return Err(ApiError::method_not_allowed(&methods.join(" or ")));
+        }
+        Err(_) => {
+            return Err(ApiError::not_found(format!(
+                "no admin resource {} {}",
+                request.method, request.path
+            )));
+        }
+    };
+    if let Some(scope) = route.scope {
+        principal.require(scope, &format!("{} {}", route.method, route.path))?;
+    }
+    Ok((
+        route,
+        Call {
+            request,
+            principal,
+            params,
+        },
+    ))
+}
+
 /// Handles any request under `/v1/admin/`, and `/metrics` (see [`metrics`]).
 pub fn handle(svc: &Service, request: &Request) -> Response {
-    if request.path == "/metrics" {
-        return respond(metrics::handle(svc, request));
-    }
-    respond(route(svc, request))
+    respond((|| {
+        let (route, call) = authorize(svc, request)?;
+        let handler = route.handler.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "{} {} is not served here",
+                route.method, route.path
+            ))
+        })?;
+        let response = handler(svc, &call)?;
+        // Only once it succeeded: a refused request writes nothing.
+        if response.status < 400 {
+            operators::note_use(svc, &call.principal);
+        }
+        Ok(response)
+    })())
 }
 
-fn route(svc: &Service, request: &Request) -> Result<Response, ApiError> {
-    check_admin(request, svc.config.admin_token.as_deref())?;
-    let rest = request
-        .path
-        .strip_prefix("/v1/admin/")
-        .ok_or_else(|| ApiError::not_found("no such admin resource"))?;
-    let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    let method = request.method.as_str();
-    match (method, parts.as_slice()) {
-        ("POST", ["devices"]) => enrol(svc, request),
-        ("GET", ["devices"]) => search_devices(svc, request),
-        ("GET", ["devices", id]) => show_device(svc, id),
-        ("GET", ["fleet"]) => Ok(Response::json(200, &fleet::summary(svc)?)),
-        ("POST", ["devices", id, "revoke"]) => revoke_device(svc, id, request),
-        (_, ["chunks", digest]) => chunks::upload(svc, request, digest),
-        ("POST", ["releases"]) => {
-            let published = release::publish(svc, &request.body, request.query_param("file_name"))?;
-            let status = if published.created { 201 } else { 200 };
-            Ok(Response::json(status, &published))
-        }
-        ("GET", ["releases"]) => list_releases(svc),
-        ("GET", ["releases", version]) => show_release(svc, version),
-        ("PUT", ["key-statement"]) => {
-            let version = release::put_key_statement(svc, &request.body)?;
-            Ok(Response::json(200, &json!({"version": version})))
-        }
-        ("POST", ["campaigns"]) => {
-            let body: CreateCampaign = parse_json(&request.body, MAX_JSON_BODY)?;
-            let record = campaign::create(svc, body, &operator(request)?)?;
-            Ok(Response::json(201, &record))
-        }
-        ("GET", ["campaigns"]) => list_campaigns(svc),
-        ("POST", ["campaigns", id, "approve"]) => {
-            let body: steps::Approve = if request.body.is_empty() {
-                steps::Approve::default()
-            } else {
-                parse_json(&request.body, MAX_JSON_BODY)?
-            };
-            let record = steps::approve(svc, id, body, &operator(request)?)?;
-            Ok(Response::json(200, &record))
-        }
-        ("POST", ["campaigns", id, "recount"]) => {
-            let body: RecountRequest = if request.body.is_empty() {
-                RecountRequest::default()
-            } else {
-                parse_json(&request.body, MAX_JSON_BODY)?
-            };
-            let result = recount::recount(svc, id, body.apply, &operator(request)?)?;
-            Ok(Response::json(200, &result))
-        }
-        ("POST", ["campaigns", id, "override-freeze"]) => {
-            let body: campaign::OverrideFreeze = parse_json(&request.body, MAX_JSON_BODY)?;
-            let record = campaign::override_freeze(svc, id, body, &operator(request)?)?;
-            Ok(Response::json(200, &record))
-        }
-        ("GET", ["freezes"]) => Ok(Response::json(
-            200,
-            &json!({"freezes": freeze::list(svc)?, "now": svc.env.now()}),
-        )),
-        ("POST", ["freezes"]) => {
-            let body: freeze::NewFreeze = parse_json(&request.body, MAX_JSON_BODY)?;
-            let freeze = freeze::add(svc, body, &operator(request)?)?;
-            Ok(Response::json(201, &freeze))
-        }
-        ("DELETE", ["freezes", id]) => {
-            let freeze = freeze::remove(svc, id, &operator(request)?)?;
-            Ok(Response::json(200, &freeze))
-        }
-        ("GET", ["campaigns", id]) => progress(svc, id).map(|p| Response::json(200, &p)),
-        ("POST", ["campaigns", id, action]) => {
-            let action = Action::parse(action).ok_or_else(|| {
-                ApiError::not_found("actions are pause, resume, abort and rollback")
-            })?;
-            let record = campaign::apply_action(svc, id, action, &operator(request)?)?;
-            Ok(Response::json(200, &record))
-        }
-        ("GET", ["audit"]) => {
-            let number = |name: &str, default: i64| -> Result<i64, ApiError> {
-                Ok(request.query_number(name)?.unwrap_or(default))
-            };
-            let after = number("after", 0)?;
-            let limit = number("limit", 100)?.clamp(1, audit::MAX_PAGE as i64) as usize;
-            Ok(Response::json(200, &audit::read(svc.store, after, limit)?))
-        }
-        _ => Err(ApiError::not_found(format!(
-            "no admin resource {method} {}",
-            request.path
-        ))),
-    }
+fn act(svc: &Service, call: &Call, action: Action) -> Result<Response, ApiError> {
+    let record = campaign::apply_action(svc, call.param(0), action, call.actor())?;
+    Ok(Response::json(200, &record))
 }
 
-/// Who made a change, for the audit log: `admin`, or `admin:NAME` when the
-/// request names its operator in `X-Sluice-Operator`.
-pub fn operator(request: &Request) -> Result<String, ApiError> {
-    match request
-        .header_value("x-sluice-operator")
-        .filter(|name| !name.is_empty())
-    {
-        None => Ok("admin".to_owned()),
-        Some(name) if valid_id(name) => Ok(format!("admin:{name}")),
-        Some(_) => Err(ApiError::bad_request(
-            "X-Sluice-Operator must be a short name (letters, digits, . _ - + ~)",
-        )),
-    }
+fn upload_chunk(svc: &Service, call: &Call) -> Result<Response, ApiError> {
+    chunks::upload(svc, call.request, call.param(0))
+}
+
+fn publish(svc: &Service, call: &Call) -> Result<Response, ApiError> {
+    let published = release::publish(
+        svc,
+        &call.request.body,
+        call.request.query_param("file_name"),
+        call.actor(),
+    )?;
+    let status = if published.created { 201 } else { 200 };
+    Ok(Response::json(status, &published))
+}
+
+fn read_audit(svc: &Service, call: &Call) -> Result<Response, ApiError> {
+    let number = |name: &str, default: i64| -> Result<i64, ApiError> {
+        Ok(call.request.query_number(name)?.unwrap_or(default))
+    };
+    let after = number("after", 0)?;
+    let limit = number("limit", 100)?.clamp(1, audit::MAX_PAGE as i64) as usize;
+    Ok(Response::json(200, &audit::read(svc.store, after, limit)?))
 }
 
 #[derive(Deserialize, Default)]
@@ -199,9 +527,9 @@ struct Enrolled {
     secret: String,
 }
 
-fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
-    let body: EnrolRequest = parse_json(&request.body, MAX_JSON_BODY)?;
-    let actor = operator(request)?;
+fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
+    let body: EnrolRequest = call.body()?;
+    let actor = call.actor();
     if body.devices.is_empty() || body.devices.len() > MAX_ENROL {
         return Err(ApiError::bad_request(format!(
             "enrol 1 to {MAX_ENROL} devices per request"
@@ -297,7 +625,7 @@ fn enrol(svc: &Service, request: &Request) -> Result<Response, ApiError> {
     audit::append(
         svc.store,
         now,
-        &actor,
+        actor,
         "device.enrol",
         &format!("{} device(s)", ids.len()),
         None,
@@ -317,9 +645,10 @@ const MAX_REASON: usize = 500;
 
 /// Revokes a device: from now on its secret authenticates nothing (check-in,
 /// status, manifests, DDI). Revoking a revoked device changes nothing.
-fn revoke_device(svc: &Service, id: &str, request: &Request) -> Result<Response, ApiError> {
-    let body: RevokeRequest = parse_json(&request.body, MAX_JSON_BODY)?;
-    let actor = operator(request)?;
+fn revoke_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
+    let id = call.param(0);
+    let body: RevokeRequest = call.body()?;
+    let actor = call.actor();
     let reason = body.reason.trim();
     if reason.is_empty() || reason.len() > MAX_REASON {
         return Err(ApiError::bad_request(format!(
@@ -341,7 +670,7 @@ fn revoke_device(svc: &Service, id: &str, request: &Request) -> Result<Response,
             Ok(Some(DeviceRecord {
                 revoked: Some(Revocation {
                     at: now,
-                    by: actor.clone(),
+                    by: actor.to_owned(),
                     reason: reason.to_owned(),
                 }),
                 ..d.clone()
@@ -352,7 +681,7 @@ fn revoke_device(svc: &Service, id: &str, request: &Request) -> Result<Response,
         audit::append(
             svc.store,
             now,
-            &actor,
+            actor,
             "device.revoke",
             id,
             None,
@@ -365,7 +694,8 @@ fn revoke_device(svc: &Service, id: &str, request: &Request) -> Result<Response,
     ))
 }
 
-fn show_device(svc: &Service, id: &str) -> Result<Response, ApiError> {
+fn show_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
+    let id = call.param(0);
     if !valid_id(id) {
         return Err(ApiError::not_found("no such device"));
     }
@@ -391,7 +721,8 @@ fn show_device(svc: &Service, id: &str) -> Result<Response, ApiError> {
 }
 
 /// `GET /v1/admin/devices?q=WORDS&page=N&skip=K&limit=L` (see [`fleet::Query`]).
-fn search_devices(svc: &Service, request: &Request) -> Result<Response, ApiError> {
+fn search_devices(svc: &Service, call: &Call) -> Result<Response, ApiError> {
+    let request = call.request;
     let query = fleet::Query::parse(&request.query_text("q")?.unwrap_or_default())?;
     let number = |name: &str| request.query_number::<u64>(name);
     let from = fleet::Cursor {

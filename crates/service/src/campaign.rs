@@ -12,6 +12,7 @@ use serde_json::json;
 use sluice_policy::Verdict;
 
 use crate::device::{DeviceRecord, valid_id, valid_tag};
+use crate::four_eyes::{self, Confirmation};
 use crate::freeze::{self, FreezeOverride};
 use crate::http::ApiError;
 use crate::instant::Instant;
@@ -153,7 +154,20 @@ pub struct CampaignRecord {
     pub selector: Selector,
     /// The policy configuration, JSON text as given.
     pub policy: String,
+    /// Asked for by its creator; in effect (see [`CampaignRecord::is_critical`])
+    /// unless it still waits for a second operator's confirmation.
     pub critical: bool,
+    /// Critical, waiting for a second operator to confirm (see
+    /// [`crate::four_eyes`]); until then it runs as an ordinary campaign.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub critical_pending: bool,
+    /// Who confirmed that it is critical.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical_confirmed: Option<Confirmation>,
+    /// The operator who created it (empty for campaigns created before
+    /// operators had names of their own).
+    #[serde(default)]
+    pub created_by: String,
     pub state: CampaignState,
     /// Why it was halted, rolled back or aborted.
     #[serde(default)]
@@ -216,13 +230,18 @@ pub struct Reach {
 }
 
 impl CampaignRecord {
+    /// Whether it is critical in effect: asked for and confirmed.
+    pub fn is_critical(&self) -> bool {
+        self.critical && !self.critical_pending
+    }
+
     /// The campaign as the policy sees it.
     pub fn policy_view(&self) -> sluice_policy::Campaign {
         sluice_policy::Campaign {
             id: self.id.clone(),
             release: self.release.clone(),
             config: self.policy.clone(),
-            critical: self.critical,
+            critical: self.is_critical(),
             created_at: self.created_at,
             stage: self.stage,
             stage_started_at: self.stage_started_at,
@@ -396,6 +415,7 @@ pub fn create(
     }
 
     let reach = crate::fleet::reach(svc, &request.selector, &manifests, &request.release)?;
+    let critical_pending = request.critical && four_eyes::required(svc)?;
     let seq = svc.store.increment(keys::CAMPAIGN_SEQ, 1)?;
     let record = CampaignRecord {
         id: format!("c{seq}"),
@@ -405,6 +425,9 @@ pub fn create(
         selector: request.selector,
         policy: config,
         critical: request.critical,
+        critical_pending,
+        critical_confirmed: None,
+        created_by: by.to_owned(),
         state: CampaignState::Running,
         reason: None,
         stage: 0,
@@ -439,7 +462,8 @@ pub fn create(
         None,
         Some(
             json!({"release": record.release, "selector": record.selector, "policy": request.policy,
-                    "critical": record.critical, "start_at": record.start_at, "end_at": record.end_at,
+                    "critical": record.critical, "critical_pending": record.critical_pending,
+                    "start_at": record.start_at, "end_at": record.end_at,
                     "rings": record.rings, "approve_stages": record.approve_stages}),
         ),
     )?;
@@ -706,7 +730,10 @@ pub struct OverrideFreeze {
     pub reason: String,
 }
 
-/// Lets a critical campaign pass one named freeze, for a stated reason; audited.
+/// Asks to let a critical campaign pass one named freeze, for a stated reason
+/// (audited as `campaign.override_freeze`); it takes effect once another
+/// operator confirms it ([`confirm_override`]), or at once where the
+/// four-eyes rule is relaxed.
 pub fn override_freeze(
     svc: &Service,
     id: &str,
@@ -731,6 +758,8 @@ pub fn override_freeze(
         reason: request.reason.clone(),
         by: by.to_owned(),
         at: now,
+        pending: four_eyes::required(svc)?,
+        confirmed: None,
     };
     let (record, wrote) =
         records::update::<CampaignRecord, _>(svc.store, &keys::campaign(id), |current| {
@@ -762,8 +791,122 @@ pub fn override_freeze(
             "campaign.override_freeze",
             id,
             None,
-            Some(json!({"freeze": granted.freeze, "reason": granted.reason})),
+            Some(json!({"freeze": granted.freeze, "reason": granted.reason,
+                        "pending": granted.pending})),
         )?;
     }
     Ok(record)
+}
+
+/// What a second operator sends to confirm a freeze override.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmOverride {
+    pub freeze: String,
+}
+
+/// Confirms another operator's request to let a critical campaign pass a
+/// freeze (audited as `campaign.confirm_override`); confirming a confirmed
+/// one changes nothing.
+pub fn confirm_override(
+    svc: &Service,
+    id: &str,
+    request: ConfirmOverride,
+    by: &str,
+) -> Result<CampaignRecord, ApiError> {
+    let now = svc.env.now();
+    let mut asked_by = String::new();
+    let (record, wrote) = records::update::<CampaignRecord, _>(
+        svc.store,
+        &keys::campaign(id),
+        |current| {
+            let current =
+                current.ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
+            let Some(at) = current
+                .freeze_overrides
+                .iter()
+                .position(|o| o.freeze == request.freeze)
+            else {
+                return Err(ApiError::not_found(format!(
+                    "campaign {id} has asked for no override of freeze {:?}",
+                    request.freeze
+                )));
+            };
+            let asked = &current.freeze_overrides[at];
+            if !asked.pending {
+                return Ok(None);
+            }
+            four_eyes::check(
+                svc,
+                &asked.by,
+                by,
+                &format!(
+                    "asked to let campaign {id} pass freeze {}: another operator with freeze:override must confirm it",
+                    asked.freeze
+                ),
+            )?;
+            asked_by = asked.by.clone();
+            let mut updated = current.clone();
+            updated.freeze_overrides[at].pending = false;
+            updated.freeze_overrides[at].confirmed = Some(Confirmation {
+                by: by.to_owned(),
+                at: now,
+            });
+            updated.updated_at = now;
+            Ok(Some(updated))
+        },
+    )?;
+    let record = record.ok_or_else(|| ApiError::internal("campaign vanished"))?;
+    if wrote {
+        audit::append(
+            svc.store,
+            now,
+            by,
+            "campaign.confirm_override",
+            id,
+            None,
+            Some(json!({"freeze": request.freeze, "asked_by": asked_by})),
+        )?;
+    }
+    Ok(record)
+}
+
+/// Confirms that a campaign its creator made critical is critical (audited
+/// as `campaign.confirm_critical`): from then on the policy sees it as
+/// critical. The creator cannot confirm it while the four-eyes rule holds.
+pub fn confirm_critical(svc: &Service, id: &str, by: &str) -> Result<CampaignRecord, ApiError> {
+    let now = svc.env.now();
+    transition(
+        svc,
+        id,
+        by,
+        "campaign.confirm_critical",
+        now,
+        None,
+        |current| {
+            if !current.critical {
+                return Err(ApiError::conflict(format!(
+                    "campaign {id} was not created critical"
+                )));
+            }
+            if !current.critical_pending {
+                return Ok(None);
+            }
+            four_eyes::check(
+                svc,
+                &current.created_by,
+                by,
+                &format!(
+                    "created campaign {id}: another operator with campaign:approve must confirm that it is critical"
+                ),
+            )?;
+            let mut updated = current.clone();
+            updated.critical_pending = false;
+            updated.critical_confirmed = Some(Confirmation {
+                by: by.to_owned(),
+                at: now,
+            });
+            Ok(Some(updated))
+        },
+    )
 }

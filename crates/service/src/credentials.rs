@@ -2,7 +2,8 @@
 //!
 //! Devices authenticate with HTTP Basic (`device-id:secret`); the server stores only
 //! the SHA-256 of the secret (secrets are 256 random bits, so a fast hash is
-//! enough) and compares in constant time. Operators use a bearer token.
+//! enough) and compares in constant time. Operators use bearer tokens (see
+//! [`crate::access`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -69,29 +70,6 @@ pub fn device_credentials(request: &Request) -> Result<(String, String), ApiErro
     Ok((id.to_owned(), secret.to_owned()))
 }
 
-/// Checks the operator's bearer token against the configured one.
-pub fn check_admin(request: &Request, configured: Option<&str>) -> Result<(), ApiError> {
-    let Some(expected) = configured.filter(|t| !t.is_empty()) else {
-        return Err(ApiError::new(
-            503,
-            "admin_disabled",
-            "the admin API is disabled: set the admin_token variable",
-        ));
-    };
-    let given = request
-        .header_value("authorization")
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .ok_or_else(|| ApiError::unauthorized("admin bearer token required"))?;
-    if token_matches(given.trim(), expected) {
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized("wrong admin token"))
-    }
-}
-
 /// Builds an `Authorization: Basic` header value (for clients and tests).
 pub fn basic_header(device_id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{device_id}:{secret}")))
@@ -123,19 +101,5 @@ mod tests {
         let traversal =
             Request::new("GET", "/").header("authorization", &basic_header("../x", "s"));
         assert_eq!(device_credentials(&traversal).unwrap_err().status, 401);
-    }
-
-    #[test]
-    fn admin_token_is_checked() {
-        let req = Request::new("GET", "/").header("authorization", "Bearer tok");
-        assert!(check_admin(&req, Some("tok")).is_ok());
-        assert_eq!(check_admin(&req, Some("other")).unwrap_err().status, 401);
-        assert_eq!(check_admin(&req, None).unwrap_err().status, 503);
-        assert_eq!(
-            check_admin(&Request::new("GET", "/"), Some("tok"))
-                .unwrap_err()
-                .status,
-            401
-        );
     }
 }

@@ -18,6 +18,7 @@ use sluice_policy::calendar::format_instant;
 
 use crate::campaign::{CampaignRecord, Selector};
 use crate::device::DeviceRecord;
+use crate::four_eyes::{self, Confirmation};
 use crate::http::ApiError;
 use crate::instant::Instant;
 use crate::service::Service;
@@ -46,14 +47,20 @@ pub struct Freeze {
     pub selector: Selector,
     pub created_at: u64,
     pub created_by: String,
+    /// Who asked to lift it while it held, waiting for a second operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lift_requested: Option<Confirmation>,
 }
 
 impl Freeze {
+    /// Whether it holds anyone at `now` (its lead time included).
+    pub fn active(&self, now: u64) -> bool {
+        self.start.saturating_sub(self.lead_seconds) <= now && now < self.end
+    }
+
     /// Whether the freeze holds `device` (now running `version`) at `now`.
     pub fn holds(&self, device: &DeviceRecord, version: &str, now: u64) -> bool {
-        self.start.saturating_sub(self.lead_seconds) <= now
-            && now < self.end
-            && self.selector.matches(device, version)
+        self.active(now) && self.selector.matches(device, version)
     }
 
     fn ended(&self, now: u64) -> bool {
@@ -61,13 +68,20 @@ impl Freeze {
     }
 }
 
-/// A critical campaign's leave to pass one freeze.
+/// A critical campaign's leave to pass one freeze: asked for by one operator,
+/// in effect once another confirms it (see [`crate::four_eyes`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FreezeOverride {
     pub freeze: String,
     pub reason: String,
     pub by: String,
     pub at: u64,
+    /// Waiting for a second operator's confirmation (no effect until then).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
+    /// Who confirmed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<Confirmation>,
 }
 
 /// Why a device must wait, and until when.
@@ -83,7 +97,8 @@ pub struct Hold {
 
 /// Whether `freezes` hold `device` against `campaign` at `now`, and until when:
 /// overlapping and back-to-back freezes are followed to the end of the chain. A
-/// campaign passes only freezes its overrides name, and only if it is critical.
+/// campaign passes only freezes its confirmed overrides name, and only if it
+/// is critical (confirmed too).
 pub fn hold(
     freezes: &[Freeze],
     campaign: Option<&CampaignRecord>,
@@ -92,7 +107,12 @@ pub fn hold(
     now: u64,
 ) -> Option<Hold> {
     let passes = |f: &Freeze| {
-        campaign.is_some_and(|c| c.critical && c.freeze_overrides.iter().any(|o| o.freeze == f.id))
+        campaign.is_some_and(|c| {
+            c.is_critical()
+                && c.freeze_overrides
+                    .iter()
+                    .any(|o| o.freeze == f.id && !o.pending)
+        })
     };
     let mut at = now;
     let mut last: Option<&Freeze> = None;
@@ -169,6 +189,7 @@ pub fn add(svc: &Service, request: NewFreeze, by: &str) -> Result<Freeze, ApiErr
         selector: request.selector,
         created_at: now,
         created_by: by.to_owned(),
+        lift_requested: None,
     };
     records::update::<Vec<Freeze>, _>(svc.store, keys::FREEZES, |current| {
         let mut freezes: Vec<Freeze> = current
@@ -197,15 +218,100 @@ pub fn add(svc: &Service, request: NewFreeze, by: &str) -> Result<Freeze, ApiErr
     Ok(freeze)
 }
 
-/// Removes a freeze (ending it at once).
-pub fn remove(svc: &Service, id: &str, by: &str) -> Result<Freeze, ApiError> {
+/// What asking to lift a freeze did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lift {
+    /// It is gone (it did not hold yet, or had ended, or the four-eyes rule is
+    /// relaxed).
+    Removed(Freeze),
+    /// It holds now: it stays until another operator confirms
+    /// ([`confirm_lift`]).
+    Requested(Freeze),
+}
+
+/// Lifts a freeze: at once if it does not hold now (audited as
+/// `freeze.remove`); if it does, records the request (audited as
+/// `freeze.lift_request`) for a second operator to confirm.
+pub fn remove(svc: &Service, id: &str, by: &str) -> Result<Lift, ApiError> {
+    let now = svc.env.now();
+    let at_once = !four_eyes::required(svc)?;
+    let mut outcome = None;
+    let (_, wrote) = records::update::<Vec<Freeze>, _>(svc.store, keys::FREEZES, |current| {
+        let mut freezes = current.cloned().unwrap_or_default();
+        let Some(at) = freezes.iter().position(|f| f.id == id) else {
+            outcome = None;
+            return Ok(None);
+        };
+        let freeze = freezes[at].clone();
+        if at_once || !freeze.active(now) {
+            outcome = Some(Lift::Removed(freeze));
+            freezes.remove(at);
+            return Ok(Some(freezes));
+        }
+        if freeze.lift_requested.is_some() {
+            outcome = Some(Lift::Requested(freeze));
+            return Ok(None);
+        }
+        freezes[at].lift_requested = Some(Confirmation {
+            by: by.to_owned(),
+            at: now,
+        });
+        outcome = Some(Lift::Requested(freezes[at].clone()));
+        Ok(Some(freezes))
+    })?;
+    let outcome = outcome.ok_or_else(|| ApiError::not_found(format!("no freeze {id:?}")))?;
+    match &outcome {
+        Lift::Removed(freeze) => {
+            audit::append(
+                svc.store,
+                now,
+                by,
+                "freeze.remove",
+                id,
+                Some(json!(freeze)),
+                None,
+            )?;
+        }
+        Lift::Requested(freeze) if wrote => {
+            audit::append(
+                svc.store,
+                now,
+                by,
+                "freeze.lift_request",
+                id,
+                None,
+                Some(json!({"reason": freeze.reason, "end": freeze.end})),
+            )?;
+        }
+        Lift::Requested(_) => {}
+    }
+    Ok(outcome)
+}
+
+/// Confirms another operator's request to lift a freeze that holds, and lifts
+/// it (audited as `freeze.remove`, naming who asked).
+pub fn confirm_lift(svc: &Service, id: &str, by: &str) -> Result<Freeze, ApiError> {
     let mut removed = None;
     records::update::<Vec<Freeze>, _>(svc.store, keys::FREEZES, |current| {
         let freezes = current.cloned().unwrap_or_default();
-        removed = freezes.iter().find(|f| f.id == id).cloned();
-        if removed.is_none() {
-            return Ok(None);
-        }
+        let freeze = freezes
+            .iter()
+            .find(|f| f.id == id)
+            .ok_or_else(|| ApiError::not_found(format!("no freeze {id:?}")))?;
+        let asked = freeze.lift_requested.as_ref().ok_or_else(|| {
+            ApiError::conflict(format!(
+                "nobody has asked to lift freeze {id}: ask first (sluice freeze remove {id})"
+            ))
+        })?;
+        four_eyes::check(
+            svc,
+            &asked.by,
+            by,
+            &format!(
+                "asked to lift freeze {id}: another operator with freeze:override must confirm it"
+            ),
+        )?;
+        removed = Some(freeze.clone());
         Ok(Some(freezes.into_iter().filter(|f| f.id != id).collect()))
     })?;
     let removed = removed.ok_or_else(|| ApiError::not_found(format!("no freeze {id:?}")))?;
@@ -235,6 +341,7 @@ mod tests {
             selector,
             created_at: 0,
             created_by: "admin".into(),
+            lift_requested: None,
         }
     }
 

@@ -19,6 +19,10 @@
 //! | `freezes` | the declared change freezes, one small list (see [`crate::freeze`]) |
 //! | `notify/progress` | how far webhook delivery has followed the audit log (see [`crate::notify`]) |
 //! | `keys/statement` | the newest key statement the server was given |
+//! | `operator/{name}` | the id of the operator's current token (see [`crate::operators`]) |
+//! | `operator-token/{id}` | an operator token: its secret's hash, scopes, creator, expiry, last use, revocation |
+//! | `index/operators` | operator names, in the order first added |
+//! | `settings/four-eyes` | whether a second operator must confirm (see [`crate::four_eyes`]; absent: it must) |
 //! | `audit/{seq}` | audit entries, hash-chained; `audit/head` names the last (see [`crate::audit`]) |
 //! | `seq/campaign`, `seq/freeze` | counters numbering campaigns and freezes (`seq/audit` numbered audit entries before the chain) |
 //! | `cnt/...` | atomic counters (see [`crate::counters`]) |
@@ -62,6 +66,16 @@ pub fn failure_codes(campaign: &str) -> String {
 pub fn audit(seq: i64) -> String {
     format!("audit/{seq:016}")
 }
+/// The id of operator `name`'s current token.
+pub fn operator(name: &str) -> String {
+    format!("operator/{name}")
+}
+/// An operator token's record, by its id.
+pub fn operator_token(id: &str) -> String {
+    format!("operator-token/{id}")
+}
+pub const OPERATOR_INDEX: &str = "index/operators";
+pub const FOUR_EYES: &str = "settings/four-eyes";
 pub const ACTIVE_CAMPAIGNS: &str = "campaigns/active";
 pub const RELEASE_INDEX: &str = "index/releases";
 pub const CAMPAIGN_INDEX: &str = "index/campaigns";

@@ -18,6 +18,7 @@
 //! The service holds no signing key: it verifies published manifests against the
 //! trust root and stores their exact bytes.
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod byte_ranges;
@@ -33,6 +34,7 @@ pub mod device;
 pub mod directory;
 pub mod failure_bounds;
 pub mod fleet;
+pub mod four_eyes;
 pub mod freeze;
 pub mod http;
 pub mod instant;
@@ -40,6 +42,7 @@ pub mod keys;
 pub mod memory_store;
 pub mod metrics;
 pub mod notify;
+pub mod operators;
 pub mod records;
 pub mod recount;
 pub mod release;

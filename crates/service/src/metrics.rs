@@ -1,8 +1,9 @@
 //! `GET /metrics`: the fleet's counters in the Prometheus text exposition
 //! format (version 0.0.4), for operators who already run Prometheus and Grafana.
 //!
-//! It is an admin route: the scraper sends the admin token as a bearer token
-//! (`authorization: {credentials: ...}` in a Prometheus scrape config). A
+//! It is an admin route: the scraper sends an operator token with the
+//! `monitor` role (scope `metrics:read` and nothing else) as a bearer token
+//! (`authorization: {credentials_file: ...}` in a Prometheus scrape config). A
 //! scrape reads the counters the service keeps anyway, in a few round trips
 //! per campaign and never by scanning devices.
 //!
@@ -25,9 +26,8 @@ use std::fmt::Write;
 use sluice_policy::DEFER_CATEGORIES;
 
 use crate::campaign::{self, CampaignRecord, CampaignState};
-use crate::credentials::check_admin;
 use crate::device::Phase;
-use crate::http::{ApiError, Request, Response};
+use crate::http::{ApiError, Response};
 use crate::service::Service;
 use crate::{audit, counters, keys, records};
 
@@ -56,12 +56,8 @@ const CAMPAIGN_STATES: [CampaignState; 7] = [
     CampaignState::Ended,
 ];
 
-/// Answers `GET /metrics`.
-pub fn handle(svc: &Service, request: &Request) -> Result<Response, ApiError> {
-    check_admin(request, svc.config.admin_token.as_deref())?;
-    if request.method != "GET" {
-        return Err(ApiError::method_not_allowed("GET"));
-    }
+/// Answers `GET /metrics` (once [`crate::admin::authorize`] let it through).
+pub fn answer(svc: &Service) -> Result<Response, ApiError> {
     Ok(Response {
         status: 200,
         headers: vec![("content-type".into(), CONTENT_TYPE.into())],

@@ -102,7 +102,12 @@ fn verifier(svc: &Service) -> Result<Verifier, ApiError> {
 /// and that they reassemble to the signed image, then makes it visible.
 /// Idempotent for the same manifest; publishing it again with another
 /// `file_name` renames its DDI artifact.
-pub fn publish(svc: &Service, body: &[u8], file_name: Option<&str>) -> Result<Published, ApiError> {
+pub fn publish(
+    svc: &Service,
+    body: &[u8],
+    file_name: Option<&str>,
+    by: &str,
+) -> Result<Published, ApiError> {
     if let Some(name) = file_name
         && !valid_file_name(name)
     {
@@ -205,7 +210,7 @@ pub fn publish(svc: &Service, body: &[u8], file_name: Option<&str>) -> Result<Pu
         audit::append(
             svc.store,
             now,
-            "admin",
+            by,
             "release.artifact",
             &version,
             None,
@@ -217,7 +222,7 @@ pub fn publish(svc: &Service, body: &[u8], file_name: Option<&str>) -> Result<Pu
         audit::append(
             svc.store,
             now,
-            "admin",
+            by,
             "release.publish",
             &version,
             None,
@@ -321,7 +326,7 @@ fn check_clash(record: &ReleaseRecord, entry: &ReleaseManifest) -> Result<bool, 
 
 /// Stores a newer root-signed key statement, so that publishing refuses keys it
 /// revokes and devices can be given it.
-pub fn put_key_statement(svc: &Service, body: &[u8]) -> Result<u64, ApiError> {
+pub fn put_key_statement(svc: &Service, body: &[u8], by: &str) -> Result<u64, ApiError> {
     let trust =
         svc.config.trust_root.as_ref().ok_or_else(|| {
             ApiError::new(503, "no_trust_root", "set the trust_root variable first")
@@ -351,7 +356,7 @@ pub fn put_key_statement(svc: &Service, body: &[u8]) -> Result<u64, ApiError> {
     audit::append(
         svc.store,
         now,
-        "admin",
+        by,
         "keys.statement",
         &format!("v{}", statement.version),
         current.map(|v| json!({"version": v})),

@@ -26,7 +26,8 @@ pub trait Environment {
 /// Deployment configuration, from Spin variables.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    /// The operator's bearer token; the admin API is disabled without one.
+    /// The owner token (break-glass, every scope); without one, only operator
+    /// tokens open the admin API.
     pub admin_token: Option<String>,
     /// The trust root releases must verify against; publishing is refused without one.
     pub trust_root: Option<TrustRoot>,

@@ -341,7 +341,8 @@ pub struct Approve {
 }
 
 /// An operator's approval: opens the step the campaign waits for, recording
-/// who approved and the figures at that moment.
+/// who approved and the figures at that moment. The campaign's creator may
+/// not approve it (see [`crate::four_eyes`]).
 pub fn approve(
     svc: &Service,
     id: &str,
@@ -369,6 +370,15 @@ pub fn approve(
             gate.opens
         )));
     }
+    crate::four_eyes::check(
+        svc,
+        &current.created_by,
+        by,
+        &format!(
+            "created campaign {id}: another operator with campaign:approve must approve {}",
+            gate.opens
+        ),
+    )?;
     let stats = counters::read_stats(svc.store, id, current.counter_stage(), now)?;
     let approval = Approval {
         after: gate.after.clone(),

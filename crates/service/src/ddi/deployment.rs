@@ -96,7 +96,7 @@ fn deployment(
     // so an action a device may see is always inside one; but a change freeze
     // that began since holds the install: download now, install after it
     // (hawkBit's unavailable maintenance window, with `update: skip`).
-    let mode = if action.campaign.critical {
+    let mode = if action.campaign.is_critical() {
         "forced"
     } else {
         "attempt"

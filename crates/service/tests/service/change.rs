@@ -38,12 +38,8 @@ const HOUR: u64 = 3600;
 
 impl Fleet {
     fn freeze(&self, body: Value) -> Response {
-        self.call(
-            Request::new("POST", "/v1/admin/freezes")
-                .header("authorization", &format!("Bearer {TOKEN}"))
-                .header("x-sluice-operator", "alice")
-                .body(body.to_string()),
-        )
+        let alice = self.operator("alice", &["operator"]);
+        self.admin_as(&alice, "POST", "/v1/admin/freezes", body.to_string())
     }
 
     fn audit_actions(&self) -> Vec<(String, String)> {
@@ -80,7 +76,7 @@ fn a_fleet_wide_freeze_holds_every_offer_whatever_the_policy_says_then_lets_go()
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let freeze = r.json_body();
     assert_eq!(freeze["id"], "f1");
-    assert_eq!(freeze["created_by"], "admin:alice");
+    assert_eq!(freeze["created_by"], "alice");
     assert_eq!(freeze["lead_seconds"], 3600, "an hour's lead by default");
 
     // From the lead (an hour before the start) to the end: nothing is offered,
@@ -115,7 +111,7 @@ fn a_fleet_wide_freeze_holds_every_offer_whatever_the_policy_says_then_lets_go()
     assert!(
         fleet
             .audit_actions()
-            .contains(&("admin:alice".into(), "freeze.add".into()))
+            .contains(&("alice".into(), "freeze.add".into()))
     );
 }
 
@@ -138,14 +134,44 @@ fn a_freeze_on_one_tag_leaves_the_other_devices_updating() {
         assert_eq!(fleet.checkin(dev, "1.0")["action"], "update");
     }
     assert_eq!(offered(&fleet, &c), 2);
-    // Lifted early: Berlin updates at its next check-in.
-    let r = fleet.admin("DELETE", "/v1/admin/freezes/f1", "");
+    // Lifting a freeze that holds takes two: alice asks, and nothing changes
+    // until a second operator confirms; she cannot confirm her own request.
+    let alice = fleet.operator("alice", &["operator"]);
+    let r = fleet.admin_as(&alice, "DELETE", "/v1/admin/freezes/f1", "");
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json_body()["lift_requested"]["by"], "alice");
+    for dev in &berlin {
+        assert_eq!(fleet.checkin(dev, "1.0")["action"], "none");
+    }
+    let confirm =
+        |token: &str| fleet.admin_as(token, "POST", "/v1/admin/freezes/f1/confirm-lift", "");
+    let refused = confirm(&fleet.operator("alice2", &["operator"]));
+    assert_eq!(refused.status, 403, "confirming needs freeze:override");
+    let sam = fleet.operator("sam", &["security-officer", "operator"]);
+    let selfish = fleet.admin_as(&sam, "DELETE", "/v1/admin/freezes/f1", "");
+    assert_eq!(
+        selfish.json_body()["lift_requested"]["by"],
+        "alice",
+        "asked once"
+    );
+    let r = confirm(&sam);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let lifted: Vec<(String, String)> = fleet
+        .audit_actions()
+        .into_iter()
+        .filter(|(_, action)| action.starts_with("freeze.lift") || action == "freeze.remove")
+        .collect();
+    assert_eq!(
+        lifted,
+        [
+            ("alice".to_owned(), "freeze.lift_request".to_owned()),
+            ("sam".to_owned(), "freeze.remove".to_owned())
+        ]
+    );
+    // Lifted early: Berlin updates at its next check-in.
     for dev in &berlin {
         assert_eq!(fleet.checkin(dev, "1.0")["action"], "update");
     }
-    let actions = fleet.audit_actions();
-    assert!(actions.contains(&("admin".into(), "freeze.remove".into())));
 }
 
 #[test]
@@ -192,20 +218,28 @@ fn only_a_critical_campaign_with_a_named_audited_override_passes_a_freeze() {
     fleet.publish("2.1", &["cam-v2"], 1);
     let normal = fleet.campaign(json!({"release": "2.0"}));
     let critical = fleet.campaign(json!({"release": "2.1", "critical": true}));
-    fleet.freeze(json!({"reason": "all-hands", "start": T0, "end": T0 + HOUR}));
+    // f1 ends last, so a check-in held by both is told of f1 (the end of its wait).
     fleet.freeze(json!({"reason": "quarter close", "start": T0, "end": T0 + 2 * HOUR}));
+    fleet.freeze(json!({"reason": "all-hands", "start": T0, "end": T0 + HOUR}));
 
     // A critical campaign is no exception by itself.
     assert_eq!(fleet.checkin(dev, "1.0")["action"], "none");
+    let bob = fleet.operator("bob", &["security-officer"]);
+    let carol = fleet.operator("carol", &["approver"]);
     let grant = |campaign: &str, body: Value| {
-        fleet.call(
-            Request::new(
-                "POST",
-                &format!("/v1/admin/campaigns/{campaign}/override-freeze"),
-            )
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .header("x-sluice-operator", "bob")
-            .body(body.to_string()),
+        fleet.admin_as(
+            &bob,
+            "POST",
+            &format!("/v1/admin/campaigns/{campaign}/override-freeze"),
+            body.to_string(),
+        )
+    };
+    let confirm = |token: &str, freeze: &str| {
+        fleet.admin_as(
+            token,
+            "POST",
+            &format!("/v1/admin/campaigns/{critical}/confirm-override"),
+            json!({"freeze": freeze}).to_string(),
         )
     };
     let r = grant(&normal, json!({"freeze": "f1", "reason": "CVE-2026-0001"}));
@@ -231,7 +265,22 @@ fn only_a_critical_campaign_with_a_named_audited_override_passes_a_freeze() {
         json!({"freeze": "f1", "reason": "CVE-2026-0001"}),
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(r.json_body()["freeze_overrides"][0]["by"], "admin:bob");
+    assert_eq!(r.json_body()["freeze_overrides"][0]["by"], "bob");
+    assert_eq!(r.json_body()["freeze_overrides"][0]["pending"], true);
+    // Whoever asked cannot confirm it; another operator with freeze:override can.
+    let answer = fleet.checkin(dev, "1.0");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("change freeze f1"),
+        "an override nobody confirmed passes nothing: {answer}"
+    );
+    let own = confirm(&bob, "f1");
+    assert_eq!(own.status, 409, "{}", String::from_utf8_lossy(&own.body));
+    assert_eq!(own.json_body()["error"], "four_eyes");
+    assert_eq!(confirm(&carol, "f2").status, 404, "f2 was not asked for");
+    assert_eq!(confirm(&carol, "f1").status, 200);
     let answer = fleet.checkin(dev, "1.0");
     assert_eq!(answer["action"], "none");
     assert!(
@@ -250,6 +299,17 @@ fn only_a_critical_campaign_with_a_named_audited_override_passes_a_freeze() {
         .status,
         200
     );
+    assert_eq!(confirm(&carol, "f2").status, 200);
+    // Both overrides stand, but the campaign's criticality itself waits for
+    // a second operator: its creator (the owner) cannot confirm it.
+    let answer = fleet.checkin(dev, "1.0");
+    assert_eq!(answer["action"], "none", "{answer}");
+    let path = format!("/v1/admin/campaigns/{critical}/confirm-critical");
+    let own = fleet.admin("POST", &path, "");
+    assert_eq!(own.status, 409, "{}", String::from_utf8_lossy(&own.body));
+    let r = fleet.admin_as(&carol, "POST", &path, "");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json_body()["critical_confirmed"]["by"], "carol");
     let answer = fleet.checkin(dev, "1.0");
     assert_eq!(
         (answer["action"].as_str(), answer["campaign"].as_str()),
@@ -262,7 +322,14 @@ fn only_a_critical_campaign_with_a_named_audited_override_passes_a_freeze() {
         .filter(|(_, action)| action == "campaign.override_freeze")
         .collect();
     assert_eq!(overrides.len(), 2);
-    assert!(overrides.iter().all(|(actor, _)| actor == "admin:bob"));
+    assert!(overrides.iter().all(|(actor, _)| actor == "bob"));
+    let confirmations: Vec<_> = fleet
+        .audit_actions()
+        .into_iter()
+        .filter(|(_, action)| action.starts_with("campaign.confirm"))
+        .collect();
+    assert_eq!(confirmations.len(), 3, "{confirmations:?}");
+    assert!(confirmations.iter().all(|(actor, _)| actor == "carol"));
 }
 
 #[test]
@@ -304,13 +371,14 @@ fn bad_freezes_are_refused_and_change_nothing() {
         let message = r.json_body()["message"].as_str().unwrap().to_owned();
         assert!(message.contains(why), "{body}: {message}");
     }
-    let r = fleet.call(
-        Request::new("POST", "/v1/admin/freezes")
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .header("x-sluice-operator", "eve:admin")
-            .body(json!({"reason": "x", "start": T0, "end": T0 + 10}).to_string()),
+    let viewer = fleet.operator("vera", &["viewer"]);
+    let r = fleet.admin_as(
+        &viewer,
+        "POST",
+        "/v1/admin/freezes",
+        json!({"reason": "x", "start": T0, "end": T0 + 10}).to_string(),
     );
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 403, "a viewer declares no freeze");
     assert_eq!(
         fleet.admin("DELETE", "/v1/admin/freezes/f1", "").status,
         404
@@ -450,12 +518,14 @@ fn a_ddi_device_caught_by_a_freeze_may_download_but_not_install() {
 use sluice_policy_offer_now::OfferNow as Reckless;
 
 impl Fleet {
+    /// Carol (an approver, not the campaigns' creator) approves.
     fn approve(&self, campaign: &str, body: &str) -> Response {
-        self.call(
-            Request::new("POST", &format!("/v1/admin/campaigns/{campaign}/approve"))
-                .header("authorization", &format!("Bearer {TOKEN}"))
-                .header("x-sluice-operator", "carol")
-                .body(body.to_owned()),
+        let carol = self.operator("carol", &["approver"]);
+        self.admin_as(
+            &carol,
+            "POST",
+            &format!("/v1/admin/campaigns/{campaign}/approve"),
+            body.to_owned(),
         )
     }
 }
@@ -523,7 +593,7 @@ fn pilot_rings_open_in_turn_and_a_gate_waits_for_an_operator_whatever_the_policy
     assert_eq!(approved["ring"], 2);
     assert!(approved.get("waiting").is_none(), "{approved}");
     let approval = &approved["approvals"][0];
-    assert_eq!(approval["by"], "admin:carol");
+    assert_eq!(approval["by"], "carol");
     assert_eq!(approval["after"], "ring pilot");
     assert_eq!(approval["note"], "pilot looks fine");
     assert_eq!(
@@ -543,7 +613,7 @@ fn pilot_rings_open_in_turn_and_a_gate_waits_for_an_operator_whatever_the_policy
         .iter()
         .find(|e| e["action"] == "campaign.approve")
         .expect("audited");
-    assert_eq!(entry["actor"], "admin:carol");
+    assert_eq!(entry["actor"], "carol");
     assert_eq!(entry["after"]["detail"]["approval"]["figures"]["failed"], 1);
 
     // Stage 0 is open; it is gated too, so the policy's advance after the first
@@ -778,4 +848,80 @@ fn a_policy_that_jumps_stages_stops_at_each_gate_in_turn() {
         (Some(2), Some("stage 3")),
         "{at}"
     );
+}
+
+#[test]
+fn four_eyes_hold_by_default_and_relax_only_by_an_audited_setting() {
+    let fleet = Fleet::new().with_policy(&Jumper);
+    let devs = fleet.enrol_many("d", 2);
+    fleet.publish("2.0", &["cam-v2"], 1);
+    let olga = fleet.operator("olga", &["operator", "approver"]);
+    let create = |body: Value| {
+        let r = fleet.admin_as(&olga, "POST", "/v1/admin/campaigns", body.to_string());
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.json_body()
+    };
+    let c = create(json!({"release": "2.0", "approve_stages": [0], "critical": true}));
+    let id = c["id"].as_str().unwrap().to_owned();
+    assert_eq!(c["created_by"], "olga");
+    assert_eq!(c["critical_pending"], true);
+    assert_eq!(fleet.checkin(&devs[0], "1.0")["action"], "update");
+    fleet.finish(&devs[0], &id, "succeeded");
+    let approve = |token: &str| {
+        fleet.admin_as(
+            token,
+            "POST",
+            &format!("/v1/admin/campaigns/{id}/approve"),
+            "",
+        )
+    };
+    // Olga holds campaign:approve, but created the campaign.
+    let own = approve(&olga);
+    assert_eq!(own.status, 409, "{}", String::from_utf8_lossy(&own.body));
+    let message = own.json_body()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("olga created campaign") && message.contains("campaign:approve"),
+        "{message}"
+    );
+    let confirm = format!("/v1/admin/campaigns/{id}/confirm-critical");
+    assert_eq!(fleet.admin_as(&olga, "POST", &confirm, "").status, 409);
+
+    // Relaxing takes operator:manage and a reason, and is audited.
+    let relax = json!({"required": false, "reason": "one-person lab"}).to_string();
+    assert_eq!(
+        fleet
+            .admin_as(&olga, "PUT", "/v1/admin/four-eyes", relax.clone())
+            .status,
+        403
+    );
+    let no_reason = json!({"required": false, "reason": " "}).to_string();
+    assert_eq!(
+        fleet.admin("PUT", "/v1/admin/four-eyes", no_reason).status,
+        400
+    );
+    let r = fleet.admin("PUT", "/v1/admin/four-eyes", relax);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        fleet.admin("GET", "/v1/admin/four-eyes", "").json_body()["required"],
+        false
+    );
+    assert_eq!(approve(&olga).status, 200);
+    assert_eq!(fleet.admin_as(&olga, "POST", &confirm, "").status, 200);
+    let relaxed: Vec<_> = fleet
+        .audit_actions()
+        .into_iter()
+        .filter(|(_, a)| a.starts_with("four_eyes"))
+        .collect();
+    assert_eq!(
+        relaxed,
+        [("owner".to_owned(), "four_eyes.relax".to_owned())]
+    );
+
+    // Relaxed, a new critical campaign is critical at once.
+    let quick = create(json!({"release": "2.0", "critical": true}));
+    assert!(quick.get("critical_pending").is_none(), "{quick}");
+    let on = json!({"required": true, "reason": "the team grew"}).to_string();
+    assert_eq!(fleet.admin("PUT", "/v1/admin/four-eyes", on).status, 200);
+    let strict = create(json!({"release": "2.0", "critical": true}));
+    assert_eq!(strict["critical_pending"], true);
 }

@@ -1,0 +1,328 @@
+//! `sluice operator add|list|show|revoke|rotate|whoami|roles|four-eyes`:
+//! operators and service accounts, each with a token of its own.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+use sluice_service::access::{Principal, Role};
+use sluice_service::four_eyes::Setting;
+use sluice_service::operators::{Issued, OperatorView};
+
+use crate::client::{Client, ServerArgs};
+use crate::timestamps;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Add an operator (a person, or a service account such as a CI job or
+    /// Prometheus) and print its token, once.
+    Add(AddArgs),
+    /// List operators: roles, state, expiry, last use.
+    List(ListArgs),
+    /// Show one operator.
+    Show(NameArgs),
+    /// Revoke an operator's token: refused from the next request on, on
+    /// every host sharing the store.
+    Revoke(RevokeArgs),
+    /// Give an operator a new token (printed once) and revoke the old one.
+    Rotate(RotateArgs),
+    /// Who the token you are using belongs to, and what it may do.
+    Whoami(WhoamiArgs),
+    /// The roles and the scopes each grants.
+    Roles,
+    /// Require (on, the default) or relax (off, for a one-person lab) a
+    /// second operator's confirmation; audited.
+    FourEyes(FourEyesArgs),
+}
+
+/// How long a token lives: `90d`, `12h`, or `never`.
+#[derive(Clone, Copy, Debug)]
+enum Lifetime {
+    For(Duration),
+    Never,
+}
+
+fn lifetime(text: &str) -> Result<Lifetime, String> {
+    if text == "never" {
+        return Ok(Lifetime::Never);
+    }
+    humantime::parse_duration(text)
+        .map(Lifetime::For)
+        .map_err(|e| format!("{text:?}: a duration such as 90d or 12h, or never: {e}"))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AddArgs {
+    /// The operator's name, as the audit log will record it (e.g. alice, ci-publisher).
+    name: String,
+    /// A role (repeatable): viewer, monitor, release-manager, operator,
+    /// approver, security-officer, auditor, owner.
+    #[arg(long = "role", required = true, value_name = "ROLE", value_parser = parse_role)]
+    roles: Vec<Role>,
+    /// How long the token lives, or `never`.
+    #[arg(long, default_value = "90d", value_parser = lifetime)]
+    expires: Lifetime,
+    /// Print one JSON object (with `token`) instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| {
+        format!(
+            "{text:?} is not a role; roles are {}",
+            Role::ALL.map(Role::name).join(", ")
+        )
+    })
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Print the server's answer as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct NameArgs {
+    name: String,
+    /// Print the server's answer as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RevokeArgs {
+    name: String,
+    /// Why (kept with the revocation, and told to whoever presents the token).
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RotateArgs {
+    name: String,
+    /// How long the new token lives, or `never`.
+    #[arg(long, default_value = "90d", value_parser = lifetime)]
+    expires: Lifetime,
+    /// Print one JSON object (with `token`) instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WhoamiArgs {
+    /// Print the server's answer as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FourEyesArgs {
+    /// `on` (a second operator must confirm) or `off`.
+    #[arg(value_parser = ["on", "off"])]
+    setting: String,
+    /// Why (audited).
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Add(args) => add(args),
+        Command::List(args) => list(args),
+        Command::Show(args) => show(args),
+        Command::Revoke(args) => revoke(args),
+        Command::Rotate(args) => rotate(args),
+        Command::Whoami(args) => whoami(args),
+        Command::Roles => {
+            roles();
+            Ok(())
+        }
+        Command::FourEyes(args) => four_eyes(args),
+    }
+}
+
+fn lifetime_body(expires: Lifetime) -> Value {
+    match expires {
+        Lifetime::For(d) => json!({"expires_in_seconds": d.as_secs().max(1)}),
+        Lifetime::Never => json!({"never_expires": true}),
+    }
+}
+
+fn add(args: AddArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let mut body = lifetime_body(args.expires);
+    body["name"] = json!(args.name);
+    body["roles"] = json!(args.roles);
+    let issued: Value = client.json("POST", "/v1/admin/operators", Some(&body))?;
+    print_issued(issued, args.json, "added")
+}
+
+fn rotate(args: RotateArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let issued: Value = client.json(
+        "POST",
+        &format!("/v1/admin/operators/{}/rotate", args.name),
+        Some(&lifetime_body(args.expires)),
+    )?;
+    print_issued(issued, args.json, "rotated (the old token no longer works)")
+}
+
+/// The operator and its token: the token on the last line, alone, so a
+/// script can take it with `tail -n 1`.
+fn print_issued(issued: Value, as_json: bool, what: &str) -> Result<()> {
+    if as_json {
+        println!("{issued}");
+        return Ok(());
+    }
+    let issued: Issued =
+        serde_json::from_value(issued).context("the server's answer is not a new token")?;
+    println!("{} {what}", describe(&issued.operator));
+    println!("its token, shown this once (keep it in a file of mode 0600 or a secret store):");
+    println!("{}", issued.token);
+    Ok(())
+}
+
+fn list(args: ListArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let reply: Value = client.json("GET", "/v1/admin/operators", None)?;
+    if args.json {
+        println!("{reply}");
+        return Ok(());
+    }
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        operators: Vec<OperatorView>,
+    }
+    let listed: Listed = serde_json::from_value(reply).context("the server's operator list")?;
+    if listed.operators.is_empty() {
+        println!("no operators yet: add one with sluice operator add NAME --role ROLE");
+    }
+    for o in &listed.operators {
+        println!("{}", describe(o));
+    }
+    Ok(())
+}
+
+fn show(args: NameArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let path = format!("/v1/admin/operators/{}", args.name);
+    if args.json {
+        println!("{}", client.json("GET", &path, None)?);
+        return Ok(());
+    }
+    let o: OperatorView = client.typed("GET", &path, None)?;
+    println!("{}", describe(&o));
+    let scopes: Vec<&str> = o.scopes.iter().map(|s| s.name()).collect();
+    println!("  scopes: {}", scopes.join(", "));
+    println!(
+        "  token {} created by {} at {}",
+        o.token,
+        o.created_by,
+        timestamps::format(o.created_at)
+    );
+    if let Some(r) = &o.revoked {
+        println!(
+            "  revoked by {} at {}: {}",
+            r.by,
+            timestamps::format(r.at),
+            r.reason
+        );
+    }
+    Ok(())
+}
+
+fn revoke(args: RevokeArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let o: OperatorView = client.typed(
+        "POST",
+        &format!("/v1/admin/operators/{}/revoke", args.name),
+        Some(&json!({"reason": args.reason})),
+    )?;
+    println!("{}", describe(&o));
+    Ok(())
+}
+
+fn whoami(args: WhoamiArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    if args.json {
+        println!("{}", client.json("GET", "/v1/admin/whoami", None)?);
+        return Ok(());
+    }
+    let me: Principal = client.typed("GET", "/v1/admin/whoami", None)?;
+    let roles: Vec<&str> = me.roles.iter().map(|r| r.name()).collect();
+    let scopes: Vec<&str> = me.scopes.iter().map(|s| s.name()).collect();
+    println!(
+        "{} ({}), token {}\n  scopes: {}",
+        me.name,
+        roles.join(", "),
+        expiry(me.expires_at),
+        scopes.join(", ")
+    );
+    Ok(())
+}
+
+fn roles() {
+    for role in Role::ALL {
+        let scopes: Vec<&str> = role.scopes().iter().map(|s| s.name()).collect();
+        println!("{:<17} {}", role.name(), scopes.join(", "));
+    }
+}
+
+fn four_eyes(args: FourEyesArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let setting: Setting = client.typed(
+        "PUT",
+        "/v1/admin/four-eyes",
+        Some(&json!({"required": args.setting == "on", "reason": args.reason})),
+    )?;
+    if setting.required {
+        println!(
+            "four eyes: required (a second operator approves gates and confirms critical campaigns, freeze overrides and lifts)"
+        );
+    } else {
+        println!(
+            "four eyes: relaxed by {} (one operator may do everything alone)",
+            setting.by
+        );
+    }
+    Ok(())
+}
+
+fn expiry(at: Option<u64>) -> String {
+    match at {
+        Some(at) => format!("expires {}", timestamps::format(at)),
+        None => "never expires".to_owned(),
+    }
+}
+
+/// One line for people: name, roles, state, expiry, last use.
+fn describe(o: &OperatorView) -> String {
+    let roles: Vec<&str> = o.roles.iter().map(|r| r.name()).collect();
+    let used = match o.last_used_at {
+        Some(at) => format!("last used {}", timestamps::format(at)),
+        None => "never used".to_owned(),
+    };
+    format!(
+        "operator {} ({}) {}, {}, {used}",
+        o.name,
+        roles.join(", "),
+        o.state.name(),
+        expiry(o.expires_at)
+    )
+}
