@@ -218,7 +218,6 @@ fn only_a_critical_campaign_with_a_named_audited_override_passes_a_freeze() {
     fleet.publish("2.1", &["cam-v2"], 1);
     let normal = fleet.campaign(json!({"release": "2.0"}));
     let critical = fleet.campaign(json!({"release": "2.1", "critical": true}));
-    // f1 ends last, so a check-in held by both is told of f1 (the end of its wait).
     fleet.freeze(json!({"reason": "quarter close", "start": T0, "end": T0 + 2 * HOUR}));
     fleet.freeze(json!({"reason": "all-hands", "start": T0, "end": T0 + HOUR}));
 
@@ -259,7 +258,7 @@ fn only_a_critical_campaign_with_a_named_audited_override_passes_a_freeze() {
             .is_none()
     );
 
-    // Passing one of two overlapping freezes is not enough.
+    // Bob asks to pass f1: pending until another operator confirms it.
     let r = grant(
         &critical,
         json!({"freeze": "f1", "reason": "CVE-2026-0001"}),
@@ -267,30 +266,22 @@ fn only_a_critical_campaign_with_a_named_audited_override_passes_a_freeze() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json_body()["freeze_overrides"][0]["by"], "bob");
     assert_eq!(r.json_body()["freeze_overrides"][0]["pending"], true);
-    // Whoever asked cannot confirm it; another operator with freeze:override can.
-    let answer = fleet.checkin(dev, "1.0");
-    assert!(
-        answer["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("change freeze f1"),
-        "an override nobody confirmed passes nothing: {answer}"
-    );
+    // Whoever asked cannot confirm it; nobody confirms what was not asked.
     let own = confirm(&bob, "f1");
     assert_eq!(own.status, 409, "{}", String::from_utf8_lossy(&own.body));
     assert_eq!(own.json_body()["error"], "four_eyes");
     assert_eq!(confirm(&carol, "f2").status, 404, "f2 was not asked for");
-    assert_eq!(confirm(&carol, "f1").status, 200);
-    let answer = fleet.checkin(dev, "1.0");
-    assert_eq!(answer["action"], "none");
-    assert!(
-        answer["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("change freeze f2")
-    );
-    assert_eq!(policy.asked.load(Ordering::SeqCst), 0);
 
+    // The campaign's criticality waits for a second operator too: its
+    // creator (the owner) cannot confirm it; carol can.
+    let path = format!("/v1/admin/campaigns/{critical}/confirm-critical");
+    let own = fleet.admin("POST", &path, "");
+    assert_eq!(own.status, 409, "{}", String::from_utf8_lossy(&own.body));
+    let r = fleet.admin_as(&carol, "POST", &path, "");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json_body()["critical_confirmed"]["by"], "carol");
+
+    // With both overrides asked for and neither confirmed, nothing passes.
     assert_eq!(
         grant(
             &critical,
@@ -299,17 +290,17 @@ fn only_a_critical_campaign_with_a_named_audited_override_passes_a_freeze() {
         .status,
         200
     );
-    assert_eq!(confirm(&carol, "f2").status, 200);
-    // Both overrides stand, but the campaign's criticality itself waits for
-    // a second operator: its creator (the owner) cannot confirm it.
+    let answer = fleet.checkin(dev, "1.0");
+    assert_eq!(
+        answer["action"], "none",
+        "pending overrides pass nothing: {answer}"
+    );
+    // Passing one of two overlapping freezes is not enough.
+    assert_eq!(confirm(&carol, "f1").status, 200);
     let answer = fleet.checkin(dev, "1.0");
     assert_eq!(answer["action"], "none", "{answer}");
-    let path = format!("/v1/admin/campaigns/{critical}/confirm-critical");
-    let own = fleet.admin("POST", &path, "");
-    assert_eq!(own.status, 409, "{}", String::from_utf8_lossy(&own.body));
-    let r = fleet.admin_as(&carol, "POST", &path, "");
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(r.json_body()["critical_confirmed"]["by"], "carol");
+    assert_eq!(policy.asked.load(Ordering::SeqCst), 0);
+    assert_eq!(confirm(&carol, "f2").status, 200);
     let answer = fleet.checkin(dev, "1.0");
     assert_eq!(
         (answer["action"].as_str(), answer["campaign"].as_str()),
