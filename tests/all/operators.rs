@@ -272,3 +272,36 @@ fn a_token_revoked_on_one_host_is_refused_at_once_by_another_sharing_its_redis()
     a.stop();
     b.stop();
 }
+
+#[test]
+fn the_readme_tables_of_roles_and_scopes_are_the_servers() {
+    use sluice_service::access::{Role, Scope};
+    let readme = std::fs::read_to_string(crate::host::root().join("README.md")).unwrap();
+    let row = |name: &str| -> String {
+        readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("the README has no table row for `{name}`"))
+            .to_owned()
+    };
+    for role in Role::ALL {
+        let cells: Vec<String> = row(role.name())
+            .split('|')
+            .map(|c| c.trim().to_owned())
+            .collect();
+        let listed: Vec<&str> = cells[2]
+            .split(',')
+            .map(|s| s.trim().trim_matches('`'))
+            .collect();
+        let granted: Vec<&str> = role.scopes().iter().map(|s| s.name()).collect();
+        if role == Role::Owner {
+            assert!(cells[2].starts_with("every scope"), "{}", cells[2]);
+            assert_eq!(granted.len(), Scope::ALL.len());
+        } else {
+            assert_eq!(listed, granted, "the README's row for {role}");
+        }
+    }
+    for scope in Scope::ALL {
+        row(scope.name());
+    }
+}
