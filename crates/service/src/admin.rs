@@ -46,10 +46,10 @@ use crate::access::{Principal, Scope};
 use crate::campaign::{Action, CampaignRecord};
 use crate::credentials::{SECRET_BYTES, hash_secret, new_secret};
 use crate::device::{
-    ATTRIBUTE_RULE, DeviceRecord, DeviceState, Revocation, Seen, valid_attributes, valid_id,
-    valid_tag,
+    ATTRIBUTE_RULE, DeviceRecord, DeviceState, Revocation, Seen, valid_attributes, valid_tag,
 };
 use crate::http::{ApiError, Request, Response, parse_json, respond};
+use crate::names::valid_name;
 use crate::release::ReleaseRecord;
 use crate::service::Service;
 use crate::{
@@ -537,10 +537,10 @@ fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     }
     for (i, d) in body.devices.iter().enumerate() {
         let bad = |what: &str| ApiError::bad_request(format!("devices[{i}].{what}"));
-        if !valid_id(&d.id) {
+        if !valid_name(&d.id) {
             return Err(bad("id is not a valid name (letters, digits, . _ - + ~)"));
         }
-        if !valid_id(&d.hardware) {
+        if !valid_name(&d.hardware) {
             return Err(bad("hardware is not a valid name"));
         }
         if d.tags.len() > 64 || d.tags.iter().any(|t| !valid_tag(t)) {
@@ -551,7 +551,7 @@ fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
         if !valid_attributes(&d.attributes) {
             return Err(bad(ATTRIBUTE_RULE));
         }
-        if d.version.as_deref().is_some_and(|v| !valid_id(v)) {
+        if d.version.as_deref().is_some_and(|v| !valid_name(v)) {
             return Err(bad("version is not a valid name"));
         }
         if body.devices[..i].iter().any(|o| o.id == d.id) {
@@ -618,7 +618,7 @@ fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
         enrolled.push(Enrolled { id: d.id, secret });
     }
     for (name, count) in hardware {
-        campaign::add_to_list(svc, keys::HARDWARE_INDEX, &name)?;
+        records::add_to_list(svc.store, keys::HARDWARE_INDEX, &name)?;
         svc.store.increment(&counters::hardware_key(&name), count)?;
     }
     let ids: Vec<&str> = enrolled.iter().map(|e| e.id.as_str()).collect();
@@ -655,7 +655,7 @@ fn revoke_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
             "reason: say why, in at most {MAX_REASON} bytes"
         )));
     }
-    if !valid_id(id) {
+    if !valid_name(id) {
         return Err(ApiError::not_found("no such device"));
     }
     let now = svc.env.now();
@@ -696,7 +696,7 @@ fn revoke_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
 
 fn show_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     let id = call.param(0);
-    if !valid_id(id) {
+    if !valid_name(id) {
         return Err(ApiError::not_found("no such device"));
     }
     let keys = [keys::device(id), keys::state(id), keys::seen(id)];
@@ -748,7 +748,7 @@ fn list_releases(svc: &Service) -> Result<Response, ApiError> {
 }
 
 fn show_release(svc: &Service, version: &str) -> Result<Response, ApiError> {
-    if !valid_id(version) {
+    if !valid_name(version) {
         return Err(ApiError::not_found("no such release"));
     }
     let record: ReleaseRecord = records::read(svc.store, &keys::release(version))?
@@ -801,7 +801,7 @@ pub struct Progress {
 /// Reads a campaign's progress: a handful of round trips, none proportional to
 /// the fleet.
 pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
-    if !valid_id(id) {
+    if !valid_name(id) {
         return Err(ApiError::not_found("no such campaign"));
     }
     let campaign: CampaignRecord = records::read(svc.store, &keys::campaign(id))?

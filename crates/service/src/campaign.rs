@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sluice_policy::Verdict;
 
-use crate::device::{DeviceRecord, valid_id, valid_tag};
+use crate::device::{DeviceRecord, valid_tag};
 use crate::four_eyes::{self, Confirmation};
 use crate::freeze::{self, FreezeOverride};
 use crate::http::ApiError;
 use crate::instant::Instant;
+use crate::names::valid_name;
 use crate::service::Service;
 use crate::steps::{self, Approval, Gate, NewRing, Ring};
 use crate::{audit, keys, records};
@@ -122,7 +123,11 @@ impl Selector {
                     list.len()
                 )));
             }
-            let valid = if name == "tags" { valid_tag } else { valid_id };
+            let valid = if name == "tags" {
+                valid_tag
+            } else {
+                valid_name
+            };
             if let Some(bad) = list.iter().find(|v| !valid(v)) {
                 return Err(ApiError::bad_request(format!(
                     "selector.{name}: {bad:?} is not a valid name"
@@ -451,8 +456,8 @@ pub fn create(
     crate::curve::start(svc, &record.id, now)?;
     svc.store
         .set(&keys::campaign(&record.id), &records::encode(&record))?;
-    add_to_list(svc, keys::ACTIVE_CAMPAIGNS, &record.id)?;
-    add_to_list(svc, keys::CAMPAIGN_INDEX, &record.id)?;
+    records::add_to_list(svc.store, keys::ACTIVE_CAMPAIGNS, &record.id)?;
+    records::add_to_list(svc.store, keys::CAMPAIGN_INDEX, &record.id)?;
     audit::append(
         svc.store,
         now,
@@ -468,19 +473,6 @@ pub fn create(
         ),
     )?;
     Ok(record)
-}
-
-/// Adds `id` to a list record, once.
-pub fn add_to_list(svc: &Service, key: &str, id: &str) -> Result<(), ApiError> {
-    records::update::<Vec<String>, _>(svc.store, key, |current| {
-        let mut list = current.cloned().unwrap_or_default();
-        if list.iter().any(|x| x == id) {
-            return Ok(None);
-        }
-        list.push(id.to_owned());
-        Ok(Some(list))
-    })?;
-    Ok(())
 }
 
 fn remove_from_active(svc: &Service, id: &str) -> Result<(), ApiError> {
@@ -625,7 +617,7 @@ fn finish_change(
     );
     if record.state.is_active() {
         // e.g. a completed campaign rolled back: check-in must see it again.
-        add_to_list(svc, keys::ACTIVE_CAMPAIGNS, &record.id)?;
+        records::add_to_list(svc.store, keys::ACTIVE_CAMPAIGNS, &record.id)?;
     } else {
         remove_from_active(svc, &record.id)?;
     }

@@ -14,9 +14,10 @@ use sluice_protocol::Digest;
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::counters;
 use crate::credentials::device_credentials;
-use crate::device::{DeviceRecord, DeviceState, Event, Phase, Rollout, Seen, Telemetry, valid_id};
+use crate::device::{DeviceRecord, DeviceState, Event, Phase, Rollout, Seen, Telemetry};
 use crate::freeze::{self, Freeze, Hold};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
+use crate::names::valid_name;
 use crate::service::Service;
 use crate::{campaign, keys, records, steps, tally};
 
@@ -133,20 +134,25 @@ fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError
     let (device_id, secret) = device_credentials(request)?;
     let body: CheckinRequest = parse_json(&request.body, MAX_BODY)?;
     for (field, value) in [("hardware", &body.hardware), ("version", &body.version)] {
-        if !valid_id(value) {
+        if !valid_name(value) {
             return Err(ApiError::bad_request(format!(
                 "{field} {value:?} is not a valid name"
             )));
         }
     }
-    if body.telemetry.slot.as_deref().is_some_and(|s| !valid_id(s)) {
+    if body
+        .telemetry
+        .slot
+        .as_deref()
+        .is_some_and(|s| !valid_name(s))
+    {
         return Err(ApiError::bad_request(
             "telemetry.slot is not a valid name (letters, digits, . _ - + ~)",
         ));
     }
     // Reported tags are plain names: `key:value` tags (`ring:lab`,
     // `utc-offset:+05:30`) steer policies, so only the operator sets them.
-    if body.tags.len() > MAX_TAGS || body.tags.iter().any(|t| !valid_id(t)) {
+    if body.tags.len() > MAX_TAGS || body.tags.iter().any(|t| !valid_name(t)) {
         return Err(ApiError::bad_request(format!(
             "tags: at most {MAX_TAGS} plain names (key:value tags are set at enrolment)"
         )));
@@ -567,7 +573,7 @@ pub(crate) fn note_version(
         svc.store.increment(&counters::version_key(version), 1)?;
         let known: Vec<String> = records::read(svc.store, keys::VERSION_INDEX)?.unwrap_or_default();
         if !known.contains(&version.to_owned()) {
-            campaign::add_to_list(svc, keys::VERSION_INDEX, version)?;
+            records::add_to_list(svc.store, keys::VERSION_INDEX, version)?;
         }
     }
     Ok(state.unwrap_or_default())

@@ -64,7 +64,7 @@ pub fn device_credentials(request: &Request) -> Result<(String, String), ApiErro
     let (id, secret) = text
         .split_once(':')
         .ok_or_else(|| ApiError::unauthorized("malformed Basic credentials"))?;
-    if !crate::device::valid_id(id) {
+    if !crate::names::valid_name(id) {
         return Err(ApiError::unauthorized("unknown device or wrong secret"));
     }
     Ok((id.to_owned(), secret.to_owned()))

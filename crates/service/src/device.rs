@@ -4,14 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Longest device id, tag or attribute name.
-pub const MAX_ID_LEN: usize = 128;
-
-/// Device ids and attribute names share the release name rules (safe in keys,
-/// URLs and logs; no `:` so Basic credentials stay unambiguous).
-pub fn valid_id(id: &str) -> bool {
-    sluice_protocol::is_valid_name(id, MAX_ID_LEN)
-}
+use crate::names::{MAX_NAME_LEN, valid_name};
 
 /// Most attributes a device may carry.
 pub const MAX_ATTRIBUTES: usize = 64;
@@ -27,14 +20,14 @@ pub fn valid_attributes(attributes: &std::collections::BTreeMap<String, String>)
     attributes.len() <= MAX_ATTRIBUTES
         && attributes
             .iter()
-            .all(|(k, v)| valid_id(k) && v.len() <= MAX_ATTRIBUTE_VALUE)
+            .all(|(k, v)| valid_name(k) && v.len() <= MAX_ATTRIBUTE_VALUE)
 }
 
 /// Tags are never keys, so they may also hold `:`, `/`, `=` and `@`, for the
 /// usual `key:value` tags (`ring:pilot`, `site:berlin`, `utc-offset:+05:30`).
 pub fn valid_tag(tag: &str) -> bool {
     !tag.is_empty()
-        && tag.len() <= MAX_ID_LEN
+        && tag.len() <= MAX_NAME_LEN
         && tag.chars().all(|c| {
             c.is_ascii_alphanumeric()
                 || matches!(c, '.' | '_' | '-' | '+' | '~' | ':' | '/' | '=' | '@')
@@ -312,7 +305,8 @@ pub struct Seen {
 
 #[cfg(test)]
 mod tag_tests {
-    use super::{valid_id, valid_tag};
+    use super::valid_tag;
+    use crate::names::valid_name;
 
     #[test]
     fn tags_may_be_key_value_pairs_but_ids_may_not_hold_colons() {
@@ -329,7 +323,7 @@ mod tag_tests {
             assert!(!valid_tag(tag), "{tag:?}");
         }
         assert!(
-            !valid_id("ring:pilot"),
+            !valid_name("ring:pilot"),
             "a colon would break Basic credentials"
         );
     }

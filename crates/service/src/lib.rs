@@ -41,6 +41,7 @@ pub mod instant;
 pub mod keys;
 pub mod memory_store;
 pub mod metrics;
+pub mod names;
 pub mod notify;
 pub mod operators;
 pub mod records;

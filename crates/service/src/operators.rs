@@ -29,8 +29,9 @@ use sluice_policy::calendar::format_instant;
 
 use crate::access::{OWNER, Principal, Role, Scope, scopes_of};
 use crate::credentials::{constant_time_eq, hash_secret};
-use crate::device::{Revocation, valid_id};
+use crate::device::Revocation;
 use crate::http::ApiError;
+use crate::names::valid_name;
 use crate::service::Service;
 use crate::{audit, keys, records};
 
@@ -284,7 +285,7 @@ pub fn note_use(svc: &Service, principal: &Principal) {
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
-    if !valid_id(name) {
+    if !valid_name(name) {
         return Err(ApiError::bad_request(
             "name: letters, digits and . _ - + ~ (at most 128)",
         ));
@@ -412,7 +413,7 @@ pub fn add(svc: &Service, by: &Principal, request: NewOperator) -> Result<Issued
         svc.store.delete(&keys::operator_token(&record.id))?;
         return Err(e);
     }
-    crate::campaign::add_to_list(svc, keys::OPERATOR_INDEX, &request.name)?;
+    records::add_to_list(svc.store, keys::OPERATOR_INDEX, &request.name)?;
     let view = record.view(now);
     audit::append(
         svc.store,
@@ -445,7 +446,7 @@ pub fn list(svc: &Service) -> Result<Vec<OperatorView>, ApiError> {
 
 /// One operator.
 pub fn show(svc: &Service, name: &str) -> Result<OperatorView, ApiError> {
-    if !valid_id(name) {
+    if !valid_name(name) {
         return Err(no_operator(name));
     }
     Ok(current(svc, name)?

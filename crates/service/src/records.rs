@@ -81,6 +81,20 @@ where
     }
 }
 
+/// Adds `item` to the list record at `key` (a JSON array of names: an
+/// index, the active campaigns, a campaign's failure codes), once.
+pub fn add_to_list(store: &dyn Store, key: &str, item: &str) -> Result<(), ApiError> {
+    update::<Vec<String>, _>(store, key, |current| {
+        let mut list = current.cloned().unwrap_or_default();
+        if list.iter().any(|x| x == item) {
+            return Ok(None);
+        }
+        list.push(item.to_owned());
+        Ok(Some(list))
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,8 +41,9 @@ use serde_json::json;
 
 use crate::campaign::CampaignRecord;
 use crate::counters::{self, Outcome};
-use crate::device::{DeviceState, Phase, valid_id};
+use crate::device::{DeviceState, Phase};
 use crate::http::ApiError;
+use crate::names::valid_name;
 use crate::service::Service;
 use crate::tally::{self, Increment};
 use crate::{audit, directory, keys, records};
@@ -200,7 +201,7 @@ fn read(
 /// Recounts campaign `id`; with `apply`, adds the differences to its counters
 /// (audited as `campaign.recount` by `actor`).
 pub fn recount(svc: &Service, id: &str, apply: bool, actor: &str) -> Result<Recount, ApiError> {
-    if !valid_id(id) {
+    if !valid_name(id) {
         return Err(ApiError::not_found("no such campaign"));
     }
     let campaign: CampaignRecord = records::read(svc.store, &keys::campaign(id))?

@@ -9,7 +9,7 @@ use crate::credentials::device_credentials;
 use crate::device::DeviceRecord;
 use crate::http::{ApiError, Request, Response};
 use crate::service::Service;
-use crate::{audit, campaign, keys, records};
+use crate::{audit, keys, records};
 
 /// One image of a release, as published.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,7 +218,7 @@ pub fn publish(
         )?;
     }
     if created {
-        campaign::add_to_list(svc, keys::RELEASE_INDEX, &version)?;
+        records::add_to_list(svc.store, keys::RELEASE_INDEX, &version)?;
         audit::append(
             svc.store,
             now,
@@ -386,7 +386,7 @@ pub fn serve_manifest(
         return Err(ApiError::method_not_allowed("GET"));
     }
     let (device_id, secret) = device_credentials(request)?;
-    if !crate::device::valid_id(version) {
+    if !crate::names::valid_name(version) {
         return Err(ApiError::not_found("no such release"));
     }
     let keys = [keys::device(&device_id), keys::release(version)];

@@ -16,12 +16,13 @@ use crate::campaign::{CampaignRecord, CampaignState};
 use crate::checkin::jitter;
 use crate::counters::{self, Outcome};
 use crate::credentials::device_credentials;
-use crate::device::{DeviceRecord, DeviceState, Event, Failure, Phase, valid_id};
+use crate::device::{DeviceRecord, DeviceState, Event, Failure, Phase};
 use crate::freeze::{self, Freeze};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
+use crate::names::valid_name;
 use crate::service::Service;
 use crate::tally::{self, Increment};
-use crate::{campaign, keys, records, steps};
+use crate::{keys, records, steps};
 
 /// Largest status body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -132,7 +133,7 @@ fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> 
     }
     let (device_id, secret) = device_credentials(request)?;
     let body: StatusReport = parse_json(&request.body, MAX_BODY)?;
-    if !valid_id(&body.campaign) {
+    if !valid_name(&body.campaign) {
         return Err(ApiError::bad_request("campaign is not a valid id"));
     }
     if body.state == "health" {
@@ -146,7 +147,7 @@ fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> 
     })?;
     let failure = match (&body.error, phase) {
         (Some(e), _) => {
-            if !valid_id(&e.code) || !valid_id(&e.phase) || e.detail.len() > MAX_DETAIL {
+            if !valid_name(&e.code) || !valid_name(&e.phase) || e.detail.len() > MAX_DETAIL {
                 return Err(ApiError::bad_request(format!(
                     "error.phase and error.code must be short names; error.detail at most {MAX_DETAIL} bytes"
                 )));
@@ -262,7 +263,7 @@ pub(crate) fn apply(
         return Ok(StatusResponse::new(true, action));
     }
     if let (Some(failure), Phase::Failed | Phase::Rejected) = (failure.as_ref(), phase) {
-        campaign::add_to_list(svc, &keys::failure_codes(&campaign.id), &failure.code)?;
+        records::add_to_list(svc.store, &keys::failure_codes(&campaign.id), &failure.code)?;
     }
     if phase.is_final() {
         review(svc, campaign, now)?;

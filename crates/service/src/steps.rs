@@ -26,8 +26,8 @@ use sluice_policy::{OutcomeCounts, Verdict};
 
 use crate::campaign::{self, CampaignRecord, CampaignState, MAX_SELECTOR_ENTRIES};
 use crate::counters;
-use crate::device::valid_id;
 use crate::http::ApiError;
+use crate::names::valid_name;
 use crate::service::Service;
 
 /// Most pilot rings a campaign may have.
@@ -114,13 +114,13 @@ pub fn validate(rings: Vec<NewRing>, gated_stages: &[u32]) -> Result<Vec<Ring>, 
     let mut stored: Vec<Ring> = Vec::with_capacity(rings.len());
     for (i, ring) in rings.into_iter().enumerate() {
         let bad = |what: String| ApiError::bad_request(format!("rings[{i}].{what}"));
-        if !valid_id(&ring.name) || stored.iter().any(|r| r.name == ring.name) {
+        if !valid_name(&ring.name) || stored.iter().any(|r| r.name == ring.name) {
             return Err(bad("name: a unique short name".into()));
         }
         if ring.ids.is_empty() || ring.ids.len() > MAX_SELECTOR_ENTRIES {
             return Err(bad(format!("ids: 1 to {MAX_SELECTOR_ENTRIES} devices")));
         }
-        if let Some(id) = ring.ids.iter().find(|id| !valid_id(id)) {
+        if let Some(id) = ring.ids.iter().find(|id| !valid_name(id)) {
             return Err(bad(format!("ids: {id:?} is not a valid device id")));
         }
         if let Some(id) = ring

@@ -36,8 +36,9 @@ use sluice_protocol::Digest;
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::checkin::KnownDevice;
 use crate::credentials::token_matches;
-use crate::device::{DeviceRecord, DeviceState, Phase, Rollout, valid_id};
+use crate::device::{DeviceRecord, DeviceState, Phase, Rollout};
 use crate::http::{ApiError, Request, Response};
+use crate::names::valid_name;
 use crate::service::Service;
 use crate::streamed_body::Reply;
 use crate::{keys, records};
@@ -140,7 +141,7 @@ fn authenticate(
     let (scheme, token) = header.trim().split_once(' ').unwrap_or((header, ""));
     let token = token.trim();
     let unauthorized = || ApiError::unauthorized("unknown controller or wrong token");
-    if !valid_id(controller) {
+    if !valid_name(controller) {
         return Err(unauthorized());
     }
     let gateway = scheme.eq_ignore_ascii_case("GatewayToken");
