@@ -18,7 +18,7 @@ pub enum Command {
     /// Prometheus) and print its token, once.
     Add(AddArgs),
     /// List operators: roles, state, expiry, last use.
-    List(ListArgs),
+    List(PrintArgs),
     /// Show one operator.
     Show(NameArgs),
     /// Revoke an operator's token: refused from the next request on, on
@@ -27,7 +27,7 @@ pub enum Command {
     /// Give an operator a new token (printed once) and revoke the old one.
     Rotate(RotateArgs),
     /// Who the token you are using belongs to, and what it may do.
-    Whoami(WhoamiArgs),
+    Whoami(PrintArgs),
     /// The roles and the scopes each grants.
     Roles,
     /// Require (on, the default) or relax (off, for a one-person lab) a
@@ -78,8 +78,9 @@ fn parse_role(text: &str) -> Result<Role, String> {
     })
 }
 
+/// Commands that only print: as text, or the server's answer as JSON.
 #[derive(clap::Args, Debug)]
-pub struct ListArgs {
+pub struct PrintArgs {
     /// Print the server's answer as JSON.
     #[arg(long)]
     json: bool,
@@ -114,15 +115,6 @@ pub struct RotateArgs {
     #[arg(long, default_value = "90d", value_parser = lifetime)]
     expires: Lifetime,
     /// Print one JSON object (with `token`) instead of text.
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    server: ServerArgs,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct WhoamiArgs {
-    /// Print the server's answer as JSON.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -198,7 +190,7 @@ fn print_issued(issued: Value, as_json: bool, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn list(args: ListArgs) -> Result<()> {
+fn list(args: PrintArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let reply: Value = client.json("GET", "/v1/admin/operators", None)?;
     if args.json {
@@ -258,7 +250,7 @@ fn revoke(args: RevokeArgs) -> Result<()> {
     Ok(())
 }
 
-fn whoami(args: WhoamiArgs) -> Result<()> {
+fn whoami(args: PrintArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     if args.json {
         println!("{}", client.json("GET", "/v1/admin/whoami", None)?);

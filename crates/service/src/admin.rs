@@ -48,7 +48,7 @@ use crate::credentials::{SECRET_BYTES, hash_secret, new_secret};
 use crate::device::{
     ATTRIBUTE_RULE, DeviceRecord, DeviceState, Revocation, Seen, valid_attributes, valid_tag,
 };
-use crate::http::{ApiError, Request, Response, parse_json, respond};
+use crate::http::{ApiError, Request, Response, parse_json, respond, stated_reason};
 use crate::names::valid_name;
 use crate::release::ReleaseRecord;
 use crate::service::Service;
@@ -640,21 +640,13 @@ struct RevokeRequest {
     reason: String,
 }
 
-/// Longest revocation reason, in bytes.
-const MAX_REASON: usize = 500;
-
 /// Revokes a device: from now on its secret authenticates nothing (check-in,
 /// status, manifests, DDI). Revoking a revoked device changes nothing.
 fn revoke_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     let id = call.param(0);
     let body: RevokeRequest = call.body()?;
     let actor = call.actor();
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.len() > MAX_REASON {
-        return Err(ApiError::bad_request(format!(
-            "reason: say why, in at most {MAX_REASON} bytes"
-        )));
-    }
+    let reason = stated_reason(&body.reason)?;
     if !valid_name(id) {
         return Err(ApiError::not_found("no such device"));
     }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access::Principal;
-use crate::http::ApiError;
+use crate::http::{ApiError, stated_reason};
 use crate::service::Service;
 use crate::{audit, keys, records};
 
@@ -49,9 +49,6 @@ pub struct SetFourEyes {
     pub reason: String,
 }
 
-/// Longest reason, in bytes.
-const MAX_REASON: usize = 500;
-
 /// The setting as stored, if it was ever set.
 pub fn setting(svc: &Service) -> Result<Option<Setting>, ApiError> {
     records::read(svc.store, keys::FOUR_EYES)
@@ -64,12 +61,7 @@ pub fn required(svc: &Service) -> Result<bool, ApiError> {
 
 /// Sets the rule (audited as `four_eyes.require` or `four_eyes.relax`).
 pub fn set(svc: &Service, by: &Principal, request: SetFourEyes) -> Result<Setting, ApiError> {
-    let reason = request.reason.trim();
-    if reason.is_empty() || reason.len() > MAX_REASON {
-        return Err(ApiError::bad_request(format!(
-            "reason: say why, in at most {MAX_REASON} bytes"
-        )));
-    }
+    let reason = stated_reason(&request.reason)?;
     let now = svc.env.now();
     let new = Setting {
         required: request.required,

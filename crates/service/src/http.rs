@@ -251,6 +251,21 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map_err(|e| ApiError::new(400, "malformed_json", e.to_string()))
 }
 
+/// Longest reason an operator gives for a revocation or a setting, in bytes.
+pub const MAX_REASON: usize = 500;
+
+/// The reason an operator gave, trimmed; refused when empty or longer than
+/// [`MAX_REASON`].
+pub fn stated_reason(reason: &str) -> Result<&str, ApiError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.len() > MAX_REASON {
+        return Err(ApiError::bad_request(format!(
+            "reason: say why, in at most {MAX_REASON} bytes"
+        )));
+    }
+    Ok(reason)
+}
+
 /// Turns a handler result into a response.
 pub fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(ApiError::into_response)

@@ -30,7 +30,7 @@ use sluice_policy::calendar::format_instant;
 use crate::access::{OWNER, Principal, Role, Scope, scopes_of};
 use crate::credentials::{constant_time_eq, hash_secret};
 use crate::device::Revocation;
-use crate::http::ApiError;
+use crate::http::{ApiError, stated_reason};
 use crate::names::valid_name;
 use crate::service::Service;
 use crate::{audit, keys, records};
@@ -48,8 +48,6 @@ pub const DEFAULT_LIFETIME_SECONDS: u64 = 90 * 24 * 3600;
 pub const LAST_USED_RESOLUTION_SECONDS: u64 = 60;
 /// Names the service's own actors use, which no operator may take.
 pub const RESERVED_NAMES: [&str; 5] = [OWNER, "admin", "policy", "schedule", "system"];
-/// Longest revocation reason, in bytes.
-const MAX_REASON: usize = 500;
 /// Most roles one operator may hold.
 const MAX_ROLES: usize = 8;
 
@@ -462,12 +460,7 @@ pub fn revoke(
     name: &str,
     request: Revoke,
 ) -> Result<OperatorView, ApiError> {
-    let reason = request.reason.trim();
-    if reason.is_empty() || reason.len() > MAX_REASON {
-        return Err(ApiError::bad_request(format!(
-            "reason: say why, in at most {MAX_REASON} bytes"
-        )));
-    }
+    let reason = stated_reason(&request.reason)?;
     let token = current(svc, name)?.ok_or_else(|| no_operator(name))?;
     let now = svc.env.now();
     let (record, wrote) = revoke_token(svc, &token.id, &by.name, reason, now)?;
