@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use sluice_device::Telemetry;
+use sluice_api::checkin::Telemetry;
 use sluice_device::sim::{self, CrashModel, Faults, SimDevice, Until, fraction};
 use sluice_protocol::TrustRoot;
 
@@ -153,10 +153,9 @@ pub fn enrol(client: &Client, shape: &FleetShape) -> Result<Vec<SimDevice>> {
                         low + (fraction(&id, 7) * f64::from(high - low + 1))
                             .min(f64::from(high - low)) as u8
                     }),
-                    charging: None,
                     utc_offset_minutes: (!shape.utc_offsets.is_empty())
                         .then(|| shape.utc_offsets[index % shape.utc_offsets.len()]),
-                    slot: None,
+                    ..Telemetry::default()
                 },
                 fails_health: fraction(&id, 1) < shape.fail_rate,
                 id,

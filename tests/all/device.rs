@@ -3,9 +3,11 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+use sluice_api::checkin::{CheckinAction, CheckinAnswer, CheckinReport};
+use sluice_api::status::{StatusAnswer, StatusReport};
 use sluice_device::{
-    Agent, AgentState, CheckinAnswer, CheckinReport, FailureDetail, HealthCheck, HttpTransport,
-    MemorySlots, Next, Slot, Slots, StatusAnswer, Transport, TransportError,
+    Agent, AgentState, HealthCheck, HttpTransport, MemorySlots, Next, Slot, Slots, Transport,
+    TransportError,
 };
 
 use crate::cli::{scratch, sluice};
@@ -214,20 +216,8 @@ impl Transport for FlakyPower {
         self.fetched.lock().unwrap().push(digest.to_owned());
         self.inner.chunk(digest)
     }
-    fn status(
-        &self,
-        campaign: &str,
-        state: &str,
-        error: Option<&FailureDetail>,
-    ) -> Result<StatusAnswer, TransportError> {
-        self.inner.status(campaign, state, error)
-    }
-    fn health(
-        &self,
-        campaign: &str,
-        report: &sluice_device::HealthReport,
-    ) -> Result<(), TransportError> {
-        self.inner.health(campaign, report)
+    fn status(&self, report: &StatusReport) -> Result<StatusAnswer, TransportError> {
+        self.inner.status(report)
     }
 }
 
@@ -492,9 +482,10 @@ struct OffersAnyway {
 impl Transport for OffersAnyway {
     fn checkin(&self, _: &CheckinReport) -> Result<CheckinAnswer, TransportError> {
         Ok(CheckinAnswer {
-            action: "update".into(),
+            action: CheckinAction::Update,
             campaign: Some(self.campaign.clone()),
             release: Some("1.2.0".into()),
+            manifest_url: None,
             reason: None,
             next_poll_seconds: 60,
         })
@@ -505,20 +496,8 @@ impl Transport for OffersAnyway {
     fn chunk(&self, digest: &str) -> Result<Vec<u8>, TransportError> {
         self.inner.chunk(digest)
     }
-    fn status(
-        &self,
-        campaign: &str,
-        state: &str,
-        error: Option<&FailureDetail>,
-    ) -> Result<StatusAnswer, TransportError> {
-        self.inner.status(campaign, state, error)
-    }
-    fn health(
-        &self,
-        campaign: &str,
-        report: &sluice_device::HealthReport,
-    ) -> Result<(), TransportError> {
-        self.inner.health(campaign, report)
+    fn status(&self, report: &StatusReport) -> Result<StatusAnswer, TransportError> {
+        self.inner.status(report)
     }
 }
 

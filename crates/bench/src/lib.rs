@@ -19,6 +19,7 @@
 pub mod load;
 pub mod native_server;
 pub mod native_store;
+pub mod process_group;
 pub mod references;
 pub mod sample_release;
 pub mod seed;

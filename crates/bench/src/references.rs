@@ -1,47 +1,48 @@
 //! The reference servers `sluice bench` measures Sluice against, run as child
-//! processes on loopback and stopped when dropped: `wasmtime serve` (the
-//! engine's own server, for the host's per-request cost) and nginx (what a user
-//! would pick to serve files).
+//! processes on loopback, each in a process group of its own that is stopped
+//! whole when dropped: `wasmtime serve` (the engine's own server, for the
+//! host's per-request cost) and nginx (what a user would pick to serve files;
+//! its master and its workers go together).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::process_group::ProcessGroup;
+
 /// The wasmtime-cli version the host is built on.
 pub const WASMTIME_VERSION: &str = "48.0.8";
 
-/// A child process serving on `addr`, killed when dropped.
+/// A server serving on `addr`, stopped with everything it started when
+/// dropped.
 pub struct Reference {
-    child: Child,
+    _server: ProcessGroup,
     pub addr: SocketAddr,
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn free_addr() -> Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
-fn wait_until_listening(mut child: Child, addr: SocketAddr, what: &str) -> Result<Reference> {
+/// Waits for `server` to listen on `addr`; on failure the server (dropped)
+/// is stopped with its whole group.
+fn wait_until_listening(server: ProcessGroup, addr: SocketAddr, what: &str) -> Result<Reference> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if TcpStream::connect(addr).is_ok() {
-            return Ok(Reference { child, addr });
+            return Ok(Reference {
+                _server: server,
+                addr,
+            });
         }
-        if let Some(status) = child.try_wait()? {
-            bail!("{what} exited with {status} before listening");
+        if server.has_exited() {
+            bail!("{what} exited before listening");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = child.kill();
     bail!("{what} did not listen on {addr} within a minute")
 }
 
@@ -89,15 +90,15 @@ pub fn wasmtime_serve(wasmtime: &Path, component: &Path, tuned: bool) -> Result<
             command.arg("-O").arg(flag);
         }
     }
-    let child = command
+    command
         .arg("-S")
         .arg("cli=y")
         .arg(component)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+        .stderr(Stdio::null());
+    let server = ProcessGroup::spawn(&mut command)
         .with_context(|| format!("starting {}", wasmtime.display()))?;
-    wait_until_listening(child, addr, "wasmtime serve")
+    wait_until_listening(server, addr, "wasmtime serve")
 }
 
 /// nginx serving `root` (files at `/NAME`), with the settings a user would
@@ -134,7 +135,8 @@ pub fn nginx(root: &Path, scratch: &Path) -> Result<Reference> {
             root = root.display(),
         ),
     )?;
-    let child = Command::new(nginx)
+    let mut command = Command::new(nginx);
+    command
         .arg("-p")
         .arg(&prefix)
         .arg("-c")
@@ -142,8 +144,7 @@ pub fn nginx(root: &Path, scratch: &Path) -> Result<Reference> {
         .arg("-g")
         .arg("daemon off;")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting nginx")?;
-    wait_until_listening(child, addr, "nginx")
+        .stderr(Stdio::null());
+    let server = ProcessGroup::spawn(&mut command).context("starting nginx")?;
+    wait_until_listening(server, addr, "nginx")
 }

@@ -9,9 +9,10 @@ use sluice_protocol::{DeviceState, Manifest, SignedManifest, TrustRoot, Verifier
 
 use crate::health_watch::{HealthCounters, HealthWatch};
 use crate::slots::{Slot, Slots};
-use crate::transport::{
-    CheckinReport, FailureDetail, StatusAnswer, Telemetry, Transport, TransportError,
-};
+use sluice_api::checkin::{CheckinAction, CheckinReport, Telemetry};
+use sluice_api::status::{Failure, ReportedState, StatusAction, StatusAnswer, StatusReport};
+
+use crate::transport::{Transport, TransportError};
 
 /// Longest wait between retries after failures.
 pub const MAX_BACKOFF_SECONDS: u64 = 900;
@@ -44,7 +45,7 @@ pub struct AgentState {
     pub pending: Option<Pending>,
     /// A final report the server has not acknowledged yet.
     #[serde(default)]
-    pub unreported: Option<Report>,
+    pub unreported: Option<StatusReport>,
     /// Campaigns this device is done with (failed, rejected, rolled back).
     #[serde(default)]
     pub finished_campaigns: Vec<String>,
@@ -79,15 +80,6 @@ pub struct Pending {
     pub manifest: String,
     pub next_chunk: usize,
     pub stage: Stage,
-}
-
-/// A status report kept until the server takes it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
-    pub campaign: String,
-    pub state: String,
-    #[serde(default)]
-    pub error: Option<FailureDetail>,
 }
 
 impl AgentState {
@@ -159,6 +151,17 @@ pub struct Agent<S: Slots, T: Transport, H: HealthCheck> {
     events: Box<dyn FnMut(&str) + Send>,
     clock: fn() -> u64,
     failures: u32,
+}
+
+/// The report that `campaign` reached `state`.
+fn status_report(campaign: &str, state: ReportedState, error: Option<Failure>) -> StatusReport {
+    StatusReport {
+        campaign: campaign.to_owned(),
+        state,
+        progress: None,
+        error,
+        health: None,
+    }
 }
 
 fn now_unix() -> u64 {
@@ -255,7 +258,8 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
                 Stage::Downloading => {
                     // A resumed download: ask before fetching more whether the
                     // campaign still wants it (an abort answers 410).
-                    if let Err(reason) = self.report(&pending.campaign, "downloading") {
+                    if let Err(reason) = self.report(&pending.campaign, ReportedState::Downloading)
+                    {
                         return self.abandon(&reason);
                     }
                     self.download()
@@ -267,6 +271,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             hardware: self.state.hardware.clone(),
             version: self.state.version.clone(),
             security_version: self.state.security_version,
+            tags: Vec::new(),
             telemetry: Telemetry {
                 slot: Some(self.state.active.name().to_owned()),
                 ..self.telemetry.clone()
@@ -291,9 +296,13 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         };
         self.failures = 0;
         let poll = u64::from(answer.next_poll_seconds.max(1));
-        match (answer.action.as_str(), answer.campaign, answer.release) {
-            ("update", Some(campaign), Some(release)) => self.start_update(campaign, release, poll),
-            ("rollback", Some(campaign), Some(release)) => self.rollback(campaign, release, poll),
+        match (answer.action, answer.campaign, answer.release) {
+            (CheckinAction::Update, Some(campaign), Some(release)) => {
+                self.start_update(campaign, release, poll)
+            }
+            (CheckinAction::Rollback, Some(campaign), Some(release)) => {
+                self.rollback(campaign, release, poll)
+            }
             _ => Ok(Next::Wait(poll)),
         }
     }
@@ -308,8 +317,14 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         let before = self.state.health.clone();
         self.state.health.sample(now, counters, self.health_period);
         if let Some((campaign, report)) = self.state.health.due(now, counters) {
-            match self.transport.health(&campaign, &report) {
-                Ok(()) | Err(TransportError::Refused { .. }) => {
+            match self.transport.status(&StatusReport {
+                campaign: campaign.clone(),
+                state: ReportedState::Health,
+                progress: None,
+                error: None,
+                health: Some(report),
+            }) {
+                Ok(_) | Err(TransportError::Refused { .. }) => {
                     self.event(&format!(
                         "reported post-update health for campaign {campaign}: crashes {} → {}, reboots {} → {}",
                         report.crashes_before,
@@ -340,15 +355,15 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
 
     /// Sends a report and returns the server's answer; a refused one (the
     /// campaign was aborted) abandons the update.
-    fn report(&mut self, campaign: &str, state: &str) -> Result<StatusAnswer, String> {
-        match self.transport.status(campaign, state, None) {
+    fn report(&mut self, campaign: &str, state: ReportedState) -> Result<StatusAnswer, String> {
+        match self.transport.status(&status_report(campaign, state, None)) {
             Ok(answer) => Ok(answer),
             Err(TransportError::Refused { code, message, .. }) if code == "campaign_aborted" => {
                 Err(message)
             }
             Err(e) => {
-                self.event(&format!("report {state} not delivered: {e}"));
-                Ok(StatusAnswer::default())
+                self.event(&format!("report {} not delivered: {e}", state.as_str()));
+                Ok(StatusAnswer::go_on())
             }
         }
     }
@@ -358,14 +373,10 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
     fn report_final(
         &mut self,
         campaign: &str,
-        state: &str,
-        error: Option<FailureDetail>,
+        state: ReportedState,
+        error: Option<Failure>,
     ) -> io::Result<()> {
-        self.state.unreported = Some(Report {
-            campaign: campaign.to_owned(),
-            state: state.to_owned(),
-            error,
-        });
+        self.state.unreported = Some(status_report(campaign, state, error));
         self.save()?;
         self.send_unreported().map(|_| ())
     }
@@ -375,10 +386,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         let Some(report) = self.state.unreported.clone() else {
             return Ok(Ok(()));
         };
-        match self
-            .transport
-            .status(&report.campaign, &report.state, report.error.as_ref())
-        {
+        match self.transport.status(&report) {
             Ok(_) | Err(TransportError::Refused { .. }) => {
                 self.state.unreported = None;
                 self.save()?;
@@ -421,8 +429,8 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         self.state.finished_campaigns.push(campaign.to_owned());
         self.report_final(
             campaign,
-            "rejected",
-            Some(FailureDetail {
+            ReportedState::Rejected,
+            Some(Failure {
                 phase: phase.into(),
                 code: error_code(error),
                 detail: error.to_string(),
@@ -481,7 +489,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         });
         self.save()?;
         self.event(&format!("updating to {release} (campaign {campaign})"));
-        if let Err(reason) = self.report(&campaign, "downloading") {
+        if let Err(reason) = self.report(&campaign, ReportedState::Downloading) {
             return self.abandon(&reason);
         }
         self.download()
@@ -592,8 +600,12 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         // verifies the image again and reports `downloaded` again). A report
         // that does not get through (a network cut, an overloaded server)
         // could have been answered `hold` too, so it is asked again as well.
-        match self.transport.status(&pending.campaign, "downloaded", None) {
-            Ok(answer) if answer.action == "hold" => {
+        match self.transport.status(&status_report(
+            &pending.campaign,
+            ReportedState::Downloaded,
+            None,
+        )) {
+            Ok(answer) if answer.action == StatusAction::Hold => {
                 let wait = answer.hold_seconds.unwrap_or(60).max(1);
                 self.event(&format!(
                     "install of {} held for {wait} s: {}",
@@ -620,7 +632,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
                 return Ok(self.backoff(retry_after));
             }
         }
-        for state in ["installing", "rebooting"] {
+        for state in [ReportedState::Installing, ReportedState::Rebooting] {
             if let Err(reason) = self.report(&pending.campaign, state) {
                 return self.abandon(&reason);
             }
@@ -668,7 +680,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
                 }
                 self.save()?;
                 self.event(&format!("committed {}", pending.release));
-                self.report_final(&pending.campaign, "succeeded", None)?;
+                self.report_final(&pending.campaign, ReportedState::Succeeded, None)?;
             }
             Err(why) => {
                 // Revert on our own: boot the slot that worked.
@@ -683,8 +695,8 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
                 ));
                 self.report_final(
                     &pending.campaign,
-                    "failed",
-                    Some(FailureDetail {
+                    ReportedState::Failed,
+                    Some(Failure {
                         phase: "health".into(),
                         code: "HEALTH_CHECK".into(),
                         detail: why,
@@ -737,8 +749,8 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             self.state.finished_campaigns.push(campaign.clone());
             self.report_final(
                 &campaign,
-                "failed",
-                Some(FailureDetail {
+                ReportedState::Failed,
+                Some(Failure {
                     phase: "rollback".into(),
                     code: "ANTI_ROLLBACK".into(),
                     detail: format!(
@@ -771,7 +783,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         self.state.health.observing = None;
         self.save()?;
         self.event(&format!("rolled back to {release}"));
-        self.report_final(&campaign, "rolled_back", None)?;
+        self.report_final(&campaign, ReportedState::RolledBack, None)?;
         Ok(Next::Wait(poll))
     }
 }
@@ -785,7 +797,7 @@ mod tests {
 
     use super::*;
     use crate::slots::MemorySlots;
-    use crate::transport::CheckinAnswer;
+    use sluice_api::checkin::CheckinAnswer;
 
     /// A server in memory: one answer to check-in, manifests by release, chunks by digest.
     #[derive(Default)]
@@ -808,38 +820,31 @@ mod tests {
         fn chunk(&self, digest: &str) -> Result<Vec<u8>, TransportError> {
             Ok(self.chunks.borrow()[digest].clone())
         }
-        fn status(
-            &self,
-            _: &str,
-            state: &str,
-            error: Option<&FailureDetail>,
-        ) -> Result<StatusAnswer, TransportError> {
-            self.reports
-                .borrow_mut()
-                .push((state.to_owned(), error.map(|e| e.code.clone())));
-            if state == "downloaded" && self.holds.get() > 0 {
+        fn status(&self, report: &StatusReport) -> Result<StatusAnswer, TransportError> {
+            if let Some(health) = report.health {
+                self.reports.borrow_mut().push((
+                    "health".into(),
+                    Some(format!(
+                        "{}->{}",
+                        health.crashes_before, health.crashes_after
+                    )),
+                ));
+                return Ok(StatusAnswer::go_on());
+            }
+            self.reports.borrow_mut().push((
+                report.state.as_str().to_owned(),
+                report.error.as_ref().map(|e| e.code.clone()),
+            ));
+            if report.state == ReportedState::Downloaded && self.holds.get() > 0 {
                 self.holds.set(self.holds.get() - 1);
                 return Ok(StatusAnswer {
-                    action: "hold".into(),
+                    action: StatusAction::Hold,
                     hold_seconds: Some(1200),
                     reason: Some("change freeze f1".into()),
+                    ..StatusAnswer::go_on()
                 });
             }
-            Ok(StatusAnswer::default())
-        }
-        fn health(
-            &self,
-            _: &str,
-            report: &crate::health_watch::HealthReport,
-        ) -> Result<(), TransportError> {
-            self.reports.borrow_mut().push((
-                "health".into(),
-                Some(format!(
-                    "{}->{}",
-                    report.crashes_before, report.crashes_after
-                )),
-            ));
-            Ok(())
+            Ok(StatusAnswer::go_on())
         }
     }
 
@@ -861,11 +866,12 @@ mod tests {
         (trust, signer, statement)
     }
 
-    fn answer(action: &str, campaign: &str, release: &str) -> CheckinAnswer {
+    fn answer(action: CheckinAction, campaign: &str, release: &str) -> CheckinAnswer {
         CheckinAnswer {
-            action: action.into(),
+            action,
             campaign: Some(campaign.into()),
             release: Some(release.into()),
+            manifest_url: None,
             reason: None,
             next_poll_seconds: 60,
         }
@@ -919,7 +925,7 @@ mod tests {
             trust,
         );
 
-        *server.answer.borrow_mut() = Some(answer("update", "c1", "9.9"));
+        *server.answer.borrow_mut() = Some(answer(CheckinAction::Update, "c1", "9.9"));
         agent.step();
         assert_eq!(agent.state.version, "1.0");
         assert_eq!(
@@ -927,7 +933,7 @@ mod tests {
             &("rejected".to_string(), Some("INVALID_MANIFEST".to_string()))
         );
 
-        *server.answer.borrow_mut() = Some(answer("update", "c2", "2.0"));
+        *server.answer.borrow_mut() = Some(answer(CheckinAction::Update, "c2", "2.0"));
         agent.step();
         assert_eq!(agent.state.version, "2.0");
         assert_eq!(agent.state.previous.as_ref().unwrap().version, "1.0");
@@ -935,7 +941,7 @@ mod tests {
         // Updating to 3.0 overwrites the slot that held 1.0; the download fails.
         let bad = sluice_protocol::Digest::of(&[3u8; 100]).to_string();
         server.chunks.borrow_mut().insert(bad, vec![0; 100]);
-        *server.answer.borrow_mut() = Some(answer("update", "c3", "3.0"));
+        *server.answer.borrow_mut() = Some(answer(CheckinAction::Update, "c3", "3.0"));
         agent.step();
         assert_eq!(agent.state.version, "2.0");
         assert!(
@@ -943,7 +949,7 @@ mod tests {
             "the overwritten slot is no rollback target"
         );
         // So a rollback to 1.0 is refused rather than booting a half-written slot.
-        *server.answer.borrow_mut() = Some(answer("rollback", "c2", "1.0"));
+        *server.answer.borrow_mut() = Some(answer(CheckinAction::Rollback, "c2", "1.0"));
         agent.step();
         assert_eq!(
             (agent.state.active, agent.state.version.as_str()),
@@ -965,7 +971,7 @@ mod tests {
             Healthy,
             trust,
         );
-        *server.answer.borrow_mut() = Some(answer("update", "c1", "2.0"));
+        *server.answer.borrow_mut() = Some(answer(CheckinAction::Update, "c1", "2.0"));
         let states = |server: &FakeServer| -> Vec<String> {
             server
                 .reports
@@ -1063,14 +1069,14 @@ mod tests {
                 .collect::<Vec<_>>()
         };
 
-        let mut nothing = answer("none", "c0", "1.0");
+        let mut nothing = answer(CheckinAction::None, "c0", "1.0");
         nothing.campaign = None;
         *server.answer.borrow_mut() = Some(nothing.clone());
         at(1000, 0);
         agent.step();
         // A period later, with 10 crashes since: the update installs and commits.
         at(1100, 10);
-        *server.answer.borrow_mut() = Some(answer("update", "c1", "2.0"));
+        *server.answer.borrow_mut() = Some(answer(CheckinAction::Update, "c1", "2.0"));
         agent.step();
         assert_eq!(agent.state.version, "2.0");
         *server.answer.borrow_mut() = Some(nothing);

@@ -5,6 +5,7 @@
 //! policy compares after against before.
 
 use serde::{Deserialize, Serialize};
+use sluice_api::status::HealthReport;
 
 /// The largest count one report carries (the server refuses more).
 pub const MAX_REPORTED: u64 = 10_000;
@@ -63,17 +64,6 @@ pub struct HealthWatch {
     pub baseline: Option<Baseline>,
     #[serde(default)]
     pub observing: Option<Observation>,
-}
-
-/// A report: the change before the update and after it, over equal periods.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct HealthReport {
-    pub reboots_before: u64,
-    pub reboots_after: u64,
-    pub crashes_before: u64,
-    pub crashes_after: u64,
-    pub metric_before: u64,
-    pub metric_after: u64,
 }
 
 impl HealthWatch {

@@ -42,11 +42,8 @@ mod transport;
 
 pub use agent::{
     Agent, AgentState, AgentStats, DEFAULT_HEALTH_PERIOD_SECONDS, HealthCheck, Installed, Next,
-    Pending, Report, Stage,
+    Pending, Stage,
 };
-pub use health_watch::{HealthCounters, HealthReport, HealthWatch};
+pub use health_watch::{HealthCounters, HealthWatch};
 pub use slots::{FileSlots, MemorySlots, Slot, Slots};
-pub use transport::{
-    CheckinAnswer, CheckinReport, FailureDetail, HttpTransport, StatusAnswer, Telemetry, Transport,
-    TransportError, ca_roots,
-};
+pub use transport::{HttpTransport, Transport, TransportError, ca_roots};

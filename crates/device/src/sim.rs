@@ -9,15 +9,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use sluice_api::checkin::{CheckinAction, CheckinAnswer, CheckinReport, Telemetry};
+use sluice_api::status::{ReportedState, StatusAnswer, StatusReport};
 use sluice_protocol::{Digest, TrustRoot};
 
 use crate::agent::{Agent, AgentState, HealthCheck, Next};
-use crate::health_watch::{HealthCounters, HealthReport};
+use crate::health_watch::HealthCounters;
 use crate::slots::MemorySlots;
-use crate::transport::{
-    CheckinAnswer, CheckinReport, FailureDetail, HttpTransport, StatusAnswer, Telemetry, Transport,
-    TransportError,
-};
+use crate::transport::{HttpTransport, Transport, TransportError};
 
 /// One simulated device's identity and circumstances.
 #[derive(Clone, Debug)]
@@ -141,7 +140,7 @@ impl Transport for SimTransport {
     fn checkin(&self, report: &CheckinReport) -> Result<CheckinAnswer, TransportError> {
         self.maybe_drop()?;
         let answer = self.inner.checkin(report)?;
-        if answer.action == "update" && !self.offered.swap(true, Ordering::Relaxed) {
+        if answer.action == CheckinAction::Update && !self.offered.swap(true, Ordering::Relaxed) {
             self.activity();
         }
         Ok(answer)
@@ -178,42 +177,38 @@ impl Transport for SimTransport {
         self.inner.chunk(digest)
     }
 
-    fn status(
-        &self,
-        campaign: &str,
-        state: &str,
-        error: Option<&FailureDetail>,
-    ) -> Result<StatusAnswer, TransportError> {
+    fn status(&self, report: &StatusReport) -> Result<StatusAnswer, TransportError> {
         self.maybe_drop()?;
-        let result = self.inner.status(campaign, state, error);
+        let result = self.inner.status(report);
+        if report.state == ReportedState::Health {
+            if result.is_ok() {
+                self.activity();
+                self.counters.health_reports.fetch_add(1, Ordering::Relaxed);
+            }
+            return result;
+        }
         if result.is_ok() || matches!(result, Err(TransportError::Refused { .. })) {
             self.activity();
-            let counter = match state {
-                "succeeded" => Some(&self.counters.succeeded),
-                "failed" => Some(&self.counters.failed),
-                "rolled_back" => Some(&self.counters.rolled_back),
-                "rejected" => Some(&self.counters.rejected),
+            let counter = match report.state {
+                ReportedState::Succeeded => Some(&self.counters.succeeded),
+                ReportedState::Failed => Some(&self.counters.failed),
+                ReportedState::RolledBack => Some(&self.counters.rolled_back),
+                ReportedState::Rejected => Some(&self.counters.rejected),
                 _ => None,
             };
             if let Some(counter) = counter.filter(|_| result.is_ok()) {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
             if matches!(
-                state,
-                "rebooting" | "succeeded" | "failed" | "rejected" | "rolled_back"
+                report.state,
+                ReportedState::Rebooting
+                    | ReportedState::Succeeded
+                    | ReportedState::Failed
+                    | ReportedState::Rejected
+                    | ReportedState::RolledBack
             ) {
                 self.end_download();
             }
-        }
-        result
-    }
-
-    fn health(&self, campaign: &str, report: &HealthReport) -> Result<(), TransportError> {
-        self.maybe_drop()?;
-        let result = self.inner.health(campaign, report);
-        if result.is_ok() {
-            self.activity();
-            self.counters.health_reports.fetch_add(1, Ordering::Relaxed);
         }
         result
     }

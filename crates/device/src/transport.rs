@@ -1,10 +1,10 @@
 //! How the agent talks to the server: check-in, manifest, chunks, status.
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-
-use crate::health_watch::HealthReport;
+use serde_json::Value;
+use sluice_api::checkin::{CheckinAnswer, CheckinReport};
+use sluice_api::error::ErrorAnswer;
+use sluice_api::status::{StatusAnswer, StatusReport};
 
 /// Why a request did not get a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,90 +24,14 @@ pub enum TransportError {
     },
 }
 
-/// The check-in answer.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct CheckinAnswer {
-    pub action: String,
-    #[serde(default)]
-    pub campaign: Option<String>,
-    #[serde(default)]
-    pub release: Option<String>,
-    #[serde(default)]
-    pub reason: Option<String>,
-    pub next_poll_seconds: u32,
-}
-
-/// The answer to a status report.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct StatusAnswer {
-    /// `continue`; `rollback`; or `hold` (to `downloaded`): a change freeze
-    /// holds the install, so report `downloaded` again after `hold_seconds`.
-    #[serde(default = "continue_action")]
-    pub action: String,
-    #[serde(default)]
-    pub hold_seconds: Option<u32>,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-fn continue_action() -> String {
-    "continue".to_owned()
-}
-
-impl Default for StatusAnswer {
-    fn default() -> Self {
-        StatusAnswer {
-            action: continue_action(),
-            hold_seconds: None,
-            reason: None,
-        }
-    }
-}
-
-/// What the device reports at check-in.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct CheckinReport {
-    pub hardware: String,
-    pub version: String,
-    pub security_version: u64,
-    pub telemetry: Telemetry,
-}
-
-/// Telemetry sent at check-in.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Telemetry {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub battery_percent: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub charging: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub utc_offset_minutes: Option<i16>,
-    /// The slot the device runs from; the agent fills it in.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slot: Option<String>,
-}
-
-/// A failure detail for `failed` and `rejected` reports.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailureDetail {
-    pub phase: String,
-    pub code: String,
-    pub detail: String,
-}
-
 /// The server, as the agent needs it.
 pub trait Transport {
     fn checkin(&self, report: &CheckinReport) -> Result<CheckinAnswer, TransportError>;
     fn manifest(&self, release: &str) -> Result<Vec<u8>, TransportError>;
     fn chunk(&self, digest: &str) -> Result<Vec<u8>, TransportError>;
-    fn status(
-        &self,
-        campaign: &str,
-        state: &str,
-        error: Option<&FailureDetail>,
-    ) -> Result<StatusAnswer, TransportError>;
-    /// The post-update health report (a `health` status report).
-    fn health(&self, campaign: &str, report: &HealthReport) -> Result<(), TransportError>;
+    /// A status report: a step of the update, or (`state: health`) the
+    /// post-update health figures.
+    fn status(&self, report: &StatusReport) -> Result<StatusAnswer, TransportError>;
 }
 
 /// Parses the certificate authorities a device trusts (PEM, one or more).
@@ -210,11 +134,11 @@ impl HttpTransport {
                 retry_after,
             }),
             400..=499 => {
-                let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let body: ErrorAnswer = serde_json::from_slice(&bytes).unwrap_or_default();
                 Err(TransportError::Refused {
                     status,
-                    code: value["error"].as_str().unwrap_or("").to_owned(),
-                    message: value["message"].as_str().unwrap_or("").to_owned(),
+                    code: body.error,
+                    message: body.message,
                 })
             }
             _ => Err(TransportError::Temporary {
@@ -251,24 +175,10 @@ impl Transport for HttpTransport {
         self.call("GET", &format!("/v1/chunks/{digest}"), None, limit)
     }
 
-    fn status(
-        &self,
-        campaign: &str,
-        state: &str,
-        error: Option<&FailureDetail>,
-    ) -> Result<StatusAnswer, TransportError> {
-        let mut body = json!({"campaign": campaign, "state": state});
-        if let Some(error) = error {
-            body["error"] = serde_json::to_value(error).unwrap_or(Value::Null);
-        }
+    fn status(&self, report: &StatusReport) -> Result<StatusAnswer, TransportError> {
+        let body = serde_json::to_value(report).unwrap_or(Value::Null);
         let bytes = self.call("POST", "/v1/status", Some(body), 64 * 1024)?;
         // An answer this agent does not understand still means "accepted".
-        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
-    }
-
-    fn health(&self, campaign: &str, report: &HealthReport) -> Result<(), TransportError> {
-        let body = json!({"campaign": campaign, "state": "health", "health": report});
-        self.call("POST", "/v1/status", Some(body), 64 * 1024)
-            .map(|_| ())
+        Ok(serde_json::from_slice(&bytes).unwrap_or_else(|_| StatusAnswer::go_on()))
     }
 }

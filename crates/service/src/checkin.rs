@@ -7,78 +7,47 @@
 //! is needed), and one small last-seen write. State changes (an offer, a new version) are
 //! compare-and-swap writes that happen once per change, not per poll.
 
-use serde::{Deserialize, Serialize};
+use sluice_api::checkin::{CheckinAction, CheckinAnswer, CheckinReport};
 use sluice_policy::{BUCKETS, Decision, Verdict};
 use sluice_protocol::Digest;
 
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::counters;
 use crate::credentials::device_credentials;
-use crate::device::{DeviceRecord, DeviceState, Event, Phase, Rollout, Seen, Telemetry};
+use crate::device::{DeviceRecord, DeviceState, Event, Rollout, Seen};
 use crate::freeze::{self, Freeze, Hold};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::names::valid_name;
 use crate::service::Service;
 use crate::{campaign, keys, records, steps, tally};
+use sluice_api::status::Phase;
 
 /// Largest check-in body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
 /// Most tags a device may report.
 const MAX_TAGS: usize = 64;
 
-/// What a device sends.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckinRequest {
-    pub hardware: String,
-    pub version: String,
-    pub security_version: u64,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    #[serde(default)]
-    pub telemetry: Telemetry,
-}
-
-/// What the service answers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckinResponse {
-    /// `none`, `update` or `rollback`.
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub campaign: Option<String>,
-    /// The release (version) to install, or to return to on rollback.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifest_url: Option<String>,
-    /// Why there is nothing to do now, when there is a reason worth telling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// When to check in next (already jittered for this device).
-    pub next_poll_seconds: u32,
-}
-
-impl CheckinResponse {
-    fn none(next_poll_seconds: u32, reason: Option<String>) -> Self {
-        CheckinResponse {
-            action: "none".into(),
-            campaign: None,
-            release: None,
-            manifest_url: None,
-            reason,
-            next_poll_seconds,
-        }
+/// A check-in answer with nothing to do now.
+fn nothing(next_poll_seconds: u32, reason: Option<String>) -> CheckinAnswer {
+    CheckinAnswer {
+        action: CheckinAction::None,
+        campaign: None,
+        release: None,
+        manifest_url: None,
+        reason,
+        next_poll_seconds,
     }
+}
 
-    fn update(campaign: &CampaignRecord, next_poll_seconds: u32) -> Self {
-        CheckinResponse {
-            action: "update".into(),
-            campaign: Some(campaign.id.clone()),
-            release: Some(campaign.release.clone()),
-            manifest_url: Some(manifest_url(&campaign.release)),
-            reason: None,
-            next_poll_seconds,
-        }
+/// A check-in answer offering `campaign`'s release.
+fn update(campaign: &CampaignRecord, next_poll_seconds: u32) -> CheckinAnswer {
+    CheckinAnswer {
+        action: CheckinAction::Update,
+        campaign: Some(campaign.id.clone()),
+        release: Some(campaign.release.clone()),
+        manifest_url: Some(manifest_url(&campaign.release)),
+        reason: None,
+        next_poll_seconds,
     }
 }
 
@@ -127,12 +96,12 @@ pub fn handle(svc: &Service, request: &Request) -> Response {
     respond(checkin(svc, request).map(|answer| Response::json(200, &answer)))
 }
 
-fn checkin(svc: &Service, request: &Request) -> Result<CheckinResponse, ApiError> {
+fn checkin(svc: &Service, request: &Request) -> Result<CheckinAnswer, ApiError> {
     if request.method != "POST" {
         return Err(ApiError::method_not_allowed("POST"));
     }
     let (device_id, secret) = device_credentials(request)?;
-    let body: CheckinRequest = parse_json(&request.body, MAX_BODY)?;
+    let body: CheckinReport = parse_json(&request.body, MAX_BODY)?;
     for (field, value) in [("hardware", &body.hardware), ("version", &body.version)] {
         if !valid_name(value) {
             return Err(ApiError::bad_request(format!(
@@ -224,9 +193,9 @@ pub(crate) fn answer(
     mut state: DeviceState,
     active: &[String],
     freezes: &[Freeze],
-    body: &CheckinRequest,
+    body: &CheckinReport,
     now: u64,
-) -> Result<CheckinResponse, ApiError> {
+) -> Result<CheckinAnswer, ApiError> {
     let device_id = &device.id;
     let seen = Seen {
         at: now,
@@ -245,7 +214,7 @@ pub(crate) fn answer(
     }
     let poll = jitter(svc.config.poll_seconds, device_id, now);
     if active.is_empty() {
-        return Ok(CheckinResponse::none(poll, None));
+        return Ok(nothing(poll, None));
     }
     // The campaigns, and when each was last reviewed at a check-in, in one read.
     let mut campaign_keys: Vec<String> = active.iter().map(|id| keys::campaign(id)).collect();
@@ -298,9 +267,9 @@ pub(crate) fn answer(
         // (the freeze may be lifted early).
         Some(hold) => {
             let left = u32::try_from(hold.until.saturating_sub(now)).unwrap_or(u32::MAX);
-            CheckinResponse::none(poll.min(jitter(left, device_id, now)), Some(hold.reason))
+            nothing(poll.min(jitter(left, device_id, now)), Some(hold.reason))
         }
-        None => CheckinResponse::none(poll, None),
+        None => nothing(poll, None),
     })
 }
 
@@ -309,10 +278,10 @@ pub(crate) fn answer(
 fn continue_rollout(
     device: &DeviceRecord,
     state: &DeviceState,
-    body: &CheckinRequest,
+    body: &CheckinReport,
     campaigns: &[CampaignRecord],
     poll: u32,
-) -> Option<CheckinResponse> {
+) -> Option<CheckinAnswer> {
     let rollout = state.rollout.as_ref()?;
     let campaign = campaigns.iter().find(|c| c.id == rollout.campaign)?;
     let installed = body.version == campaign.release;
@@ -322,8 +291,8 @@ fn continue_rollout(
                 && rollout.phase != Phase::RolledBack
                 && rollout.from_security_version >= body.security_version =>
         {
-            Some(CheckinResponse {
-                action: "rollback".into(),
+            Some(CheckinAnswer {
+                action: CheckinAction::Rollback,
                 campaign: Some(campaign.id.clone()),
                 release: Some(rollout.from_version.clone()),
                 manifest_url: Some(manifest_url(&rollout.from_version)),
@@ -340,9 +309,9 @@ fn continue_rollout(
                 .manifests
                 .get(&device.hardware)
                 .is_some_and(|image| body.security_version <= image.security_version);
-            acceptable.then(|| CheckinResponse::update(campaign, poll))
+            acceptable.then(|| update(campaign, poll))
         }
-        _ if rollout.phase.is_in_flight() => Some(CheckinResponse::none(
+        _ if rollout.phase.is_in_flight() => Some(nothing(
             poll,
             Some(format!(
                 "campaign {} is {}",
@@ -363,7 +332,7 @@ pub const REVIEW_INTERVAL_SECONDS: u64 = 2;
 struct Consider<'a> {
     device: &'a DeviceRecord,
     state: &'a DeviceState,
-    body: &'a CheckinRequest,
+    body: &'a CheckinReport,
     freezes: &'a [Freeze],
     now: u64,
     poll: u32,
@@ -374,7 +343,7 @@ struct Consider<'a> {
 /// What one campaign has for a device.
 enum Considered {
     /// This is the answer.
-    Answer(CheckinResponse),
+    Answer(CheckinAnswer),
     /// It would ask its policy, but a change freeze holds the device.
     Frozen(Hold),
     /// Nothing: look further.
@@ -434,7 +403,7 @@ fn consider(
         campaign = steps::review(svc, &campaign, now)?;
         crate::curve::note(svc, &campaign.id, now)?;
         if campaign.state != CampaignState::Running {
-            return Ok(Considered::Answer(CheckinResponse::none(poll, None)));
+            return Ok(Considered::Answer(nothing(poll, None)));
         }
     }
     // While pilot rings are open, only their devices (after the review, so
@@ -476,7 +445,7 @@ fn consider(
         }
         Decision::Defer { seconds, reason } => {
             counters::record_deferral(svc.store, &campaign.id, &reason)?;
-            Ok(Considered::Answer(CheckinResponse::none(
+            Ok(Considered::Answer(nothing(
                 jitter(seconds.max(1), &device.id, now),
                 Some(reason),
             )))
@@ -485,7 +454,7 @@ fn consider(
         Decision::Skip(_) => Ok(Considered::Pass),
         Decision::Halt(reason) => {
             campaign::apply_verdict(svc, &campaign, &Verdict::Halt(reason))?;
-            Ok(Considered::Answer(CheckinResponse::none(poll, None)))
+            Ok(Considered::Answer(nothing(poll, None)))
         }
     }
 }
@@ -496,10 +465,10 @@ fn offer(
     svc: &Service,
     campaign: &CampaignRecord,
     device: &DeviceRecord,
-    body: &CheckinRequest,
+    body: &CheckinReport,
     now: u64,
     poll: u32,
-) -> Result<CheckinResponse, ApiError> {
+) -> Result<CheckinAnswer, ApiError> {
     let rollout = Rollout {
         campaign: campaign.id.clone(),
         release: campaign.release.clone(),
@@ -535,7 +504,7 @@ fn offer(
         ));
         Ok(Some((state, increments)))
     })?;
-    Ok(CheckinResponse::update(campaign, poll))
+    Ok(update(campaign, poll))
 }
 
 /// The device reports a version (or security version) the service has not seen:

@@ -20,10 +20,10 @@
 
 use sluice_policy::{HealthStats, OutcomeCounts, Stats};
 
-use crate::device::Phase;
 use crate::http::ApiError;
 use crate::store::Store;
 use crate::tally::Increment;
+use sluice_api::status::Phase;
 
 /// Width of an in-flight window.
 pub const WINDOW_SECONDS: u64 = 600;

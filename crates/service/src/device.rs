@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sluice_api::checkin::Telemetry;
+use sluice_api::status::{Failure, Phase};
 
 use crate::names::{MAX_NAME_LEN, valid_name};
 
@@ -67,74 +69,6 @@ impl DeviceRecord {
         let matches = crate::credentials::secret_matches(secret, &self.credential);
         matches && self.revoked.is_none()
     }
-}
-
-/// Where a device is in a rollout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Offered,
-    Downloading,
-    Downloaded,
-    Installing,
-    Rebooting,
-    Succeeded,
-    Failed,
-    RolledBack,
-    Rejected,
-}
-
-impl Phase {
-    /// The states a device may report (all but `offered`, which only the server sets).
-    pub fn parse_reported(text: &str) -> Option<Phase> {
-        Some(match text {
-            "downloading" => Phase::Downloading,
-            "downloaded" => Phase::Downloaded,
-            "installing" => Phase::Installing,
-            "rebooting" => Phase::Rebooting,
-            "succeeded" => Phase::Succeeded,
-            "failed" => Phase::Failed,
-            "rolled_back" => Phase::RolledBack,
-            "rejected" => Phase::Rejected,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Offered => "offered",
-            Phase::Downloading => "downloading",
-            Phase::Downloaded => "downloaded",
-            Phase::Installing => "installing",
-            Phase::Rebooting => "rebooting",
-            Phase::Succeeded => "succeeded",
-            Phase::Failed => "failed",
-            Phase::RolledBack => "rolled_back",
-            Phase::Rejected => "rejected",
-        }
-    }
-
-    /// An end state of the rollout for this device.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Phase::Succeeded | Phase::Failed | Phase::RolledBack | Phase::Rejected
-        )
-    }
-
-    /// Offered and not yet finished: counts against concurrency caps.
-    pub fn is_in_flight(self) -> bool {
-        !self.is_final()
-    }
-}
-
-/// A failure a device reported.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    pub phase: String,
-    pub code: String,
-    #[serde(default)]
-    pub detail: String,
 }
 
 /// A device's part in one campaign.
@@ -275,23 +209,6 @@ impl DeviceState {
             self.history.remove(oldest);
         }
     }
-}
-
-/// Telemetry a device sends at check-in.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Telemetry {
-    #[serde(default)]
-    pub battery_percent: Option<u8>,
-    #[serde(default)]
-    pub charging: Option<bool>,
-    #[serde(default)]
-    pub network: Option<String>,
-    #[serde(default)]
-    pub utc_offset_minutes: Option<i16>,
-    /// The slot the device runs from (`a` or `b` for an A/B device).
-    #[serde(default)]
-    pub slot: Option<String>,
 }
 
 /// The small record a check-in writes: when the device was last heard from.

@@ -26,10 +26,10 @@ use std::fmt::Write;
 use sluice_policy::DEFER_CATEGORIES;
 
 use crate::campaign::{self, CampaignRecord, CampaignState};
-use crate::device::Phase;
 use crate::http::{ApiError, Response};
 use crate::service::Service;
 use crate::{audit, counters, keys, records};
+use sluice_api::status::Phase;
 
 /// The media type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -41,12 +41,13 @@ use serde_json::json;
 
 use crate::campaign::CampaignRecord;
 use crate::counters::{self, Outcome};
-use crate::device::{DeviceState, Phase};
+use crate::device::DeviceState;
 use crate::http::ApiError;
 use crate::names::valid_name;
 use crate::service::Service;
 use crate::tally::{self, Increment};
 use crate::{audit, directory, keys, records};
+use sluice_api::status::Phase;
 
 /// Most directory pages (of 1,000 devices) one recount walks.
 pub const MAX_PAGES: u64 = 200;

@@ -10,13 +10,15 @@
 //! before and after the update. These add to the campaign's health counters,
 //! which the policy compares (post-update regression).
 
-use serde::{Deserialize, Serialize};
+use sluice_api::status::{
+    Failure, HealthReport, Phase, ReportedState, StatusAction, StatusAnswer, StatusReport,
+};
 
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::checkin::jitter;
 use crate::counters::{self, Outcome};
 use crate::credentials::device_credentials;
-use crate::device::{DeviceRecord, DeviceState, Event, Failure, Phase};
+use crate::device::{DeviceRecord, DeviceState, Event};
 use crate::freeze::{self, Freeze};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::names::valid_name;
@@ -28,40 +30,6 @@ use crate::{keys, records, steps};
 pub const MAX_BODY: usize = 16 * 1024;
 const MAX_DETAIL: usize = 2048;
 
-/// A status report.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusReport {
-    pub campaign: String,
-    /// `downloading`, `downloaded`, `installing`, `rebooting`, `succeeded`,
-    /// `failed`, `rolled_back` or `rejected`.
-    pub state: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<Progress>,
-    /// For `failed` and `rejected`: where and why.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Failure>,
-    /// For `health`: the figures before and after the update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<HealthReport>,
-}
-
-/// Post-update health: the same counts over equal periods just before the
-/// update and after it. Each is at most [`MAX_HEALTH_COUNT`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HealthReport {
-    pub reboots_before: u64,
-    pub reboots_after: u64,
-    pub crashes_before: u64,
-    pub crashes_after: u64,
-    /// The vendor's metric: a count, lower is better.
-    #[serde(default)]
-    pub metric_before: u64,
-    #[serde(default)]
-    pub metric_after: u64,
-}
-
 /// The largest count a health report may carry; larger reports are refused.
 pub const MAX_HEALTH_COUNT: u64 = 10_000;
 
@@ -70,56 +38,30 @@ pub const MAX_HEALTH_COUNT: u64 = 10_000;
 /// one broken or malicious device cannot roll a campaign back on its own.
 pub const HEALTH_WEIGHT_PER_DEVICE: u64 = 20;
 
-impl HealthReport {
-    /// In [`counters::HEALTH_FIELDS`] order.
-    fn values(&self) -> [u64; 6] {
-        [
-            self.reboots_before,
-            self.reboots_after,
-            self.crashes_before,
-            self.crashes_after,
-            self.metric_before,
-            self.metric_after,
-        ]
+/// The figures of `report` in [`counters::HEALTH_FIELDS`] order.
+fn health_values(report: &HealthReport) -> [u64; 6] {
+    [
+        report.reboots_before,
+        report.reboots_after,
+        report.crashes_before,
+        report.crashes_after,
+        report.metric_before,
+        report.metric_after,
+    ]
+}
+
+/// A report whose body is JSON but whose `state` is none of the known ones is
+/// a bad request naming them, not malformed JSON: looked at only once the
+/// typed parse has failed, so a good report is parsed once.
+fn unknown_state(body: &[u8]) -> Option<ApiError> {
+    #[derive(serde::Deserialize)]
+    struct StateOnly {
+        state: String,
     }
-}
-
-/// Download progress.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Progress {
-    pub bytes: u64,
-    pub total: u64,
-}
-
-/// The answer to a report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusResponse {
-    pub accepted: bool,
-    /// The report repeated one already counted.
-    pub duplicate: bool,
-    /// `continue`; `rollback` when the campaign was rolled back; `hold` (to a
-    /// `downloaded` report) when a change freeze holds the install: keep the
-    /// image, report `downloaded` again after `hold_seconds`, and install only
-    /// once that report answers `continue`.
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hold_seconds: Option<u32>,
-    /// Why the install is held.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl StatusResponse {
-    fn new(duplicate: bool, action: &str) -> Self {
-        StatusResponse {
-            accepted: true,
-            duplicate,
-            action: action.to_owned(),
-            hold_seconds: None,
-            reason: None,
-        }
-    }
+    let StateOnly { state } = serde_json::from_slice(body).ok()?;
+    ReportedState::try_from(state)
+        .err()
+        .map(ApiError::bad_request)
 }
 
 /// Handles a status report.
@@ -127,24 +69,19 @@ pub fn handle(svc: &Service, request: &Request) -> Response {
     respond(report(svc, request).map(|answer| Response::json(200, &answer)))
 }
 
-fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> {
+fn report(svc: &Service, request: &Request) -> Result<StatusAnswer, ApiError> {
     if request.method != "POST" {
         return Err(ApiError::method_not_allowed("POST"));
     }
     let (device_id, secret) = device_credentials(request)?;
-    let body: StatusReport = parse_json(&request.body, MAX_BODY)?;
+    let body: StatusReport = parse_json(&request.body, MAX_BODY)
+        .map_err(|e| unknown_state(&request.body).unwrap_or(e))?;
     if !valid_name(&body.campaign) {
         return Err(ApiError::bad_request("campaign is not a valid id"));
     }
-    if body.state == "health" {
+    let Some(phase) = body.state.phase() else {
         return health(svc, &device_id, &secret, &body);
-    }
-    let phase = Phase::parse_reported(&body.state).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "unknown state {:?}: use downloading, downloaded, installing, rebooting, succeeded, failed, rolled_back, rejected or health",
-            body.state
-        ))
-    })?;
+    };
     let failure = match (&body.error, phase) {
         (Some(e), _) => {
             if !valid_name(&e.code) || !valid_name(&e.phase) || e.detail.len() > MAX_DETAIL {
@@ -182,11 +119,11 @@ fn report(svc: &Service, request: &Request) -> Result<StatusResponse, ApiError> 
     // A download that ends inside a change freeze waits to install until the
     // freeze is over (or lifted: the device asks again at least every poll).
     if phase == Phase::Downloaded
-        && answer.action == "continue"
+        && answer.action == StatusAction::Continue
         && let Some(hold) = freeze::hold(&freezes, Some(&campaign), &device, &state.version, now)
     {
         let left = u32::try_from(hold.until.saturating_sub(now)).unwrap_or(u32::MAX);
-        answer.action = "hold".into();
+        answer.action = StatusAction::Hold;
         answer.hold_seconds = Some(jitter(left.min(svc.config.poll_seconds), &device_id, now));
         answer.reason = Some(hold.reason);
     }
@@ -203,7 +140,7 @@ pub(crate) fn apply(
     phase: Phase,
     failure: Option<Failure>,
     now: u64,
-) -> Result<StatusResponse, ApiError> {
+) -> Result<StatusAnswer, ApiError> {
     if state
         .rollout
         .as_ref()
@@ -255,12 +192,16 @@ pub(crate) fn apply(
     })?;
 
     let action = if campaign.state == CampaignState::RolledBack && phase != Phase::RolledBack {
-        "rollback"
+        StatusAction::Rollback
     } else {
-        "continue"
+        StatusAction::Continue
     };
     if !wrote {
-        return Ok(StatusResponse::new(true, action));
+        return Ok(StatusAnswer {
+            duplicate: true,
+            action,
+            ..StatusAnswer::go_on()
+        });
     }
     if let (Some(failure), Phase::Failed | Phase::Rejected) = (failure.as_ref(), phase) {
         records::add_to_list(svc.store, &keys::failure_codes(&campaign.id), &failure.code)?;
@@ -268,7 +209,10 @@ pub(crate) fn apply(
     if phase.is_final() {
         review(svc, campaign, now)?;
     }
-    Ok(StatusResponse::new(false, action))
+    Ok(StatusAnswer {
+        action,
+        ..StatusAnswer::go_on()
+    })
 }
 
 /// Whether a report moving `from` to `to` changes anything; an error for one that
@@ -329,11 +273,11 @@ fn health(
     device_id: &str,
     secret: &str,
     body: &StatusReport,
-) -> Result<StatusResponse, ApiError> {
+) -> Result<StatusAnswer, ApiError> {
     let report = body
         .health
         .ok_or_else(|| ApiError::bad_request("state health needs a `health` object"))?;
-    if report.values().iter().any(|v| *v > MAX_HEALTH_COUNT) {
+    if health_values(&report).iter().any(|v| *v > MAX_HEALTH_COUNT) {
         return Err(ApiError::bad_request(format!(
             "health counts are at most {MAX_HEALTH_COUNT}"
         )));
@@ -381,16 +325,20 @@ fn health(
         )));
     }
     let action = if campaign.state == CampaignState::RolledBack {
-        "rollback"
+        StatusAction::Rollback
     } else {
-        "continue"
+        StatusAction::Continue
     };
     if !wrote {
-        return Ok(StatusResponse::new(true, action));
+        return Ok(StatusAnswer {
+            duplicate: true,
+            action,
+            ..StatusAnswer::go_on()
+        });
     }
     svc.store
         .increment(&counters::health_key(&campaign.id, "devices"), 1)?;
-    for (field, value) in counters::HEALTH_FIELDS.iter().zip(report.values()) {
+    for (field, value) in counters::HEALTH_FIELDS.iter().zip(health_values(&report)) {
         let value = value.min(HEALTH_WEIGHT_PER_DEVICE);
         if value > 0 {
             svc.store.increment(
@@ -400,7 +348,10 @@ fn health(
         }
     }
     review(svc, &campaign, now)?;
-    Ok(StatusResponse::new(false, action))
+    Ok(StatusAnswer {
+        action,
+        ..StatusAnswer::go_on()
+    })
 }
 
 fn review(svc: &Service, campaign: &CampaignRecord, now: u64) -> Result<(), ApiError> {

@@ -8,11 +8,11 @@ use super::wire::{
     StopId,
 };
 use super::{Action, ActionKind, Controller, controller_url, find_action, module_id};
-use crate::device::Phase;
 use crate::http::{ApiError, Request, Response};
 use crate::release::{ReleaseManifest, ReleaseRecord};
 use crate::service::Service;
 use crate::{keys, records};
+use sluice_api::status::Phase;
 
 /// `GET deploymentBase/{actionId}`: the deployment, for open and closed actions
 /// alike (a closed one says so in its history).

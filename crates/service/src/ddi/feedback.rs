@@ -5,10 +5,10 @@
 use super::wire::Feedback;
 use super::{Action, ActionKind, Controller, MAX_BODY, find_action};
 use crate::checkin;
-use crate::device::{Failure, Phase};
 use crate::http::{ApiError, Request, Response, parse_json};
 use crate::service::Service;
 use crate::{keys, records, status};
+use sluice_api::status::{Failure, Phase};
 
 /// Longest failure detail kept (the details a client sends, joined).
 const MAX_DETAIL: usize = 2048;

@@ -36,12 +36,13 @@ use sluice_protocol::Digest;
 use crate::campaign::{CampaignRecord, CampaignState};
 use crate::checkin::KnownDevice;
 use crate::credentials::token_matches;
-use crate::device::{DeviceRecord, DeviceState, Phase, Rollout};
+use crate::device::{DeviceRecord, DeviceState, Rollout};
 use crate::http::{ApiError, Request, Response};
 use crate::names::valid_name;
 use crate::service::Service;
 use crate::streamed_body::Reply;
 use crate::{keys, records};
+use sluice_api::status::Phase;
 
 /// Largest feedback or configData body accepted: SWUpdate sends its whole
 /// install log as feedback details (only the first 2 KiB are kept).

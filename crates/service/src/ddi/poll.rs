@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use super::wire::{Link, Poll, PollConfig, Polling, sleep_text};
 use super::{ActionKind, Controller, action_id, controller_url, find_action};
-use crate::checkin::{self, CheckinRequest};
-use crate::device::{Phase, Telemetry};
+use crate::checkin;
 use crate::http::{ApiError, Request, Response};
 use crate::service::Service;
+use sluice_api::checkin::{CheckinAction, CheckinReport, Telemetry};
+use sluice_api::status::Phase;
 
 /// `GET /{tenant}/controller/v1/{id}`.
 pub(crate) fn poll(
@@ -20,7 +21,7 @@ pub(crate) fn poll(
     let state = &controller.state;
     // A DDI poll says nothing about the device: it runs what it last reported
     // installing (or what it was enrolled with), and sends no telemetry.
-    let body = CheckinRequest {
+    let body = CheckinReport {
         hardware: device.hardware.clone(),
         version: state.version.clone(),
         security_version: state.security_version,
@@ -40,15 +41,15 @@ pub(crate) fn poll(
     let base = controller_url(request, controller);
     let mut links = BTreeMap::new();
     let campaign = answer.campaign.as_deref();
-    match (answer.action.as_str(), campaign) {
-        ("update", Some(campaign)) => {
+    match (answer.action, campaign) {
+        (CheckinAction::Update, Some(campaign)) => {
             let id = action_id(&device.id, campaign, ActionKind::Update);
             links.insert(
                 "deploymentBase".to_owned(),
                 Link::new(format!("{base}/deploymentBase/{id}")),
             );
         }
-        ("rollback", Some(campaign)) => {
+        (CheckinAction::Rollback, Some(campaign)) => {
             let id = action_id(&device.id, campaign, ActionKind::Rollback);
             links.insert(
                 "deploymentBase".to_owned(),
