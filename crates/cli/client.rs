@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
+use sluice_api::error::ErrorAnswer;
 
 use crate::up::ADMIN_TOKEN_FILE;
 
@@ -41,13 +42,20 @@ pub struct Reply {
 impl Reply {
     /// The body as JSON; a non-2xx reply becomes an error with the server's message.
     pub fn json(self) -> Result<Value> {
-        let value: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
         if !(200..300).contains(&self.status) {
-            let message = value["message"].as_str().unwrap_or("").to_owned();
-            let code = value["error"].as_str().unwrap_or("error").to_owned();
-            bail!("server answered {} {code}: {message}", self.status);
+            let refused: ErrorAnswer =
+                serde_json::from_slice(&self.body).unwrap_or_else(|_| ErrorAnswer {
+                    error: "error".into(),
+                    message: String::new(),
+                });
+            bail!(
+                "server answered {} {}: {}",
+                self.status,
+                refused.error,
+                refused.message
+            );
         }
-        Ok(value)
+        Ok(serde_json::from_slice(&self.body).unwrap_or(Value::Null))
     }
 }
 

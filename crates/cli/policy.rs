@@ -15,6 +15,23 @@ use crate::curve_plot;
 pub enum Command {
     /// Run a policy component against a simulated fleet and clock.
     Simulate(SimulateArgs),
+    /// Make a `sluice:policy` 0.1.0 component a 0.2.0 one that the check-in,
+    /// status and admin components can be composed with (its `describe`
+    /// answers that it does not describe itself).
+    Upgrade(UpgradeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpgradeArgs {
+    /// The 0.1.0 policy component.
+    policy: PathBuf,
+    /// Where to write the 0.2.0 component.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// The adapter component (default: sluice_policy_upgrade.wasm in the
+    /// wasm32-wasip2 release build beside this binary, or under ./target).
+    #[arg(long, value_name = "FILE")]
+    adapter: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -62,7 +79,63 @@ pub struct SimulateArgs {
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Simulate(args) => simulate_command(args),
+        Command::Upgrade(args) => upgrade_command(args),
     }
+}
+
+const ADAPTER: &str = "wasm32-wasip2/release/sluice_policy_upgrade.wasm";
+
+/// The adapter next to this binary's build (`target/{debug,release}/sluice`),
+/// else under `./target`.
+fn default_adapter() -> Result<PathBuf> {
+    let beside_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(|target| target.join(ADAPTER)));
+    beside_binary
+        .into_iter()
+        .chain([PathBuf::from("target").join(ADAPTER)])
+        .find(|path| path.is_file())
+        .with_context(|| {
+            format!(
+                "no {ADAPTER} here: build it with `cargo build --target wasm32-wasip2 --release -p sluice-policy-upgrade`, or name it with --adapter"
+            )
+        })
+}
+
+fn upgrade_command(args: UpgradeArgs) -> Result<()> {
+    let adapter_path = match args.adapter {
+        Some(path) => path,
+        None => default_adapter()?,
+    };
+    let adapter = std::fs::read(&adapter_path)
+        .with_context(|| format!("reading {}", adapter_path.display()))?;
+    let policy = std::fs::read(&args.policy)
+        .with_context(|| format!("reading {}", args.policy.display()))?;
+    let upgraded = sluice_host::compose::compose(
+        &adapter,
+        vec![sluice_host::compose::Dependency {
+            name: "sluice:policy/rollout@0.1.0".into(),
+            bytes: policy,
+            export: None,
+        }],
+        false,
+    )
+    .with_context(|| {
+        format!(
+            "{} is not a sluice:policy 0.1.0 policy component",
+            args.policy.display()
+        )
+    })?;
+    std::fs::write(&args.out, &upgraded)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    // What was written must load as a 0.2.0 policy, or it is no use.
+    WasmPolicy::load(&args.out)?;
+    println!(
+        "wrote {}: {} as a sluice:policy 0.2.0 policy (it does not describe itself)",
+        args.out.display(),
+        args.policy.display()
+    );
+    Ok(())
 }
 
 fn hours(h: Option<f64>) -> String {
@@ -150,6 +223,11 @@ fn simulate_command(args: SimulateArgs) -> Result<()> {
             .map(|c| format!(" (cap {c})"))
             .unwrap_or_default()
     );
+    if !report.described {
+        println!(
+            "  the policy does not describe itself: offers were not checked against its windows, blackouts or cap"
+        );
+    }
     let deferrals: Vec<String> = report
         .deferrals
         .iter()

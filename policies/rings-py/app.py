@@ -26,6 +26,10 @@ from wit_world import exports
 from wit_world.exports.rollout import (
     Campaign,
     Decision,
+    Description,
+    FailureGate,
+    RateTest_Observed,
+    Window,
     Decision_Defer,
     Decision_Halt,
     Decision_Offer,
@@ -109,6 +113,37 @@ class Rollout(exports.Rollout):
         except ConfigError as e:
             raise Err(str(e))
 
+    def describe(self, config: str) -> Description:
+        """What `review` and `decide` enforce, for the dashboard's failure bound
+        and the simulator's window checks: the plain failure rate of the ring
+        (rejections counted), and the hours outside meetings as windows."""
+        try:
+            config = parse(config)
+        except ConfigError as e:
+            raise Err(str(e))
+        windows = []
+        hours = config["meeting_hours"]
+        if hours is not None:
+            weekdays = [0, 1, 2, 3, 4]
+            if hours["start"] > 0:
+                windows.append(Window(days=weekdays, start_minute=0, end_minute=hours["start"] * 60))
+            if hours["end"] < 24:
+                windows.append(Window(days=weekdays, start_minute=hours["end"] * 60, end_minute=1440))
+            # A window whose end is its start lasts the whole day.
+            windows.append(Window(days=[5, 6], start_minute=0, end_minute=0))
+        return Description(
+            failures=FailureGate(
+                max_rate=float(config["max_failure_rate"]),
+                min_sample=max(1, int(config["min_finished"])),
+                test=RateTest_Observed(),
+                counts_rejected=True,
+                counts_rolled_back=False,
+            ),
+            windows=windows,
+            blackouts=[],
+            max_in_flight=None,
+        )
+
     def decide(self, device: Device, campaign: Campaign, stats: Stats, now: int) -> Decision:
         try:
             config = parse(campaign.config)
@@ -139,9 +174,9 @@ class Rollout(exports.Rollout):
             return Verdict_Halt(str(e))
         if stats.total.rejected > 0:
             return Verdict_Halt(f"{stats.total.rejected} room(s) rejected the release: it failed verification")
-        stage = stats.stage
-        failed = stage.failed + stage.rejected
-        finished = stage.succeeded + failed
+        ring = stats.step
+        failed = ring.failed + ring.rejected
+        finished = ring.succeeded + failed
         if finished >= max(1, config["min_finished"]) and failed / finished > config["max_failure_rate"]:
             return Verdict_Halt(
                 f"{failed} of {finished} rooms in ring {config['rings'][min(campaign.stage, len(config['rings']) - 1)]} failed"

@@ -17,7 +17,7 @@ ensure_wasm_target() {
 }
 
 # Every crate that is built as a wasm32-wasip2 component.
-WASM_PACKAGES=(sluice-checkin sluice-status sluice-manifest sluice-chunks sluice-ddi sluice-admin sluice-dashboard-component sluice-policy-staged sluice-policy-standard sluice-policy-hold sluice-test-trap sluice-test-hello sluice-policy-offer-now)
+WASM_PACKAGES=(sluice-checkin sluice-status sluice-manifest sluice-chunks sluice-ddi sluice-admin sluice-dashboard-component sluice-policy-staged sluice-policy-standard sluice-policy-hold sluice-test-trap sluice-test-hello sluice-policy-offer-now sluice-policy-upgrade)
 
 build_components() {
     cargo build --locked --release --target wasm32-wasip2 "${WASM_PACKAGES[@]/#/-p}"

@@ -19,14 +19,18 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// A host running `spin.toml` with the reckless `offer_now` vendor policy
-/// swapped in (one line), devices polling every second, release 1.2.0
+/// A host running `spin.toml` with the reckless `offer_now` vendor policy (a
+/// 0.1.0 policy, through `sluice policy upgrade`) swapped in (one line), devices polling every second, release 1.2.0
 /// published, and a campaign for it.
 fn reckless_rollout() -> (tempfile::TempDir, std::path::PathBuf, Host, String) {
     let (guard, dir) = crate::cli::scratch();
     crate::up::release(&dir);
     let host = Host::start(crate::host::HostConfig {
-        manifest: crate::up::app_with_policy(&dir, "offer_now"),
+        manifest: crate::up::app_with_policy_at(
+            &dir,
+            "offer_now",
+            &crate::policy::upgraded(&dir, "offer_now"),
+        ),
         state_dir: dir.join("state"),
         args: vec![
             "--no-build".into(),
@@ -38,6 +42,16 @@ fn reckless_rollout() -> (tempfile::TempDir, std::path::PathBuf, Host, String) {
     });
     crate::up::publish(&dir, &host);
     let id = crate::up::create_campaign(&dir, &host, "{}");
+    // A 0.1.0 policy states no rules: its campaign is said to be undescribed,
+    // never judged by the standard policy's threshold.
+    let progress = crate::up::admin(&host, "GET", &format!("/v1/admin/campaigns/{id}"), None);
+    let verdict = progress.json()["failure_bounds"][0]["verdict"].clone();
+    assert!(
+        verdict
+            .as_str()
+            .is_some_and(|v| v.contains("does not describe itself")),
+        "{verdict}"
+    );
     (guard, dir, host, id)
 }
 

@@ -54,7 +54,7 @@ fn components_import_only_what_released_spin_provides() {
         let bytes = wasm(name);
         sizes.push(format!("{name} {} KiB", bytes.len() / 1024));
         for import in imports(bytes) {
-            let policy = import.starts_with("sluice:policy/") && import.ends_with("@0.1.0");
+            let policy = import.starts_with("sluice:policy/") && import.ends_with("@0.2.0");
             assert!(
                 provided_by_spin3(&import) || (policy && *consults_policy),
                 "{name} imports {import}, which released Spin 3.x does not provide"
@@ -70,7 +70,7 @@ fn composition_satisfies_the_policy_import() {
     let composed = sluice_host::compose::compose(
         &wasm("sluice_checkin"),
         vec![sluice_host::compose::Dependency {
-            name: "sluice:policy/rollout@0.1.0".into(),
+            name: "sluice:policy/rollout@0.2.0".into(),
             bytes: wasm("sluice_policy_standard"),
             export: None,
         }],
@@ -90,7 +90,7 @@ fn a_dependency_that_wants_a_capability_is_refused() {
     let error = sluice_host::compose::compose(
         &wasm("sluice_checkin"),
         vec![sluice_host::compose::Dependency {
-            name: "sluice:policy/rollout@0.1.0".into(),
+            name: "sluice:policy/rollout@0.2.0".into(),
             bytes: wasm("sluice_admin"),
             export: None,
         }],

@@ -13,6 +13,23 @@ fn component(name: &str) -> std::path::PathBuf {
     ))
 }
 
+/// The 0.1.0 policy component `name` after `sluice policy upgrade`, in `dir`.
+pub fn upgraded(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let out = dir.join(format!("sluice_policy_{name}_upgraded.wasm"));
+    sluice(
+        dir,
+        &[
+            "policy",
+            "upgrade",
+            component(name).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .success();
+    out
+}
+
 const PRODUCTION: &str = include_str!("../../policies/standard/examples/production.json");
 
 #[test]
@@ -125,7 +142,7 @@ fn room(id: &str, tags: &[&str], utc_offset_minutes: i16) -> sluice_policy::Devi
 
 #[test]
 fn the_python_vendor_policy_follows_its_rules() {
-    use sluice_policy::{Campaign, Decision, OutcomeCounts, Policy, Stats, Verdict};
+    use sluice_policy::{Campaign, Decision, OutcomeCounts, Policy, RateTest, Stats, Verdict};
     let policy = sluice_host_policy::WasmPolicy::load(&component("rings_py")).unwrap();
     assert!(policy.validate("{}").is_ok());
     let refused = policy.validate(r#"{"rings":[]}"#).unwrap_err();
@@ -175,7 +192,7 @@ fn the_python_vendor_policy_follows_its_rules() {
     }
 
     let ring = |succeeded, failed| Stats {
-        stage: OutcomeCounts {
+        step: OutcomeCounts {
             offered: succeeded + failed,
             succeeded,
             failed,
@@ -194,6 +211,33 @@ fn the_python_vendor_policy_follows_its_rules() {
     assert!(
         matches!(policy.review(&campaign(0), &ring(1, 1), night), Verdict::Halt(r) if r.contains("ring lab"))
     );
+
+    // It describes what it enforces, so the simulator checks its offers
+    // against its own windows (the hours outside meetings), not another
+    // policy's keys.
+    let described = policy
+        .describe(r#"{"max_failure_rate":0.2,"min_finished":3}"#)
+        .unwrap()
+        .expect("the Python policy describes itself");
+    let gate = described.failures.expect("it halts on a failure rate");
+    assert_eq!(
+        (gate.max_rate, gate.min_sample, gate.test),
+        (0.2, 3, RateTest::Observed)
+    );
+    assert_eq!(described.windows.len(), 3, "{:?}", described.windows);
+    assert!(policy.describe(r#"{"rings":[]}"#).is_err());
+    let report = simulate(
+        &policy,
+        &Scenario {
+            devices: 500,
+            config: r#"{"rings":["fleet"],"min_finished":2}"#.into(),
+            days: 3.0,
+            ..Scenario::default()
+        },
+    );
+    assert!(report.described);
+    assert!(report.updated > 0, "{report:?}");
+    assert_eq!(report.out_of_window_offers, 0);
 }
 
 #[test]
@@ -244,6 +288,13 @@ fn a_vendor_policy_in_python_is_swapped_in_by_one_line_of_spin_toml() {
     };
     assert_eq!(checkin(&host.url, &device(0), "1.0.0")["action"], "update");
     assert_eq!(checkin(&host.url, &device(1), "1.0.0")["action"], "none");
+    // The campaign page judges the failure rate by the threshold the Python
+    // policy states (its default, 10%), through the composed component.
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let progress = admin(&host, "GET", &format!("/v1/admin/campaigns/{id}"), None).json();
+    let bound = &progress["failure_bounds"][0];
+    assert_eq!(bound["threshold"], 0.1, "{progress}");
+    assert_eq!(bound["min_sample"], 5, "{progress}");
     host.stop();
 }
 
@@ -311,4 +362,64 @@ fn the_server_previews_a_campaign_with_the_policy_it_runs() {
     );
     assert_eq!(anonymous.status, 401);
     host.stop();
+}
+
+/// A policy built against `sluice:policy` 0.1.0 (the `offer_now` fixture,
+/// with its own 0.1.0 bindings) is refused as it is, with the way out named,
+/// and works once `sluice policy upgrade` has wrapped it: every call passes
+/// through, and it is undescribed, so nothing is judged by another policy's
+/// rules.
+#[test]
+fn a_policy_from_before_0_2_keeps_working_once_upgraded() {
+    use sluice_host_policy::WasmPolicy;
+    use sluice_policy::{Campaign, Decision, Device, Policy, Stats};
+
+    let (_guard, dir) = scratch();
+    let old = component("offer_now");
+    let refused = WasmPolicy::load(&old)
+        .err()
+        .expect("0.1.0 does not load as 0.2.0");
+    assert!(
+        refused.to_string().contains("sluice policy upgrade"),
+        "{refused}"
+    );
+
+    let upgraded = upgraded(&dir, "offer_now");
+    let policy = WasmPolicy::load(&upgraded).unwrap();
+    assert_eq!(policy.validate("{}"), Ok(()));
+    assert_eq!(policy.describe("{}"), Ok(None));
+    assert_eq!(
+        policy.decide(
+            &Device::default(),
+            &Campaign::default(),
+            &Stats::default(),
+            0
+        ),
+        Decision::Offer
+    );
+    let report = simulate(
+        &policy,
+        &Scenario {
+            devices: 200,
+            days: 1.0,
+            ..Scenario::default()
+        },
+    );
+    assert!(!report.described);
+    assert_eq!(report.updated, 200, "{report:?}");
+
+    // Upgrading what is not a 0.1.0 policy is refused and writes nothing.
+    let again = dir.join("twice.wasm");
+    sluice(
+        &dir,
+        &[
+            "policy",
+            "upgrade",
+            component("standard").to_str().unwrap(),
+            "--out",
+            again.to_str().unwrap(),
+        ],
+    )
+    .failure(&["not a sluice:policy 0.1.0 policy component"]);
+    assert!(!again.exists());
 }

@@ -359,14 +359,25 @@ fn a_trapping_component_answers_500_and_the_host_keeps_serving() {
 /// `sluice_policy_{policy}.wasm` as its policy: one line differs from the
 /// shipped file (checked). Returns its path.
 pub fn app_with_policy(dir: &Path, policy: &str) -> PathBuf {
+    let component = root().join(format!(
+        "target/wasm32-wasip2/release/sluice_policy_{policy}.wasm"
+    ));
+    app_with_policy_at(dir, policy, &component)
+}
+
+/// [`app_with_policy`] with the policy component at `component`, named
+/// `name` in the manifest's file name.
+pub fn app_with_policy_at(dir: &Path, name: &str, component: &Path) -> PathBuf {
+    let policy = name;
     let original = std::fs::read_to_string(root().join("spin.toml")).unwrap();
     let absolute = original.replace(
         "source = \"target/",
         &format!("source = \"{}/target/", root().display()),
     );
+    let standard = root().join("target/wasm32-wasip2/release/sluice_policy_standard.wasm");
     let swapped = absolute.replace(
-        "sluice_policy_standard.wasm",
-        &format!("sluice_policy_{policy}.wasm"),
+        &standard.display().to_string(),
+        &component.display().to_string(),
     );
     let changed: Vec<(&str, &str)> = absolute
         .lines()

@@ -148,8 +148,12 @@ try {
     `the page says it can reach ${await tileValue(page, "reach")}, the API ${progress.campaign.reach.devices}`);
   check(/devices (to go|it could reach)/.test(await page.locator("#eta-basis").innerText()), "no word on when it finishes");
   check((await page.locator(".panel h2", { hasText: "Rollout curve" }).innerText()).includes("since the campaign began"), "the curve is not the campaign's");
-  // The failure rate against the configured threshold (max_rate 0.99), and where devices are.
-  const verdict = await page.locator('[data-scope="the campaign"] .verdict').innerText();
+  // The failure rate against the threshold the policy states (max_rate 0.99),
+  // once its minimum sample (20, the standard policy's default) has finished,
+  // and where devices are.
+  const verdictText = () => page.locator('[data-scope="the campaign"] .verdict').innerText();
+  await waitFor("the policy's minimum sample to finish", async () => !(await verdictText()).startsWith("too few finished"));
+  const verdict = await verdictText();
   check(verdict.startsWith("within the threshold with 95% confidence"), `the campaign's failure rate is judged ${JSON.stringify(verdict)}`);
   check(await page.locator("#phases [data-phase=downloading]").count() === 1, "no phase counts");
 

@@ -557,7 +557,7 @@ function drawCampaign(p, history, act) {
   if ((p.failure_bounds || []).length) {
     parts.push(el("div", { class: "panel", id: "failure-bounds" }, el("h2", {}, "Failure rate against the threshold"),
       p.failure_bounds.map(boundRow),
-      el("p", { class: "hint" }, "The interval is where the true failure rate lies with the stated confidence (Wilson), from failed and rejected devices; the policy halts once it lies wholly above the threshold, and may expand early once it lies wholly below.")));
+      el("p", { class: "hint" }, "The interval is where the true failure rate lies with the stated confidence (Wilson), counting the outcomes the policy counts as failed; the threshold, the minimum sample and how the rate is judged are the policy's own, as it describes them.")));
   }
 
   parts.push(el("div", { class: "grid" },

@@ -20,7 +20,11 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use sluice_policy::{Campaign, Decision, Device, OutcomeCounts, Policy, Stats, Verdict};
+use sluice_policy::schedule::{Blackout, Window};
+use sluice_policy::{
+    Campaign, Decision, Description, Device, FailureGate, OutcomeCounts, Policy, RateTest, Stats,
+    Verdict,
+};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -28,11 +32,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit",
-        world: "sluice:policy/policy",
+        world: "sluice:policy/policy@0.2.0",
     });
 }
 
-use bindings::exports::sluice::policy::rollout as wit;
+use bindings::exports::sluice::policy0_2_0::rollout as wit;
 
 /// Fuel for one call: far more than any sane policy needs, far less than forever.
 pub const FUEL_PER_CALL: u64 = 2_000_000_000;
@@ -113,8 +117,18 @@ impl WasmPolicy {
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let (store, policy) =
-            instantiate(&engine, &component, &linker).map_err(|e| invalid(format!("{e:#}")))?;
+        let (store, policy) = instantiate(&engine, &component, &linker).map_err(|e| {
+            let before_0_2 = component
+                .component_type()
+                .exports(&engine)
+                .any(|(name, _)| name == "sluice:policy/rollout@0.1.0");
+            invalid(if before_0_2 {
+                "it is a sluice:policy 0.1.0 policy: make it a 0.2.0 one with `sluice policy upgrade`"
+                    .to_owned()
+            } else {
+                format!("{e:#}")
+            })
+        })?;
         Ok(WasmPolicy {
             loaded: Mutex::new(Loaded {
                 store,
@@ -139,7 +153,7 @@ impl WasmPolicy {
         store
             .set_fuel(FUEL_PER_CALL)
             .map_err(|e| format!("{e:#}"))?;
-        let result = f(policy.sluice_policy_rollout(), store);
+        let result = f(policy.sluice_policy0_2_0_rollout(), store);
         if result.is_err() {
             // After a trap wasmtime will not enter the instance again: the next
             // call gets a fresh one, as the next request would.
@@ -156,6 +170,12 @@ impl WasmPolicy {
 impl Policy for WasmPolicy {
     fn validate(&self, config: &str) -> Result<(), String> {
         self.call(|p, s| p.call_validate(s, config))?
+    }
+
+    fn describe(&self, config: &str) -> Result<Option<Description>, String> {
+        Ok(self
+            .call(|p, s| p.call_describe(s, config))??
+            .map(description_from_wit))
     }
 
     fn decide(&self, device: &Device, campaign: &Campaign, stats: &Stats, now: u64) -> Decision {
@@ -232,7 +252,7 @@ fn stats_to_wit(s: &Stats) -> wit::Stats {
     let h = &s.health;
     wit::Stats {
         total: counts_to_wit(&s.total),
-        stage: counts_to_wit(&s.stage),
+        step: counts_to_wit(&s.step),
         in_flight: s.in_flight,
         health: wit::HealthStats {
             devices: h.devices,
@@ -243,5 +263,39 @@ fn stats_to_wit(s: &Stats) -> wit::Stats {
             metric_before: h.metric_before,
             metric_after: h.metric_after,
         },
+    }
+}
+
+fn description_from_wit(d: wit::Description) -> Description {
+    Description {
+        failures: d.failures.map(|f| FailureGate {
+            max_rate: f.max_rate,
+            min_sample: f.min_sample,
+            test: match f.test {
+                wit::RateTest::Observed => RateTest::Observed,
+                wit::RateTest::Wilson(confidence) => RateTest::Wilson(confidence),
+            },
+            counts_rejected: f.counts_rejected,
+            counts_rolled_back: f.counts_rolled_back,
+        }),
+        windows: d
+            .windows
+            .into_iter()
+            .map(|w| Window {
+                days: w.days.into_iter().map(u32::from).collect(),
+                start: u32::from(w.start_minute),
+                end: u32::from(w.end_minute),
+            })
+            .collect(),
+        blackouts: d
+            .blackouts
+            .into_iter()
+            .map(|b| Blackout {
+                start: i64::try_from(b.start).unwrap_or(i64::MAX),
+                end: i64::try_from(b.end).unwrap_or(i64::MAX),
+                reason: b.reason,
+            })
+            .collect(),
+        max_in_flight: d.max_in_flight,
     }
 }

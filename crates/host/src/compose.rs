@@ -24,7 +24,7 @@ const CAPABILITIES: &[&str] = &[
 
 /// One dependency to plug in.
 pub struct Dependency {
-    /// The key in `[component.X.dependencies]`, e.g. `sluice:policy/rollout@0.1.0`
+    /// The key in `[component.X.dependencies]`, e.g. `sluice:policy/rollout@0.2.0`
     /// or a whole package `sluice:policy`.
     pub name: String,
     pub bytes: Vec<u8>,
@@ -136,12 +136,12 @@ mod tests {
 
     #[test]
     fn dependency_keys() {
-        let import = "sluice:policy/rollout@0.1.0";
-        assert!(key_matches("sluice:policy/rollout@0.1.0", import));
+        let import = "sluice:policy/rollout@0.2.0";
+        assert!(key_matches("sluice:policy/rollout@0.2.0", import));
         assert!(key_matches("sluice:policy/rollout", import));
         assert!(key_matches("sluice:policy", import));
-        assert!(key_matches("sluice:policy@0.1.0", import));
-        assert!(!key_matches("sluice:policy/rollout@0.2.0", import));
+        assert!(key_matches("sluice:policy@0.2.0", import));
+        assert!(!key_matches("sluice:policy/rollout@0.1.0", import));
         assert!(!key_matches("sluice:policy/other", import));
         assert!(!key_matches("sluice:other/rollout", import));
     }

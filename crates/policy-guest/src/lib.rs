@@ -10,7 +10,8 @@
 //! here; a policy's logic stays plain Rust, tested natively.
 
 use sluice_policy::{
-    Campaign, Decision, Device, HealthStats, OutcomeCounts, Policy, Stats, Verdict,
+    Campaign, Decision, Description, Device, HealthStats, OutcomeCounts, Policy, RateTest, Stats,
+    Verdict,
 };
 
 /// The bindings of world `sluice:policy/policy`.
@@ -18,14 +19,14 @@ use sluice_policy::{
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "sluice:policy/policy",
+        world: "sluice:policy/policy@0.2.0",
         pub_export_macro: true,
         export_macro_name: "export_rollout",
         default_bindings_module: "sluice_policy_guest::bindings",
     });
 }
 
-use bindings::exports::sluice::policy::rollout as wit;
+use bindings::exports::sluice::policy0_2_0::rollout as wit;
 
 /// Implements the exported interface with `$policy` (an expression whose type
 /// implements [`Policy`]) and exports it.
@@ -34,25 +35,34 @@ macro_rules! export_policy {
     ($policy:expr) => {
         struct SluicePolicyExport;
 
-        impl $crate::bindings::exports::sluice::policy::rollout::Guest for SluicePolicyExport {
+        impl $crate::bindings::exports::sluice::policy0_2_0::rollout::Guest for SluicePolicyExport {
             fn validate(config: String) -> Result<(), String> {
                 $crate::validate(&$policy, config)
             }
 
+            fn describe(
+                config: String,
+            ) -> Result<
+                Option<$crate::bindings::exports::sluice::policy0_2_0::rollout::Description>,
+                String,
+            > {
+                $crate::describe(&$policy, config)
+            }
+
             fn decide(
-                device: $crate::bindings::exports::sluice::policy::rollout::Device,
-                campaign: $crate::bindings::exports::sluice::policy::rollout::Campaign,
-                stats: $crate::bindings::exports::sluice::policy::rollout::Stats,
+                device: $crate::bindings::exports::sluice::policy0_2_0::rollout::Device,
+                campaign: $crate::bindings::exports::sluice::policy0_2_0::rollout::Campaign,
+                stats: $crate::bindings::exports::sluice::policy0_2_0::rollout::Stats,
                 now: u64,
-            ) -> $crate::bindings::exports::sluice::policy::rollout::Decision {
+            ) -> $crate::bindings::exports::sluice::policy0_2_0::rollout::Decision {
                 $crate::decide(&$policy, device, campaign, stats, now)
             }
 
             fn review(
-                campaign: $crate::bindings::exports::sluice::policy::rollout::Campaign,
-                stats: $crate::bindings::exports::sluice::policy::rollout::Stats,
+                campaign: $crate::bindings::exports::sluice::policy0_2_0::rollout::Campaign,
+                stats: $crate::bindings::exports::sluice::policy0_2_0::rollout::Stats,
                 now: u64,
-            ) -> $crate::bindings::exports::sluice::policy::rollout::Verdict {
+            ) -> $crate::bindings::exports::sluice::policy0_2_0::rollout::Verdict {
                 $crate::review(&$policy, campaign, stats, now)
             }
         }
@@ -64,6 +74,11 @@ macro_rules! export_policy {
 #[doc(hidden)]
 pub fn validate(policy: &impl Policy, config: String) -> Result<(), String> {
     policy.validate(&config)
+}
+
+#[doc(hidden)]
+pub fn describe(policy: &impl Policy, config: String) -> Result<Option<wit::Description>, String> {
+    Ok(policy.describe(&config)?.map(description_to_wit))
 }
 
 #[doc(hidden)]
@@ -144,7 +159,7 @@ fn counts_from_wit(c: wit::OutcomeCounts) -> OutcomeCounts {
 fn stats_from_wit(s: wit::Stats) -> Stats {
     Stats {
         total: counts_from_wit(s.total),
-        stage: counts_from_wit(s.stage),
+        step: counts_from_wit(s.step),
         in_flight: s.in_flight,
         health: HealthStats {
             devices: s.health.devices,
@@ -155,5 +170,45 @@ fn stats_from_wit(s: wit::Stats) -> Stats {
             metric_before: s.health.metric_before,
             metric_after: s.health.metric_after,
         },
+    }
+}
+
+fn description_to_wit(d: Description) -> wit::Description {
+    wit::Description {
+        failures: d.failures.map(|f| wit::FailureGate {
+            max_rate: f.max_rate,
+            min_sample: f.min_sample,
+            test: match f.test {
+                RateTest::Observed => wit::RateTest::Observed,
+                RateTest::Wilson(confidence) => wit::RateTest::Wilson(confidence),
+            },
+            counts_rejected: f.counts_rejected,
+            counts_rolled_back: f.counts_rolled_back,
+        }),
+        // A checked configuration's days are below 7 and its minutes below
+        // 1440, so these conversions only saturate on a policy's own bug.
+        windows: d
+            .windows
+            .into_iter()
+            .map(|w| wit::Window {
+                days: w
+                    .days
+                    .into_iter()
+                    .map(|d| u8::try_from(d).unwrap_or(u8::MAX))
+                    .collect(),
+                start_minute: u16::try_from(w.start).unwrap_or(u16::MAX),
+                end_minute: u16::try_from(w.end).unwrap_or(u16::MAX),
+            })
+            .collect(),
+        blackouts: d
+            .blackouts
+            .into_iter()
+            .map(|b| wit::Blackout {
+                start: u64::try_from(b.start).unwrap_or(0),
+                end: u64::try_from(b.end).unwrap_or(0),
+                reason: b.reason,
+            })
+            .collect(),
+        max_in_flight: d.max_in_flight,
     }
 }

@@ -32,9 +32,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use serde::Serialize;
-use sluice_policy::{Campaign, Decision, Device, OutcomeCounts, Policy, Stats, Verdict};
-use sluice_policy_standard::config::Config as StandardConfig;
-use sluice_policy_standard::schedule::{Blackout, Schedule, Window};
+use sluice_policy::schedule::{Blackout, Schedule, Window};
+use sluice_policy::{
+    Campaign, Decision, Description, Device, OutcomeCounts, Policy, Stats, Verdict,
+};
 use sluice_service::checkin::{REVIEW_INTERVAL_SECONDS, jitter};
 
 pub use crate::fleet::SimDevice;
@@ -68,11 +69,11 @@ pub struct Scenario {
     pub battery_share: f64,
     /// Probability that a battery device is charging at a check-in.
     pub charging_share: f64,
-    /// Windows and blackouts to check offers against (by default those of a
-    /// `standard` configuration, if `config` is one).
+    /// Windows and blackouts to check offers against (by default those the
+    /// policy states for `config` through `describe`).
     pub rules: Rules,
-    /// The cap to check peak concurrency against (by default `max_in_flight` of
-    /// a `standard` configuration).
+    /// The cap to check peak concurrency against (by default the one the
+    /// policy states).
     pub concurrency_cap: Option<u64>,
     /// Varies device circumstances and failures between runs.
     pub seed: u64,
@@ -109,15 +110,11 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The windows and blackouts of a `standard` policy configuration; none if
-    /// `config` is not one.
-    pub fn of_standard_config(config: &str) -> Rules {
-        match StandardConfig::parse(config) {
-            Ok(c) => Rules {
-                windows: c.schedule.windows,
-                blackouts: c.schedule.blackouts,
-            },
-            Err(_) => Rules::default(),
+    /// The windows and blackouts `described` states.
+    pub fn of(described: &Description) -> Rules {
+        Rules {
+            windows: described.windows.clone(),
+            blackouts: described.blackouts.clone(),
         }
     }
 
@@ -156,6 +153,10 @@ pub struct Point {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Report {
     pub fleet: usize,
+    /// Whether the policy described its rules (`describe`) for the
+    /// configuration; if not, offers are checked only against the scenario's
+    /// own `rules` and `concurrency_cap`.
+    pub described: bool,
     pub halted: bool,
     pub rolled_back: bool,
     /// Why it halted or rolled back.
@@ -231,7 +232,7 @@ impl Sim<'_> {
     fn stats(&self) -> Stats {
         Stats {
             total: self.total,
-            stage: self
+            step: self
                 .stages
                 .get(self.campaign.stage as usize)
                 .copied()
@@ -358,13 +359,14 @@ impl Sim<'_> {
 /// Runs `policy` through `scenario`.
 pub fn simulate(policy: &dyn Policy, scenario: &Scenario) -> Report {
     let mut scenario = scenario.clone();
-    if scenario.rules.windows.is_empty() && scenario.rules.blackouts.is_empty() {
-        scenario.rules = Rules::of_standard_config(&scenario.config);
-    }
-    if scenario.concurrency_cap.is_none() {
-        scenario.concurrency_cap = StandardConfig::parse(&scenario.config)
-            .ok()
-            .and_then(|c| c.max_in_flight);
+    let described = policy.describe(&scenario.config).ok().flatten();
+    if let Some(described) = &described {
+        if scenario.rules.windows.is_empty() && scenario.rules.blackouts.is_empty() {
+            scenario.rules = Rules::of(described);
+        }
+        if scenario.concurrency_cap.is_none() {
+            scenario.concurrency_cap = described.max_in_flight;
+        }
     }
     let scenario = &scenario;
     let devices: Vec<SimDevice> = (0..scenario.devices)
@@ -394,6 +396,7 @@ pub fn simulate(policy: &dyn Policy, scenario: &Scenario) -> Report {
         last_checkin_review: 0,
         report: Report {
             fleet: scenario.devices,
+            described: described.is_some(),
             halted: false,
             rolled_back: false,
             reason: None,

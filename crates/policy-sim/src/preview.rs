@@ -25,7 +25,7 @@ use sluice_policy::Policy;
 use sluice_service::Service;
 use sluice_service::http::{ApiError, Request, Response, parse_json, respond};
 
-use crate::{Point, Rules, Scenario, simulate};
+use crate::{Point, Scenario, simulate};
 
 /// Most devices a preview simulates.
 pub const MAX_DEVICES: usize = 10_000;
@@ -138,7 +138,6 @@ pub fn preview(
     let scenario = Scenario {
         devices,
         fail_rate: 0.0,
-        rules: Rules::of_standard_config(&config),
         config,
         critical: request.critical,
         start,

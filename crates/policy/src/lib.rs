@@ -21,6 +21,10 @@
 
 pub mod calendar;
 pub mod confidence;
+mod description;
+pub mod schedule;
+
+pub use description::{Description, FailureGate, RateTest};
 
 use serde::{Deserialize, Serialize};
 
@@ -97,7 +101,9 @@ pub struct HealthStats {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     pub total: OutcomeCounts,
-    pub stage: OutcomeCounts,
+    /// Devices offered the release in the current step: the pilot ring while
+    /// one is open, else the policy's current stage.
+    pub step: OutcomeCounts,
     pub in_flight: u64,
     #[serde(default)]
     pub health: HealthStats,
@@ -164,4 +170,9 @@ pub trait Policy {
     fn decide(&self, device: &Device, campaign: &Campaign, stats: &Stats, now: u64) -> Decision;
     /// Whether the campaign should advance, halt, roll back or carry on.
     fn review(&self, campaign: &Campaign, stats: &Stats, now: u64) -> Verdict;
+    /// What the policy enforces under `config` (see [`Description`]); `None`
+    /// unless the policy says, which is the default.
+    fn describe(&self, config: &str) -> Result<Option<Description>, String> {
+        self.validate(config).map(|()| None)
+    }
 }

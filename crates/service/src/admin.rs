@@ -778,7 +778,7 @@ pub struct Progress {
     #[serde(default)]
     pub phases: BTreeMap<String, i64>,
     /// The failure rate of the current step and of the whole campaign, with
-    /// its confidence interval against the configured threshold.
+    /// its confidence interval against the threshold the policy states.
     #[serde(default)]
     pub failure_bounds: Vec<crate::failure_bounds::FailureBound>,
     /// The campaign's totals over its life, ending now.
@@ -827,9 +827,12 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
     let phases = counters::read_phases(svc.store, id)?;
     let curve = crate::curve::read(svc, id, &stats.total, now)?;
     let estimate = crate::curve::estimate(&campaign, &curve);
+    // A configuration the policy refuses now (it accepted it at creation) is
+    // shown as undescribed rather than failing the whole page.
+    let described = svc.policy.describe(&campaign.policy).ok().flatten();
     let failure_bounds = vec![
-        crate::failure_bounds::bound("this step", &stats.stage, &campaign.policy),
-        crate::failure_bounds::bound("the campaign", &stats.total, &campaign.policy),
+        crate::failure_bounds::bound("this step", &stats.step, described.as_ref()),
+        crate::failure_bounds::bound("the campaign", &stats.total, described.as_ref()),
     ];
     Ok(Progress {
         failure_bounds,

@@ -234,7 +234,7 @@ pub fn read_stats(
     let in_flight: i64 = values[h..].iter().copied().map(|v| v.max(0)).sum();
     Ok(Stats {
         total: counts(&values[..n]),
-        stage: counts(&values[n..2 * n]),
+        step: counts(&values[n..2 * n]),
         in_flight: in_flight as u64,
         health: health(&values[2 * n..h]),
     })
@@ -348,10 +348,10 @@ mod tests {
         let stats = read_stats(&store, "c1", 0, now).unwrap();
         assert_eq!(store.ops().reads, before + 1);
         assert_eq!(stats.total.offered, 2);
-        assert_eq!(stats.stage.succeeded, 1);
+        assert_eq!(stats.step.succeeded, 1);
         assert_eq!(stats.in_flight, 1);
         assert_eq!(
-            read_stats(&store, "c1", 1, now).unwrap().stage,
+            read_stats(&store, "c1", 1, now).unwrap().step,
             OutcomeCounts::default()
         );
     }

@@ -1,32 +1,33 @@
 //! A campaign's failure rate with its confidence interval, set against the
-//! threshold its policy configuration names: what an operator needs to see
-//! why a rollout halted, or may expand.
+//! threshold its policy states: what an operator needs to see why a rollout
+//! halted, or may expand.
 //!
-//! The interval is a fact about the counts (Wilson's, at the configuration's
+//! The interval is a fact about the counts (Wilson's, at the policy's
 //! confidence or 95%), the same arithmetic the standard policy halts and
-//! expands on ([`sluice_policy::confidence`]). The threshold is read from the
-//! configuration when it names one (`failures.max_rate`, as the standard
-//! policy's configurations do, or `max_failure_rate`, as the staged
-//! policy's), and judged as that policy judges it (see [`bound`]); a
-//! policy's own default is not visible to the service, and the answer says
-//! so.
+//! expands on ([`sluice_policy::confidence`]). The threshold, the minimum
+//! sample, which outcomes count as failed and how the rate is judged are what
+//! the policy says through `describe` ([`FailureGate`]); a policy that does
+//! not describe itself is said to be undescribed, never judged by another
+//! policy's rules.
 //!
 //! ```
-//! use sluice_policy::OutcomeCounts;
+//! use sluice_policy::{Description, FailureGate, OutcomeCounts, RateTest};
 //! use sluice_service::failure_bounds::bound;
 //!
 //! let counts = OutcomeCounts { offered: 100, succeeded: 80, failed: 20, ..Default::default() };
-//! let b = bound("this step", &counts, r#"{"failures": {"max_rate": 0.05}}"#);
+//! let gate = FailureGate { max_rate: 0.05, min_sample: 20, test: RateTest::Wilson(0.95),
+//!     counts_rejected: true, counts_rolled_back: false };
+//! let described = Description { failures: Some(gate), ..Description::default() };
+//! let b = bound("this step", &counts, Some(&described));
 //! assert!(b.lower > 0.05);
 //! assert!(b.verdict.starts_with("above the threshold with 95% confidence"));
 //! ```
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sluice_policy::OutcomeCounts;
 use sluice_policy::confidence::{wilson, z_for};
+use sluice_policy::{Description, FailureGate, OutcomeCounts, RateTest};
 
-/// The confidence used when the configuration names none.
+/// The confidence of the interval when the policy judges by none.
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
 
 /// The failure rate of some devices, its interval and the threshold.
@@ -40,43 +41,31 @@ pub struct FailureBound {
     pub lower: f64,
     pub upper: f64,
     pub confidence: f64,
-    /// The threshold the configuration names, if it names one.
+    /// The threshold the policy states, if it states one.
     pub threshold: Option<f64>,
-    /// The fewest finished devices the configuration lets a rate be judged on.
+    /// The fewest finished devices the policy judges a rate on.
     pub min_sample: Option<u64>,
     /// The interval against the threshold, in words.
     pub verdict: String,
 }
 
-fn named(config: &Value, paths: &[&[&str]]) -> Option<f64> {
-    paths.iter().find_map(|path| {
-        path.iter()
-            .try_fold(config, |v, key| v.get(key))
-            .and_then(Value::as_f64)
-    })
-}
-
-/// The bound for `counts` under the policy configuration `config` (JSON).
+/// The bound for `counts` under what the policy says it enforces
+/// (`described`; `None` when the policy does not describe itself).
 ///
-/// A configuration naming `failures.max_rate` is judged as the standard
-/// policy judges it: failed and rejected devices, the Wilson interval wholly
-/// above or below the threshold. One naming `max_failure_rate` is judged as
-/// the staged policy judges it: failed, rolled back and rejected devices, the
-/// plain rate against the threshold. Minimum samples count only when named.
-pub fn bound(scope: &str, counts: &OutcomeCounts, config: &str) -> FailureBound {
-    let config: Value = serde_json::from_str(config).unwrap_or(Value::Null);
-    let standard = named(&config, &[&["failures", "max_rate"]]);
-    let staged = named(&config, &[&["max_failure_rate"]]);
-    let threshold = standard.or(staged);
-    let min_sample = named(&config, &[&["failures", "min_sample"], &["min_sample"]])
-        .filter(|n| *n >= 0.0)
-        .map(|n| n as u64);
-    let confidence = named(&config, &[&["failures", "confidence"]])
-        .filter(|c| *c > 0.5 && *c < 1.0)
-        .unwrap_or(DEFAULT_CONFIDENCE);
-    let plain = standard.is_none() && staged.is_some();
-    let failed = counts.failed + counts.rejected + if plain { counts.rolled_back } else { 0 };
-    let finished = counts.succeeded + failed;
+/// With a gate, failed devices are counted as the gate counts them and the
+/// rate is judged as it judges it: the Wilson interval wholly above or below
+/// the threshold, or the plain rate against it. Without one, every
+/// unsuccessful outcome is counted and nothing is judged.
+pub fn bound(scope: &str, counts: &OutcomeCounts, described: Option<&Description>) -> FailureBound {
+    let gate: Option<&FailureGate> = described.and_then(|d| d.failures.as_ref());
+    let (failed, finished) = match gate {
+        Some(gate) => gate.failed_of_finished(counts),
+        None => (counts.unsuccessful(), counts.finished()),
+    };
+    let confidence = match gate.map(|g| g.test) {
+        Some(RateTest::Wilson(c)) if c > 0.5 && c < 1.0 => c,
+        _ => DEFAULT_CONFIDENCE,
+    };
     let (lower, upper) = if finished == 0 {
         (0.0, 1.0)
     } else {
@@ -88,24 +77,29 @@ pub fn bound(scope: &str, counts: &OutcomeCounts, config: &str) -> FailureBound 
         failed as f64 / finished as f64
     };
     let percent = confidence * 100.0;
-    let verdict = match (threshold, min_sample) {
-        _ if finished == 0 => "no device has finished".to_owned(),
-        (_, Some(min)) if finished < min => {
-            format!("too few finished to judge ({finished} of the {min} needed)")
+    let verdict = match gate {
+        None if described.is_none() => {
+            "the policy does not describe itself: no threshold to judge against".to_owned()
         }
-        (None, _) => {
-            "the configuration names no threshold (the policy's default applies)".to_owned()
-        }
-        (Some(t), _) if plain && rate > t => "above the threshold".to_owned(),
-        (Some(_), _) if plain => "within the threshold".to_owned(),
-        (Some(t), _) if lower > t => format!("above the threshold with {percent:.0}% confidence"),
-        (Some(t), _) if upper <= t => format!("within the threshold with {percent:.0}% confidence"),
-        (Some(_), _) => "not yet clear: the threshold lies inside the interval".to_owned(),
-    };
-    let verdict = if min_sample.is_none() && threshold.is_some() && finished > 0 {
-        format!("{verdict} (once the policy's minimum sample is met)")
-    } else {
-        verdict
+        None => "the policy halts on no failure rate".to_owned(),
+        Some(_) if finished == 0 => "no device has finished".to_owned(),
+        Some(g) if finished < g.min_sample => format!(
+            "too few finished to judge ({finished} of the {} needed)",
+            g.min_sample
+        ),
+        Some(g) => match g.test {
+            RateTest::Observed if rate > g.max_rate => "above the threshold".to_owned(),
+            RateTest::Observed => "within the threshold".to_owned(),
+            RateTest::Wilson(_) if lower > g.max_rate => {
+                format!("above the threshold with {percent:.0}% confidence")
+            }
+            RateTest::Wilson(_) if upper <= g.max_rate => {
+                format!("within the threshold with {percent:.0}% confidence")
+            }
+            RateTest::Wilson(_) => {
+                "not yet clear: the threshold lies inside the interval".to_owned()
+            }
+        },
     };
     FailureBound {
         scope: scope.to_owned(),
@@ -114,8 +108,8 @@ pub fn bound(scope: &str, counts: &OutcomeCounts, config: &str) -> FailureBound 
         lower,
         upper,
         confidence,
-        threshold,
-        min_sample,
+        threshold: gate.map(|g| g.max_rate),
+        min_sample: gate.map(|g| g.min_sample),
         verdict,
     }
 }
@@ -133,22 +127,52 @@ mod tests {
         }
     }
 
+    fn described(gate: FailureGate) -> Description {
+        Description {
+            failures: Some(gate),
+            ..Description::default()
+        }
+    }
+
+    /// As the standard policy describes `{"failures": {"max_rate": 0.05,
+    /// "min_sample": 20, "confidence": 0.9}}`.
+    fn interval_gate() -> Description {
+        described(FailureGate {
+            max_rate: 0.05,
+            min_sample: 20,
+            test: RateTest::Wilson(0.9),
+            counts_rejected: true,
+            counts_rolled_back: false,
+        })
+    }
+
+    /// As the staged policy describes `{"max_failure_rate": 0.05, "min_sample": 1}`.
+    fn plain_gate() -> Description {
+        described(FailureGate {
+            max_rate: 0.05,
+            min_sample: 1,
+            test: RateTest::Observed,
+            counts_rejected: true,
+            counts_rolled_back: true,
+        })
+    }
+
     #[test]
-    fn the_interval_is_judged_against_the_named_threshold() {
-        let standard = r#"{"failures": {"max_rate": 0.05, "min_sample": 20, "confidence": 0.9}}"#;
-        let b = bound("this step", &counts(10, 1), standard);
+    fn the_interval_is_judged_against_the_stated_threshold() {
+        let standard = interval_gate();
+        let b = bound("this step", &counts(10, 1), Some(&standard));
         assert_eq!(b.verdict, "too few finished to judge (11 of the 20 needed)");
-        let b = bound("this step", &counts(500, 2), standard);
+        let b = bound("this step", &counts(500, 2), Some(&standard));
         assert_eq!(b.verdict, "within the threshold with 90% confidence");
         assert!(b.upper <= 0.05 && b.confidence == 0.9);
-        let b = bound("this step", &counts(30, 3), standard);
+        let b = bound("this step", &counts(30, 3), Some(&standard));
         assert_eq!(
             b.verdict,
             "not yet clear: the threshold lies inside the interval"
         );
         // The staged policy halts on the plain rate, rolled back included.
-        let staged = r#"{"max_failure_rate": 0.05, "min_sample": 1}"#;
-        let b = bound("x", &counts(9, 1), staged);
+        let staged = plain_gate();
+        let b = bound("x", &counts(9, 1), Some(&staged));
         assert_eq!(
             (b.threshold, b.verdict.as_str()),
             (Some(0.05), "above the threshold")
@@ -157,21 +181,27 @@ mod tests {
             rolled_back: 1,
             ..counts(99, 0)
         };
-        assert_eq!(bound("x", &rolled_back, staged).failed, 1);
-        assert_eq!(bound("x", &rolled_back, standard).failed, 0);
-        assert!(
-            bound("x", &counts(1, 2), r#"{"failures": {"max_rate": 0.05}}"#)
-                .verdict
-                .ends_with("(once the policy's minimum sample is met)")
-        );
-        assert!(
-            bound("x", &counts(10, 10), "{}")
-                .verdict
-                .contains("names no threshold")
-        );
+        assert_eq!(bound("x", &rolled_back, Some(&staged)).failed, 1);
+        assert_eq!(bound("x", &rolled_back, Some(&standard)).failed, 0);
         assert_eq!(
-            bound("x", &counts(0, 0), "{}").verdict,
+            bound("x", &counts(0, 0), Some(&standard)).verdict,
             "no device has finished"
+        );
+    }
+
+    #[test]
+    fn an_undescribed_policy_is_said_to_be_and_never_judged() {
+        let b = bound("x", &counts(10, 10), None);
+        assert_eq!(
+            b.verdict,
+            "the policy does not describe itself: no threshold to judge against"
+        );
+        assert_eq!((b.threshold, b.min_sample), (None, None));
+        assert_eq!((b.failed, b.finished), (10, 20));
+        let no_gate = Description::default();
+        assert_eq!(
+            bound("x", &counts(10, 10), Some(&no_gate)).verdict,
+            "the policy halts on no failure rate"
         );
     }
 }

@@ -214,16 +214,11 @@ impl ApiError {
 
     /// The JSON response for this error.
     pub fn into_response(self) -> Response {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            error: &'a str,
-            message: &'a str,
-        }
         let response = Response::json(
             self.status,
-            &Body {
-                error: self.code,
-                message: &self.message,
+            &sluice_api::error::ErrorAnswer {
+                error: self.code.to_owned(),
+                message: self.message,
             },
         );
         if self.status == 401 {

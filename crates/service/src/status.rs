@@ -295,7 +295,19 @@ fn health(
     let campaign: CampaignRecord = records::decode_opt(&keys[2], values[2].as_ref())?
         .ok_or_else(|| ApiError::not_found(format!("no campaign {:?}", body.campaign)))?;
     let mut refused = None;
-    let (_, wrote) = records::update::<DeviceState, _>(svc.store, &keys[1], |current| {
+    // The health counters move with the state change that marks the report
+    // counted, as a tally: a request cut short between the two loses nothing.
+    let mut increments: Vec<Increment> = vec![(counters::health_key(&campaign.id, "devices"), 1)];
+    for (field, value) in counters::HEALTH_FIELDS.iter().zip(health_values(&report)) {
+        let value = value.min(HEALTH_WEIGHT_PER_DEVICE);
+        if value > 0 {
+            increments.push((
+                counters::health_key(&campaign.id, field),
+                i64::try_from(value).unwrap_or(i64::MAX),
+            ));
+        }
+    }
+    let (_, wrote) = tally::update(svc, device_id, now, |current| {
         let Some(mut state) = current.cloned() else {
             return Ok(None);
         };
@@ -317,7 +329,7 @@ fn health(
         };
         state.record(event);
         state.updated_at = now;
-        Ok(Some(state))
+        Ok(Some((state, increments.clone())))
     })?;
     if let Some(why) = refused {
         return Err(ApiError::conflict(format!(
@@ -335,17 +347,6 @@ fn health(
             action,
             ..StatusAnswer::go_on()
         });
-    }
-    svc.store
-        .increment(&counters::health_key(&campaign.id, "devices"), 1)?;
-    for (field, value) in counters::HEALTH_FIELDS.iter().zip(health_values(&report)) {
-        let value = value.min(HEALTH_WEIGHT_PER_DEVICE);
-        if value > 0 {
-            svc.store.increment(
-                &counters::health_key(&campaign.id, field),
-                i64::try_from(value).unwrap_or(i64::MAX),
-            )?;
-        }
     }
     review(svc, &campaign, now)?;
     Ok(StatusAnswer {

@@ -213,7 +213,7 @@ pub fn review(
                 opens: format!("stage {next}"),
                 next_stage: Some(next),
                 since: now,
-                figures: stats.stage,
+                figures: stats.step,
             };
             return close_gate(svc, campaign, gate, now);
         }
@@ -234,9 +234,9 @@ pub fn review(
     if campaign.state == CampaignState::Running
         && campaign.in_rings()
         && campaign.waiting.is_none()
-        && ring_done(&campaign, &stats.stage, now)
+        && ring_done(&campaign, &stats.step, now)
     {
-        return close_ring(svc, &campaign, stats.stage, now);
+        return close_ring(svc, &campaign, stats.step, now);
     }
     Ok(campaign)
 }
@@ -386,7 +386,7 @@ pub fn approve(
         by: by.to_owned(),
         at: now,
         note: request.note,
-        figures: stats.stage,
+        figures: stats.step,
         total: stats.total,
     };
     let detail = json!({"approval": approval});

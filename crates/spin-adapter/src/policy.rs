@@ -1,18 +1,22 @@
 //! The rollout policy as the component imports it: `sluice:policy/rollout`,
 //! satisfied by a policy component through `[component.X.dependencies]`.
 
-use sluice_policy::{Campaign, Decision, Device, OutcomeCounts, Policy, Stats, Verdict};
+use sluice_policy::schedule::{Blackout, Window};
+use sluice_policy::{
+    Campaign, Decision, Description, Device, FailureGate, OutcomeCounts, Policy, RateTest, Stats,
+    Verdict,
+};
 
 mod bindings {
     spin_sdk::wit_bindgen::generate!({
         path: "../../wit",
-        world: "sluice:policy/policy-client",
+        world: "sluice:policy/policy-client@0.2.0",
         runtime_path: "::spin_sdk::wit_bindgen::rt",
     });
 }
 
-use bindings::sluice::policy::rollout;
-use bindings::sluice::policy::rollout as types;
+use bindings::sluice::policy0_2_0::rollout;
+use bindings::sluice::policy0_2_0::rollout as types;
 
 /// The policy this component was composed with.
 pub struct ImportedPolicy;
@@ -20,6 +24,10 @@ pub struct ImportedPolicy;
 impl Policy for ImportedPolicy {
     fn validate(&self, config: &str) -> Result<(), String> {
         rollout::validate(config)
+    }
+
+    fn describe(&self, config: &str) -> Result<Option<Description>, String> {
+        Ok(rollout::describe(config)?.map(description_from_wit))
     }
 
     fn decide(&self, device: &Device, campaign: &Campaign, stats: &Stats, now: u64) -> Decision {
@@ -105,7 +113,7 @@ fn counts_to_wit(c: &OutcomeCounts) -> types::OutcomeCounts {
 fn stats_to_wit(s: &Stats) -> types::Stats {
     types::Stats {
         total: counts_to_wit(&s.total),
-        stage: counts_to_wit(&s.stage),
+        step: counts_to_wit(&s.step),
         in_flight: s.in_flight,
         health: types::HealthStats {
             devices: s.health.devices,
@@ -116,5 +124,39 @@ fn stats_to_wit(s: &Stats) -> types::Stats {
             metric_before: s.health.metric_before,
             metric_after: s.health.metric_after,
         },
+    }
+}
+
+fn description_from_wit(d: types::Description) -> Description {
+    Description {
+        failures: d.failures.map(|f| FailureGate {
+            max_rate: f.max_rate,
+            min_sample: f.min_sample,
+            test: match f.test {
+                types::RateTest::Observed => RateTest::Observed,
+                types::RateTest::Wilson(confidence) => RateTest::Wilson(confidence),
+            },
+            counts_rejected: f.counts_rejected,
+            counts_rolled_back: f.counts_rolled_back,
+        }),
+        windows: d
+            .windows
+            .into_iter()
+            .map(|w| Window {
+                days: w.days.into_iter().map(u32::from).collect(),
+                start: u32::from(w.start_minute),
+                end: u32::from(w.end_minute),
+            })
+            .collect(),
+        blackouts: d
+            .blackouts
+            .into_iter()
+            .map(|b| Blackout {
+                start: i64::try_from(b.start).unwrap_or(i64::MAX),
+                end: i64::try_from(b.end).unwrap_or(i64::MAX),
+                reason: b.reason,
+            })
+            .collect(),
+        max_in_flight: d.max_in_flight,
     }
 }

@@ -13,7 +13,7 @@
 #[cfg(target_arch = "wasm32")]
 mod component;
 
-use sluice_policy::{Campaign, Decision, Device, Policy, Stats, Verdict};
+use sluice_policy::{Campaign, Decision, Description, Device, Policy, Stats, Verdict};
 
 /// Seconds a held device waits before asking again.
 pub const HOLD_SECONDS: u32 = 3600;
@@ -36,5 +36,11 @@ impl Policy for Hold {
 
     fn review(&self, _: &Campaign, _: &Stats, _: u64) -> Verdict {
         Verdict::Proceed
+    }
+
+    /// Nothing to judge: it offers nothing, so it neither halts on a rate nor
+    /// keeps to windows.
+    fn describe(&self, _config: &str) -> Result<Option<Description>, String> {
+        Ok(Some(Description::default()))
     }
 }

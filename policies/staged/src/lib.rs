@@ -42,7 +42,9 @@
 mod component;
 
 use serde::Deserialize;
-use sluice_policy::{BUCKETS, Campaign, Decision, Device, Policy, Stats, Verdict};
+use sluice_policy::{
+    BUCKETS, Campaign, Decision, Description, Device, FailureGate, Policy, RateTest, Stats, Verdict,
+};
 
 /// Most stages a campaign may have.
 pub const MAX_STAGES: usize = 16;
@@ -167,7 +169,7 @@ impl Config {
                 stats.total.rejected
             ));
         }
-        let stage = &stats.stage;
+        let stage = &stats.step;
         let finished = stage.finished();
         if finished >= self.min_sample.max(1) {
             let rate = stage.unsuccessful() as f64 / finished as f64;
@@ -198,6 +200,22 @@ pub struct Staged;
 impl Policy for Staged {
     fn validate(&self, config: &str) -> Result<(), String> {
         Config::parse(config).map(|_| ())
+    }
+
+    /// The plain failure rate of the current stage, every unsuccessful outcome
+    /// counted (as [`Config`]'s halt reason counts it); no windows.
+    fn describe(&self, config: &str) -> Result<Option<Description>, String> {
+        let config = Config::parse(config)?;
+        Ok(Some(Description {
+            failures: Some(FailureGate {
+                max_rate: config.max_failure_rate,
+                min_sample: config.min_sample.max(1),
+                test: RateTest::Observed,
+                counts_rejected: true,
+                counts_rolled_back: true,
+            }),
+            ..Description::default()
+        }))
     }
 
     fn decide(&self, device: &Device, campaign: &Campaign, stats: &Stats, _now: u64) -> Decision {
@@ -242,7 +260,7 @@ impl Policy for Staged {
         if now < campaign.stage_started_at.saturating_add(stage.soak_seconds) {
             return Verdict::Proceed;
         }
-        let s = &stats.stage;
+        let s = &stats.step;
         if s.offered == 0 {
             // Nobody in this stage's share of the fleet showed up: nothing to wait for.
             return Verdict::Advance(campaign.stage + 1);
@@ -299,7 +317,7 @@ mod tests {
         };
         Stats {
             total: counts,
-            stage: counts,
+            step: counts,
             in_flight: offered - succeeded - failed,
             ..Stats::default()
         }

@@ -2,6 +2,7 @@
 //! checked and turned into the rules the policy applies.
 
 use serde::Deserialize;
+use sluice_policy::{FailureGate, RateTest};
 
 use crate::calendar::{
     parse_duration, parse_instant, parse_offset, parse_time_of_day, parse_weekday,
@@ -207,6 +208,20 @@ pub struct HealthGate {
     /// Events (before and after together) needed before a rise counts.
     pub min_events: u64,
     pub on_regression: OnRegression,
+}
+
+impl Failures {
+    /// This rule as the policy states it through `describe` and counts by:
+    /// failed and rejected devices, the Wilson interval at `confidence`.
+    pub fn gate(&self) -> FailureGate {
+        FailureGate {
+            max_rate: self.max_rate,
+            min_sample: self.min_sample,
+            test: RateTest::Wilson(self.confidence),
+            counts_rejected: true,
+            counts_rolled_back: false,
+        }
+    }
 }
 
 /// A checked configuration.

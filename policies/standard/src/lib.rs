@@ -53,12 +53,14 @@ pub use sluice_policy::calendar;
 /// the same bounds): [`sluice_policy::confidence`].
 pub use sluice_policy::confidence;
 pub mod config;
-pub mod schedule;
+pub use sluice_policy::schedule;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
 
-use sluice_policy::{BUCKETS, Campaign, Decision, Device, OutcomeCounts, Policy, Stats, Verdict};
+use sluice_policy::{
+    BUCKETS, Campaign, Decision, Description, Device, OutcomeCounts, Policy, Stats, Verdict,
+};
 
 use crate::calendar::{format_instant, parse_offset};
 use crate::confidence::{rose, wilson, z_for};
@@ -103,11 +105,11 @@ fn utc_offset(device: &Device, config: &Config) -> i32 {
         .unwrap_or(config.default_utc_offset)
 }
 
-/// Failures for the rate: devices whose update went wrong on their own (a
-/// rollback ordered by the operator is not the release failing).
-fn failures(c: &OutcomeCounts) -> (u64, u64) {
-    let failed = c.failed + c.rejected;
-    (failed, c.succeeded + failed)
+/// Failures for the rate, as [`config::Failures::gate`] counts them: devices
+/// whose update went wrong on their own (a rollback ordered by the operator is
+/// not the release failing).
+fn failures(config: &Config, c: &OutcomeCounts) -> (u64, u64) {
+    config.failures.gate().failed_of_finished(c)
 }
 
 /// Why the campaign must halt on its outcome counts, if it must.
@@ -122,10 +124,10 @@ fn failure_halt(config: &Config, campaign: &Campaign, stats: &Stats) -> Option<S
     let z = z_for(f.confidence);
     let stage_label = format!("stage {}", campaign.stage + 1);
     for (label, counts) in [
-        (stage_label.as_str(), &stats.stage),
+        (stage_label.as_str(), &stats.step),
         ("the campaign", &stats.total),
     ] {
-        let (failed, finished) = failures(counts);
+        let (failed, finished) = failures(config, counts);
         if finished < f.min_sample {
             continue;
         }
@@ -254,6 +256,16 @@ impl Policy for Standard {
         Decision::Offer
     }
 
+    fn describe(&self, config: &str) -> Result<Option<Description>, String> {
+        let config = Config::parse(config)?;
+        Ok(Some(Description {
+            failures: Some(config.failures.gate()),
+            windows: config.schedule.windows,
+            blackouts: config.schedule.blackouts,
+            max_in_flight: config.max_in_flight,
+        }))
+    }
+
     fn review(&self, campaign: &Campaign, stats: &Stats, now: u64) -> Verdict {
         let config = match Config::parse(&campaign.config) {
             Ok(config) => config,
@@ -274,7 +286,7 @@ impl Policy for Standard {
         }
         let stage = &config.stages[index];
         // Never advance without evidence from this stage's own devices.
-        let (failed, finished) = failures(&stats.stage);
+        let (failed, finished) = failures(&config, &stats.step);
         if finished < stage.min_devices || finished == 0 {
             return Verdict::Proceed;
         }
@@ -340,7 +352,7 @@ mod tests {
     fn stats(stage: OutcomeCounts) -> Stats {
         Stats {
             total: stage,
-            stage,
+            step: stage,
             ..Stats::default()
         }
     }

@@ -1,12 +1,18 @@
 //! When an install may start: inside a maintenance window in the device's local
 //! time, with the whole install fitting before the window closes, and never
 //! overlapping a blackout.
+//!
+//! Part of the contract because a policy's [`Description`](crate::Description)
+//! states its windows and blackouts in these terms, and whoever checks a
+//! rollout against them (the simulator) must read them as the policy does.
+
+use serde::{Deserialize, Serialize};
 
 use crate::calendar::DAY;
 
 /// A recurring maintenance window in local time. `end <= start` crosses
 /// midnight: the window belongs to the day it starts on.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     /// Weekdays it opens on (0 = Monday); empty means every day.
     pub days: Vec<u32>,
@@ -28,7 +34,7 @@ impl Window {
 }
 
 /// An absolute period with no new installs (an all-hands, a launch), UTC.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Blackout {
     pub start: i64,
     pub end: i64,
