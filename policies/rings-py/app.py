@@ -124,13 +124,13 @@ class Rollout(exports.Rollout):
         windows = []
         hours = config["meeting_hours"]
         if hours is not None:
-            weekdays = [0, 1, 2, 3, 4]
+            weekdays = bytes([0, 1, 2, 3, 4])  # a list<u8> is bytes in Python
             if hours["start"] > 0:
                 windows.append(Window(days=weekdays, start_minute=0, end_minute=hours["start"] * 60))
             if hours["end"] < 24:
                 windows.append(Window(days=weekdays, start_minute=hours["end"] * 60, end_minute=1440))
             # A window whose end is its start lasts the whole day.
-            windows.append(Window(days=[5, 6], start_minute=0, end_minute=0))
+            windows.append(Window(days=bytes([5, 6]), start_minute=0, end_minute=0))
         return Description(
             failures=FailureGate(
                 max_rate=float(config["max_failure_rate"]),
