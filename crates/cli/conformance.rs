@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
+use sluice_api::admin::fleet::{Cursor, DeviceSearch, FleetSummary};
 use sluice_bench::sample_release::{SampleRelease, random_bytes};
 use sluice_device::sim::{self, CrashModel, Faults, SimDevice, Until};
 use sluice_protocol::TrustRoot;
@@ -397,12 +398,13 @@ fn enrol_fleet(servers: &Servers, run: &mut Run, count: usize) -> Result<String>
         run.devices.len(),
         missing[0]
     );
-    let fleet = servers.client(1).json("GET", "/v1/admin/fleet", None)?;
-    let on_hardware = fleet["hardware"][&run.hardware].as_u64().unwrap_or(0);
+    let fleet: FleetSummary = servers.client(1).typed("GET", "/v1/admin/fleet", None)?;
+    let on_hardware = fleet.hardware.get(&run.hardware).copied().unwrap_or(0);
     ensure!(
-        on_hardware == count as u64,
-        "the fleet view counts {on_hardware} devices of {}, not {count}: {fleet}",
-        run.hardware
+        on_hardware == count as i64,
+        "the fleet view counts {on_hardware} devices of {}, not {count}: {:?}",
+        run.hardware,
+        fleet.hardware
     );
     Ok(format!(
         "{count} devices in {batches} requests, 8 at once; all {} found in the directory",
@@ -413,30 +415,18 @@ fn enrol_fleet(servers: &Servers, run: &mut Run, count: usize) -> Result<String>
 /// Every device id a search finds, following its cursor.
 fn search_all(client: &Client, query: &str) -> Result<BTreeSet<String>> {
     let mut found = BTreeSet::new();
-    let mut next: Option<String> = None;
+    let mut next: Option<Cursor> = None;
     loop {
         let mut path = format!("/v1/admin/devices?q={query}&limit=500");
         if let Some(cursor) = &next {
-            path.push_str(cursor);
+            path.push('&');
+            path.push_str(&cursor.query());
         }
-        let page = client.json("GET", &path, None)?;
-        for device in page["devices"].as_array().into_iter().flatten() {
-            if let Some(id) = device["id"].as_str() {
-                found.insert(id.to_owned());
-            }
-        }
-        match &page["next"] {
-            Value::Object(cursor) => {
-                next = Some(
-                    cursor
-                        .iter()
-                        .map(|(k, v)| {
-                            format!("&{k}={}", v.as_str().map_or(v.to_string(), str::to_owned))
-                        })
-                        .collect(),
-                );
-            }
-            _ => return Ok(found),
+        let page: DeviceSearch = client.typed("GET", &path, None)?;
+        found.extend(page.devices.into_iter().map(|device| device.id));
+        match page.next {
+            Some(cursor) => next = Some(cursor),
+            None => return Ok(found),
         }
     }
 }

@@ -1,10 +1,10 @@
 //! `sluice sim`: a simulated fleet against a real server (see `sluice_device::sim`).
 
+use sluice_api::admin::devices::{EnrolAnswer, EnrolRequest, EnrolledDevice, MAX_ENROL, NewDevice};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
 use sluice_api::checkin::Telemetry;
 use sluice_device::sim::{self, CrashModel, Faults, SimDevice, Until, fraction};
 use sluice_protocol::TrustRoot;
@@ -128,25 +128,30 @@ pub fn enrol(client: &Client, shape: &FleetShape) -> Result<Vec<SimDevice>> {
     let ids: Vec<String> = (0..shape.count)
         .map(|i| format!("{}-{i}", shape.prefix))
         .collect();
-    for (batch_no, batch) in ids.chunks(1000).enumerate() {
-        let body: Vec<Value> = batch
-            .iter()
-            .enumerate()
-            .map(|(j, id)| json!({"id": id, "hardware": hardware_for(shape.mix, batch_no * 1000 + j, shape.count)}))
-            .collect();
-        let enrolled = client
-            .json("POST", "/v1/admin/devices", Some(&json!({"devices": body})))
+    for (batch_no, batch) in ids.chunks(MAX_ENROL).enumerate() {
+        let request = EnrolRequest {
+            devices: batch
+                .iter()
+                .enumerate()
+                .map(|(j, id)| {
+                    NewDevice::new(
+                        id.as_str(),
+                        hardware_for(shape.mix, batch_no * MAX_ENROL + j, shape.count),
+                    )
+                })
+                .collect(),
+        };
+        let enrolled: EnrolAnswer = client
+            .typed(
+                "POST",
+                "/v1/admin/devices",
+                Some(&serde_json::to_value(&request)?),
+            )
             .context("enrolling the simulated devices (use another --prefix if they exist)")?;
-        for (j, d) in enrolled["devices"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let index = batch_no * 1000 + j;
-            let id = d["id"].as_str().unwrap_or_default().to_owned();
+        for (j, EnrolledDevice { id, secret }) in enrolled.devices.into_iter().enumerate() {
+            let index = batch_no * MAX_ENROL + j;
             devices.push(SimDevice {
-                secret: d["secret"].as_str().unwrap_or_default().to_owned(),
+                secret,
                 hardware: hardware_for(shape.mix, index, shape.count),
                 telemetry: Telemetry {
                     battery_percent: shape.battery.map(|(low, high)| {

@@ -12,7 +12,9 @@
 //! Modules follow the routes:
 //! - [`checkin`]: `POST /v1/checkin`;
 //! - [`status`]: `POST /v1/status`;
-//! - [`error`]: the body of every refused request.
+//! - [`error`]: the body of every refused request;
+//! - [`admin`]: the operator API under `/v1/admin/` (being moved here area by
+//!   area; today the fleet views).
 //!
 //! ```
 //! use sluice_api::checkin::{CheckinAction, CheckinAnswer};
@@ -25,6 +27,7 @@
 //! assert_eq!(answer.action, CheckinAction::Update);
 //! ```
 
+pub mod admin;
 pub mod checkin;
 pub mod error;
 pub mod status;

@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use sluice_api::admin::devices::{EnrolAnswer, EnrolRequest, MAX_ENROL, NewDevice};
 use sluice_service::{Request, Response};
 
 use crate::native_server::{Shared, handle};
@@ -11,9 +12,6 @@ use crate::sample_release::SampleRelease;
 
 /// The hardware of the seeded fleet.
 pub const HARDWARE: &str = "cam-v2";
-
-/// Devices per enrolment request (the service's limit).
-const BATCH: usize = 1000;
 
 /// Runs one admin request.
 pub fn admin(
@@ -81,23 +79,20 @@ pub fn enrol(
     let mut out = Vec::with_capacity(to.saturating_sub(from));
     let mut start = from;
     while start < to {
-        let end = (start + BATCH).min(to);
-        let devices: Vec<Value> = (start..end)
-            .map(|i| json!({"id": format!("dev-{i}"), "hardware": HARDWARE}))
-            .collect();
-        let enrolled = admin(
+        let end = (start + MAX_ENROL).min(to);
+        let request = EnrolRequest {
+            devices: (start..end)
+                .map(|i| NewDevice::new(format!("dev-{i}"), HARDWARE))
+                .collect(),
+        };
+        let enrolled: EnrolAnswer = serde_json::from_value(admin(
             shared,
             token,
             "POST",
             "/v1/admin/devices",
-            json!({"devices": devices}).to_string().into_bytes(),
-        )?;
-        for d in enrolled["devices"].as_array().into_iter().flatten() {
-            out.push((
-                d["id"].as_str().unwrap_or_default().to_owned(),
-                d["secret"].as_str().unwrap_or_default().to_owned(),
-            ));
-        }
+            serde_json::to_vec(&request)?,
+        )?)?;
+        out.extend(enrolled.devices.into_iter().map(|d| (d.id, d.secret)));
         start = end;
     }
     Ok(out)

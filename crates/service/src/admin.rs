@@ -37,6 +37,7 @@
 //! Every change is audited under the authenticated name: the operator's, or
 //! `owner` for the owner token. No header the caller writes changes that.
 
+use sluice_api::admin::devices::{EnrolAnswer, EnrolRequest, EnrolledDevice, MAX_ENROL};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -59,8 +60,6 @@ use crate::{
 
 /// Largest JSON body accepted by the admin API.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
-/// Most devices one enrolment request may carry.
-pub const MAX_ENROL: usize = 1000;
 
 /// One admin route: what it answers, and the scope a token must hold.
 pub struct Route {
@@ -497,36 +496,6 @@ struct RecountRequest {
     apply: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnrolRequest {
-    devices: Vec<NewDevice>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewDevice {
-    id: String,
-    hardware: String,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    attributes: BTreeMap<String, String>,
-    /// The version the device runs now, for devices whose check-ins do not say
-    /// (hawkBit DDI clients); native devices report it at every check-in.
-    #[serde(default)]
-    version: Option<String>,
-    /// The security version it has committed (with `version`).
-    #[serde(default)]
-    security_version: u64,
-}
-
-#[derive(Serialize)]
-struct Enrolled {
-    id: String,
-    secret: String,
-}
-
 fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     let body: EnrolRequest = call.body()?;
     let actor = call.actor();
@@ -615,7 +584,7 @@ fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
         if let Some(version) = &d.version {
             crate::checkin::note_version(svc, &d.id, version, d.security_version, now)?;
         }
-        enrolled.push(Enrolled { id: d.id, secret });
+        enrolled.push(EnrolledDevice { id: d.id, secret });
     }
     for (name, count) in hardware {
         records::add_to_list(svc.store, keys::HARDWARE_INDEX, &name)?;
@@ -631,7 +600,7 @@ fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
         None,
         Some(json!({"ids": ids})),
     )?;
-    Ok(Response::json(201, &json!({"devices": enrolled})))
+    Ok(Response::json(201, &EnrolAnswer { devices: enrolled }))
 }
 
 #[derive(Deserialize)]
@@ -717,7 +686,7 @@ fn search_devices(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     let request = call.request;
     let query = fleet::Query::parse(&request.query_text("q")?.unwrap_or_default())?;
     let number = |name: &str| request.query_number::<u64>(name);
-    let from = fleet::Cursor {
+    let from = sluice_api::admin::fleet::Cursor {
         page: number("page")?.unwrap_or(0),
         skip: usize::try_from(number("skip")?.unwrap_or(0)).unwrap_or(usize::MAX),
     };

@@ -10,7 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use sluice_api::admin::fleet::{
+    Cursor, DeviceRow, DeviceSearch, FleetSummary, Liveness, LivenessCounts,
+};
+use sluice_api::status::Phase;
 
 use crate::campaign::{ManifestRef, Reach, Selector};
 use crate::device::{DeviceRecord, DeviceState, Seen};
@@ -27,20 +30,6 @@ pub const SEARCH_PAGES: u64 = 5;
 pub const MAX_RESULTS: usize = 100;
 /// Longest search query, in bytes.
 pub const MAX_QUERY: usize = 512;
-
-/// When a device was last heard from, in words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Liveness {
-    /// Within two poll intervals.
-    Online,
-    /// Within a day (or eight polls, if longer).
-    Late,
-    /// Longer ago.
-    Silent,
-    /// Never checked in.
-    Never,
-}
 
 /// How long ago a device may last have checked in and still be online, and late.
 pub fn thresholds(poll_seconds: u32) -> (u64, u64) {
@@ -59,38 +48,8 @@ pub fn liveness(seen_at: Option<u64>, now: u64, poll_seconds: u32) -> Liveness {
     }
 }
 
-/// `GET /v1/admin/fleet`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Summary {
-    /// Devices enrolled.
-    pub devices: i64,
-    pub hardware: BTreeMap<String, i64>,
-    /// Devices per version they report running.
-    pub versions: BTreeMap<String, i64>,
-    pub liveness: LivenessCounts,
-    pub now: u64,
-}
-
-/// Devices by when they were last heard from.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct LivenessCounts {
-    pub online: u64,
-    pub late: u64,
-    pub silent: u64,
-    pub never: u64,
-    /// Revoked devices (not counted above).
-    pub revoked: u64,
-    /// Devices whose records were read: all of them, or a sample.
-    pub scanned: u64,
-    /// Whether the counts are estimated from a sample (scaled to the fleet).
-    pub sampled: bool,
-    /// Seconds since the last check-in within which a device is online, and late.
-    pub online_within: u64,
-    pub late_within: u64,
-}
-
 /// The fleet summary.
-pub fn summary(svc: &Service) -> Result<Summary, ApiError> {
+pub fn summary(svc: &Service) -> Result<FleetSummary, ApiError> {
     let now = svc.env.now();
     let lists = svc.store.get_many(&[
         keys::HARDWARE_INDEX.to_owned(),
@@ -159,7 +118,7 @@ pub fn summary(svc: &Service) -> Result<Summary, ApiError> {
             counts.revoked = scale(counts.revoked);
         }
     }
-    Ok(Summary {
+    Ok(FleetSummary {
         devices,
         hardware,
         versions,
@@ -221,41 +180,6 @@ pub fn reach(
     Ok(Reach { devices, estimated })
 }
 
-/// One device in a search answer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Row {
-    pub id: String,
-    pub hardware: String,
-    pub tags: Vec<String>,
-    /// The version it last reported (empty before its first check-in).
-    pub version: String,
-    pub seen_at: Option<u64>,
-    pub liveness: Liveness,
-    pub revoked: bool,
-    /// Its latest rollout: campaign and phase.
-    pub campaign: Option<String>,
-    pub phase: Option<String>,
-}
-
-/// `GET /v1/admin/devices?q=…&page=N&skip=K`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SearchPage {
-    pub devices: Vec<Row>,
-    /// Where to go on (`page=` and `skip=`), if the walk is not over.
-    pub next: Option<Cursor>,
-    /// Devices looked at by this request.
-    pub scanned: u64,
-    /// Pages in the directory.
-    pub pages: u64,
-}
-
-/// A place in the directory: a page, and how many of its devices to skip.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    pub page: u64,
-    pub skip: usize,
-}
-
 /// A search query: words that must all match (case-insensitive).
 ///
 /// A word matches a device when it is part of its id, or equals one of its
@@ -290,7 +214,7 @@ impl Query {
         &self.words
     }
 
-    fn matches(&self, device: &DeviceRecord, row: &Row) -> bool {
+    fn matches(&self, device: &DeviceRecord, row: &DeviceRow) -> bool {
         self.words.iter().all(|word| {
             let is = |text: &str| text.eq_ignore_ascii_case(word);
             device.id.to_lowercase().contains(word.as_str())
@@ -298,7 +222,7 @@ impl Query {
                 || is(&device.hardware)
                 || (!row.version.is_empty() && is(&row.version))
                 || row.campaign.as_deref().is_some_and(is)
-                || row.phase.as_deref().is_some_and(is)
+                || row.phase.map(Phase::as_str).is_some_and(is)
                 || is(liveness_name(row))
                 || word.split_once('=').is_some_and(|(name, value)| {
                     device
@@ -310,7 +234,7 @@ impl Query {
     }
 }
 
-fn liveness_name(row: &Row) -> &'static str {
+fn liveness_name(row: &DeviceRow) -> &'static str {
     if row.revoked {
         return "revoked";
     }
@@ -329,11 +253,11 @@ pub fn search(
     query: &Query,
     from: Cursor,
     limit: usize,
-) -> Result<SearchPage, ApiError> {
+) -> Result<DeviceSearch, ApiError> {
     let now = svc.env.now();
     let limit = limit.clamp(1, MAX_RESULTS);
     let Some(last) = directory::last_page(svc.store)? else {
-        return Ok(SearchPage {
+        return Ok(DeviceSearch {
             devices: Vec::new(),
             next: None,
             scanned: 0,
@@ -362,7 +286,7 @@ pub fn search(
             let state: DeviceState =
                 records::decode_opt(&key[1], triple[1].as_ref())?.unwrap_or_default();
             let seen: Option<Seen> = records::decode_opt(&key[2], triple[2].as_ref())?;
-            let row = Row {
+            let row = DeviceRow {
                 id: device.id.clone(),
                 hardware: device.hardware.clone(),
                 tags: device.tags.clone(),
@@ -371,7 +295,7 @@ pub fn search(
                 liveness: liveness(seen.map(|s| s.at), now, svc.config.poll_seconds),
                 revoked: device.revoked.is_some(),
                 campaign: state.rollout.as_ref().map(|r| r.campaign.clone()),
-                phase: state.rollout.as_ref().map(|r| r.phase.as_str().to_owned()),
+                phase: state.rollout.as_ref().map(|r| r.phase),
             };
             if query.matches(&device, &row) {
                 found.push(row);
@@ -388,7 +312,7 @@ pub fn search(
         skip = 0;
     }
     let next = stopped.or_else(|| (page <= last).then_some(Cursor { page, skip: 0 }));
-    Ok(SearchPage {
+    Ok(DeviceSearch {
         devices: found,
         next,
         scanned,

@@ -1,0 +1,6 @@
+//! The operator API under `/v1/admin/`, one module per area as the routes are
+//! grouped. Every route needs a bearer token with the scope `admin::ROUTES`
+//! names for it in the service.
+
+pub mod devices;
+pub mod fleet;
