@@ -20,6 +20,7 @@ Configuration (JSON, every field optional):
 """
 
 import json
+import math
 
 from componentize_py_types import Err
 from wit_world import exports
@@ -134,7 +135,7 @@ class Rollout(exports.Rollout):
         return Description(
             failures=FailureGate(
                 max_rate=float(config["max_failure_rate"]),
-                min_sample=max(1, int(config["min_finished"])),
+                min_sample=max(1, math.ceil(config["min_finished"])),
                 test=RateTest_Observed(),
                 counts_rejected=True,
                 counts_rolled_back=False,

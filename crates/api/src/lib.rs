@@ -5,16 +5,17 @@
 //! same types, so a renamed field fails a build instead of a fleet. Closed sets
 //! of values (`update`/`rollback`/`none`, a device's reported phase) are enums.
 //!
-//! Nothing here is stored: the service's key-value records are its own types and
-//! convert into these explicitly, so changing what is stored never changes the
-//! API. The crate holds no logic and depends only on `serde`.
+//! The service's key-value records are its own types, answered through these;
+//! a few embed small values from here (a device's telemetry, a rollout's phase
+//! and failure), so changing one of those changes what is stored as well. The
+//! crate holds no logic and depends only on `serde`.
 //!
 //! Modules follow the routes:
 //! - [`checkin`]: `POST /v1/checkin`;
 //! - [`status`]: `POST /v1/status`;
 //! - [`error`]: the body of every refused request;
 //! - [`admin`]: the operator API under `/v1/admin/` (being moved here area by
-//!   area; today the fleet views).
+//!   area; so far enrolment and the fleet views).
 //!
 //! ```
 //! use sluice_api::checkin::{CheckinAction, CheckinAnswer};

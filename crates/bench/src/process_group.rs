@@ -89,12 +89,13 @@ impl ProcessGroup {
             std::thread::sleep(Duration::from_millis(20));
         }
         // The leader is exited but not yet reaped, or still running: either
-        // way the group id still names this group.
+        // way the group id still names this group, and the signal handler
+        // forgets it before it can name another.
         signal_group(group, libc::SIGKILL);
-        let _ = self.child.wait();
         if let Some(slot) = self.slot.take() {
             RUNNING[slot].store(0, Ordering::SeqCst);
         }
+        let _ = self.child.wait();
     }
 }
 
@@ -143,9 +144,17 @@ fn install_signal_handlers() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
         for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            // SAFETY: the handler only reads atomics and calls kill, signal
+            // SAFETY: sigaction only reads and writes the two structs on this
+            // stack; the handler only reads atomics and calls kill, signal
             // and raise, all async-signal-safe.
             unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, std::ptr::null(), &mut old) != 0
+                    || old.sa_sigaction == libc::SIG_IGN
+                {
+                    // Ignored (under nohup, or in the background): stay so.
+                    continue;
+                }
                 libc::signal(signal, on_signal as *const () as libc::sighandler_t);
             }
         }

@@ -281,10 +281,17 @@ fn description_from_wit(d: wit::Description) -> Description {
         windows: d
             .windows
             .into_iter()
+            // Minutes past the end of a day are read as its end and days
+            // past Sunday dropped, so no window runs longer than a day.
             .map(|w| Window {
-                days: w.days.into_iter().map(u32::from).collect(),
-                start: u32::from(w.start_minute),
-                end: u32::from(w.end_minute),
+                days: w
+                    .days
+                    .into_iter()
+                    .filter(|d| *d < 7)
+                    .map(u32::from)
+                    .collect(),
+                start: u32::from(w.start_minute.min(1440)),
+                end: u32::from(w.end_minute.min(1440)),
             })
             .collect(),
         blackouts: d

@@ -74,8 +74,14 @@ fn report(svc: &Service, request: &Request) -> Result<StatusAnswer, ApiError> {
         return Err(ApiError::method_not_allowed("POST"));
     }
     let (device_id, secret) = device_credentials(request)?;
-    let body: StatusReport = parse_json(&request.body, MAX_BODY)
-        .map_err(|e| unknown_state(&request.body).unwrap_or(e))?;
+    let body: StatusReport = parse_json(&request.body, MAX_BODY).map_err(|e| {
+        // An oversized body stays refused as such, never parsed.
+        if request.body.len() <= MAX_BODY {
+            unknown_state(&request.body).unwrap_or(e)
+        } else {
+            e
+        }
+    })?;
     if !valid_name(&body.campaign) {
         return Err(ApiError::bad_request("campaign is not a valid id"));
     }
@@ -308,6 +314,9 @@ fn health(
         }
     }
     let (_, wrote) = tally::update(svc, device_id, now, |current| {
+        // Called again when the compare-and-swap loses a race: only the last
+        // call's verdict stands.
+        refused = None;
         let Some(mut state) = current.cloned() else {
             return Ok(None);
         };

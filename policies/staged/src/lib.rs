@@ -214,6 +214,7 @@ impl Policy for Staged {
                 counts_rejected: true,
                 counts_rolled_back: true,
             }),
+            max_in_flight: config.max_in_flight,
             ..Description::default()
         }))
     }
@@ -283,6 +284,23 @@ mod tests {
     use sluice_policy::OutcomeCounts;
 
     use super::*;
+
+    #[test]
+    fn it_describes_the_rate_it_halts_on_and_its_cap() {
+        let described = Staged
+            .describe(r#"{"stages":[{"percent":100}],"max_failure_rate":0.2,"min_sample":4,"max_in_flight":7}"#)
+            .unwrap()
+            .unwrap();
+        let gate = described.failures.unwrap();
+        assert_eq!(
+            (gate.max_rate, gate.min_sample, gate.test),
+            (0.2, 4, RateTest::Observed)
+        );
+        assert!(gate.counts_rejected && gate.counts_rolled_back);
+        assert_eq!(described.max_in_flight, Some(7));
+        assert!(described.windows.is_empty());
+        assert!(Staged.describe(r#"{"stages":[]}"#).is_err());
+    }
 
     const CONFIG: &str = r#"{"stages":[
         {"percent":1,"soak_seconds":100,"min_success_rate":0.9,"min_devices":3},

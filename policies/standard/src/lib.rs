@@ -312,10 +312,26 @@ impl Policy for Standard {
 
 #[cfg(test)]
 mod tests {
-    use sluice_policy::HealthStats;
+    use sluice_policy::{HealthStats, RateTest};
 
     use super::*;
     use crate::calendar::parse_instant;
+
+    #[test]
+    fn it_describes_what_its_configuration_enforces() {
+        let production = include_str!("../examples/production.json");
+        let config = Config::parse(production).unwrap();
+        let described = Standard.describe(production).unwrap().unwrap();
+        let gate = described.failures.unwrap();
+        assert_eq!(gate.max_rate, config.failures.max_rate);
+        assert_eq!(gate.min_sample, config.failures.min_sample);
+        assert_eq!(gate.test, RateTest::Wilson(config.failures.confidence));
+        assert!(gate.counts_rejected && !gate.counts_rolled_back);
+        assert_eq!(described.windows, config.schedule.windows);
+        assert_eq!(described.blackouts, config.schedule.blackouts);
+        assert_eq!(described.max_in_flight, Some(2000));
+        assert!(Standard.describe(r#"{"stages":"all"}"#).is_err());
+    }
 
     fn at(text: &str) -> u64 {
         parse_instant(text).unwrap() as u64
