@@ -4,9 +4,9 @@
 
 use serde_json::json;
 
-use crate::cli::{Run, scratch, sluice};
-use crate::host::{Host, HostConfig};
-use crate::up::admin;
+use crate::support::app::admin;
+use crate::support::cli::{Run, scratch, sluice};
+use crate::support::host::{Host, HostConfig};
 
 /// The store `sluice up` keeps in its state directory, opened beside it.
 struct Tamper {

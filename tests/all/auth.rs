@@ -6,11 +6,11 @@
 
 use serde_json::{Value, json};
 
-use crate::cli::scratch;
-use crate::host::{Answer, Host, HostConfig, http, root};
-use crate::up::{
+use crate::support::app::{
     add_operator, admin, admin_with, basic, create_campaign, enrol, publish, release, trust,
 };
+use crate::support::cli::scratch;
+use crate::support::host::{Answer, Host, HostConfig, http, root};
 use sluice_service::access::{Role, Scope};
 use sluice_service::admin::ROUTES;
 

@@ -1,8 +1,8 @@
 //! `sluice bench`, briefly: every figure is produced (their values are for the
 //! README, never asserted here).
 
-use crate::cli::{scratch, sluice};
-use crate::host::root;
+use crate::support::cli::{scratch, sluice};
+use crate::support::host::root;
 
 #[test]
 fn the_benchmark_measures_every_figure_without_errors() {

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::cli::{Run, sluice};
-use crate::host::Host;
 use crate::sim::{rollout, sim};
-use crate::up::{add_operator, admin, operate, operate_with, token_file};
+use crate::support::app::{add_operator, admin, operate, operate_with, token_file};
+use crate::support::cli::{Run, sluice};
+use crate::support::host::Host;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -23,10 +23,10 @@ fn now() -> u64 {
 /// 0.1.0 policy, through `sluice policy upgrade`) swapped in (one line), devices polling every second, release 1.2.0
 /// published, and a campaign for it.
 fn reckless_rollout() -> (tempfile::TempDir, std::path::PathBuf, Host, String) {
-    let (guard, dir) = crate::cli::scratch();
-    crate::up::release(&dir);
-    let host = Host::start(crate::host::HostConfig {
-        manifest: crate::up::app_with_policy_at(
+    let (guard, dir) = crate::support::cli::scratch();
+    crate::support::app::release(&dir);
+    let host = Host::start(crate::support::host::HostConfig {
+        manifest: crate::support::app::app_with_policy_at(
             &dir,
             "offer_now",
             &crate::policy::upgraded(&dir, "offer_now"),
@@ -35,16 +35,17 @@ fn reckless_rollout() -> (tempfile::TempDir, std::path::PathBuf, Host, String) {
         args: vec![
             "--no-build".into(),
             "--variable".into(),
-            format!("trust_root={}", crate::up::trust(&dir)),
+            format!("trust_root={}", crate::support::app::trust(&dir)),
             "--variable".into(),
             "poll_seconds=1".into(),
         ],
     });
-    crate::up::publish(&dir, &host);
-    let id = crate::up::create_campaign(&dir, &host, "{}");
+    crate::support::app::publish(&dir, &host);
+    let id = crate::support::app::create_campaign(&dir, &host, "{}");
     // A 0.1.0 policy states no rules: its campaign is said to be undescribed,
     // never judged by the standard policy's threshold.
-    let progress = crate::up::admin(&host, "GET", &format!("/v1/admin/campaigns/{id}"), None);
+    let progress =
+        crate::support::app::admin(&host, "GET", &format!("/v1/admin/campaigns/{id}"), None);
     let verdict = progress.json()["failure_bounds"][0]["verdict"].clone();
     assert!(
         verdict
@@ -321,8 +322,8 @@ fn serve_receiver(stream: std::net::TcpStream, record: &Received) {
 
 #[test]
 fn campaign_events_reach_a_signed_webhook_in_order_and_a_dead_receiver_delays_nothing() {
-    let (_guard, dir) = crate::cli::scratch();
-    crate::up::release(&dir);
+    let (_guard, dir) = crate::support::cli::scratch();
+    crate::support::app::release(&dir);
     // A port with nothing listening yet: the receiver is down.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -331,8 +332,8 @@ fn campaign_events_reach_a_signed_webhook_in_order_and_a_dead_receiver_delays_no
         .port();
     let secret = "webhook-secret-for-the-test";
     let host = Host::start(
-        crate::host::HostConfig::sluice(&dir.join("state"))
-            .variable("trust_root", &crate::up::trust(&dir))
+        crate::support::host::HostConfig::sluice(&dir.join("state"))
+            .variable("trust_root", &crate::support::app::trust(&dir))
             .variable("webhook_origin", &format!("http://127.0.0.1:{port}"))
             .variable(
                 "webhook_url",
@@ -340,8 +341,8 @@ fn campaign_events_reach_a_signed_webhook_in_order_and_a_dead_receiver_delays_no
             )
             .variable("webhook_secret", secret),
     );
-    crate::up::publish(&dir, &host);
-    let id = crate::up::create_campaign(&dir, &host, r#"{"stages":[{"percent":100}]}"#);
+    crate::support::app::publish(&dir, &host);
+    let id = crate::support::app::create_campaign(&dir, &host, r#"{"stages":[{"percent":100}]}"#);
     for action in ["pause", "resume"] {
         let answer = admin(
             &host,
@@ -376,11 +377,11 @@ fn campaign_events_reach_a_signed_webhook_in_order_and_a_dead_receiver_delays_no
     let scheduled = create_campaign(&dir, &host, &["--start-at", &start.to_string()])
         .last_line()
         .to_owned();
-    let device = &crate::up::enrol(&host, &["cam-1".to_owned()])[0];
+    let device = &crate::support::app::enrol(&host, &["cam-1".to_owned()])[0];
     while now() < start + 1 {
         std::thread::sleep(Duration::from_millis(200));
     }
-    let answer = crate::up::checkin(&host.url, device, "1.0.0");
+    let answer = crate::support::app::checkin(&host.url, device, "1.0.0");
     assert_eq!(answer["action"], "update", "{answer}");
     let started = Instant::now();
     while receiver.events().len() < 6 {

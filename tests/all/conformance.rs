@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::cli::{scratch, sluice};
-use crate::host::{Host, HostConfig};
-use crate::up::{Redis, admin};
+use crate::support::app::{Redis, admin};
+use crate::support::cli::{scratch, sluice};
+use crate::support::host::{Host, HostConfig};
 
 /// Runs the conformance command against `hosts` (sharing `token`), printing
 /// its report, and returns the JSON results.

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::scratch;
-use crate::host::{Host, HostConfig, http};
-use crate::up::{
+use crate::support::app::{
     admin, basic, checkin, create_campaign, enrol, operate, publish_args, release, trust,
 };
+use crate::support::cli::scratch;
+use crate::support::host::{Host, HostConfig, http};
 
 /// A small seeded generator (xorshift), so a failing trial can be replayed
 /// with `SLUICE_CRASH_SEED`.
@@ -68,7 +68,7 @@ fn a_release_is_never_visible_without_all_its_chunks_whatever_moment_the_host_di
     let timing = dir.join("timing");
     let host = Host::start(HostConfig::sluice(&timing).variable("trust_root", &trust(&dir)));
     let started = Instant::now();
-    crate::up::publish(&dir, &host);
+    crate::support::app::publish(&dir, &host);
     let full = started.elapsed();
     host.stop();
 
@@ -107,7 +107,7 @@ fn a_release_is_never_visible_without_all_its_chunks_whatever_moment_the_host_di
             other => panic!("trial {trial}: {other}: {}", answer.text()),
         }
         // The retried publish completes.
-        crate::up::publish(&dir, &host);
+        crate::support::app::publish(&dir, &host);
         assert_eq!(
             admin(&host, "GET", "/v1/admin/releases/1.2.0", None).status,
             200
@@ -130,7 +130,7 @@ fn no_status_report_the_host_acknowledged_is_lost_when_it_is_killed() {
     let state = dir.join("state");
     let config = || HostConfig::sluice(&state).variable("trust_root", &trust(&dir));
     let host = Host::start(config());
-    crate::up::publish(&dir, &host);
+    crate::support::app::publish(&dir, &host);
     let campaign = create_campaign(
         &dir,
         &host,
@@ -238,7 +238,7 @@ impl DurableRedis {
     fn start(dir: &std::path::Path) -> DurableRedis {
         let mut redis = DurableRedis {
             child: None,
-            port: crate::host::free_port(),
+            port: crate::support::host::free_port(),
             dir: dir.to_owned(),
         };
         redis.spawn();
@@ -325,7 +325,7 @@ fn a_redis_restart_mid_campaign_loses_no_count_and_the_hosts_recover_on_their_ow
         // Where the test helpers look for the token.
         std::fs::write(host.state_dir.join("admin-token"), "shared-token").unwrap();
     }
-    crate::up::publish(&dir, &hosts[0]);
+    crate::support::app::publish(&dir, &hosts[0]);
     let campaign = create_campaign(
         &dir,
         &hosts[1],
@@ -387,7 +387,7 @@ fn a_redis_restart_mid_campaign_loses_no_count_and_the_hosts_recover_on_their_ow
     // is applied by then (once its tally's lease has run out).
     std::thread::sleep(Duration::from_secs(11));
     for (i, device) in devices.iter().enumerate() {
-        let answer = crate::up::checkin(&hosts[i % 2].url, device, "1.2.0");
+        let answer = crate::support::app::checkin(&hosts[i % 2].url, device, "1.2.0");
         assert_eq!(answer["action"], "none", "{answer}");
     }
     // The hosts were never restarted: they read the store back as it is.

@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cli::scratch;
-use crate::host::{Host, HostConfig, http, root};
-use crate::up::{add_operator, admin, checkin, enrol_records, publish, release, status, trust};
+use crate::support::app::{
+    add_operator, admin, checkin, enrol_records, publish, release, status, trust,
+};
+use crate::support::cli::scratch;
+use crate::support::host::{Host, HostConfig, http, root};
 
 /// Enrols `ids` with `tag`; returns (id, secret) pairs.
 fn enrol_tagged(host: &Host, ids: &[String], tag: &str) -> Vec<(String, String)> {

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cli::{scratch, sluice};
-use crate::host::Host;
-use crate::up::{admin, app_with_policy, host_for};
+use crate::support::app::{admin, app_with_policy, host_for};
+use crate::support::cli::{scratch, sluice};
+use crate::support::host::Host;
 
 /// `swupdate`, or `None` (and a note) where it is not installed; under CI it
 /// must be (`scripts/test` installs it).

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use crate::cli::{scratch, sluice};
-use crate::host::root;
+use crate::support::cli::{scratch, sluice};
+use crate::support::host::root;
 
 fn demo(devices: &str, extra: &[&str]) -> Value {
     let (_guard, dir) = scratch();

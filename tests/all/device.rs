@@ -10,9 +10,9 @@ use sluice_device::{
     TransportError,
 };
 
-use crate::cli::{scratch, sluice};
-use crate::host::{Host, HostConfig};
-use crate::up::{admin, create_campaign, enrol, publish, release, trust};
+use crate::support::app::{admin, create_campaign, enrol, publish, release, trust};
+use crate::support::cli::{scratch, sluice};
+use crate::support::host::{Host, HostConfig};
 
 /// Everything at once, and no halting on failures (the tests inject them).
 const ALL_AT_ONCE: &str = r#"{"stages":[{"percent":100}],"failures":{"max_rate":0.99}}"#;

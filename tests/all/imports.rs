@@ -2,7 +2,7 @@
 
 use wac_graph::types::{Package, Types};
 
-use crate::host::root;
+use crate::support::host::root;
 
 const COMPONENTS: &[(&str, bool)] = &[
     ("sluice_checkin", true),

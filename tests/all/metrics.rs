@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use prometheus_parse::{Scrape, Value as Sample};
 use serde_json::json;
 
-use crate::cli::scratch;
-use crate::host::{Host, HostConfig, http};
-use crate::up::{
+use crate::support::app::{
     add_operator, admin, basic, create_campaign, enrol, publish, release, status, trust,
 };
+use crate::support::cli::scratch;
+use crate::support::host::{Host, HostConfig, http};
 
 /// A scrape: (metric name, sorted labels) → value.
 type Samples = HashMap<(String, Vec<(String, String)>), f64>;
@@ -217,9 +217,10 @@ fn metrics_count_a_campaign_and_parse_as_prometheus_text() {
     // The sample Grafana dashboard asks only for metrics that exist.
     let names: std::collections::HashSet<&str> =
         metrics.keys().map(|(name, _)| name.as_str()).collect();
-    let grafana =
-        std::fs::read_to_string(crate::host::root().join("examples/grafana/sluice-rollouts.json"))
-            .unwrap();
+    let grafana = std::fs::read_to_string(
+        crate::support::host::root().join("examples/grafana/sluice-rollouts.json"),
+    )
+    .unwrap();
     let dashboard: serde_json::Value = serde_json::from_str(&grafana).unwrap();
     let mut asked = 0;
     for panel in dashboard["panels"].as_array().unwrap() {

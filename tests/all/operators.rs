@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cli::{scratch, sluice};
-use crate::host::{Host, HostConfig, http};
-use crate::up::{
+use crate::support::app::{
     Redis, add_operator_at, admin, admin_with, operate_with, publish_args, release, token_file,
     trust,
 };
+use crate::support::cli::{scratch, sluice};
+use crate::support::host::{Host, HostConfig, http};
 
 /// The audit entries of `action`, newest last.
 fn audited(host: &Host, action: &str) -> Vec<Value> {
@@ -276,7 +276,7 @@ fn a_token_revoked_on_one_host_is_refused_at_once_by_another_sharing_its_redis()
 #[test]
 fn the_readme_tables_of_roles_and_scopes_are_the_servers() {
     use sluice_service::access::{Role, Scope};
-    let readme = std::fs::read_to_string(crate::host::root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(crate::support::host::root().join("README.md")).unwrap();
     let row = |name: &str| -> String {
         readme
             .lines()

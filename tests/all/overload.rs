@@ -8,9 +8,9 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::cli::scratch;
-use crate::host::{Answer, Host, HostConfig, http};
-use crate::up::{basic, enrol};
+use crate::support::app::{basic, enrol};
+use crate::support::cli::scratch;
+use crate::support::host::{Answer, Host, HostConfig, http};
 
 fn checkin(host: &Host, device: &(String, String)) -> Answer {
     let body = br#"{"hardware":"cam-v2","version":"1.0.0","security_version":1}"#;

@@ -4,8 +4,8 @@
 use serde_json::Value;
 use sluice_policy_sim::{Scenario, simulate};
 
-use crate::cli::{scratch, sluice};
-use crate::host::root;
+use crate::support::cli::{scratch, sluice};
+use crate::support::host::root;
 
 fn component(name: &str) -> std::path::PathBuf {
     root().join(format!(
@@ -242,7 +242,7 @@ fn the_python_vendor_policy_follows_its_rules() {
 
 #[test]
 fn a_vendor_policy_in_python_is_swapped_in_by_one_line_of_spin_toml() {
-    use crate::up::{admin, app_with_policy, checkin, host_for, publish, release};
+    use crate::support::app::{admin, app_with_policy, checkin, host_for, publish, release};
     let (_guard, dir) = scratch();
     release(&dir);
     let host = host_for(&dir, &app_with_policy(&dir, "rings_py"));
@@ -302,8 +302,8 @@ fn a_vendor_policy_in_python_is_swapped_in_by_one_line_of_spin_toml() {
 /// shows before a campaign starts, run with the policy `spin.toml` plugs in.
 #[test]
 fn the_server_previews_a_campaign_with_the_policy_it_runs() {
-    use crate::host::{Host, HostConfig};
-    use crate::up::admin;
+    use crate::support::app::admin;
+    use crate::support::host::{Host, HostConfig};
     use serde_json::json;
 
     let (_guard, dir) = scratch();
@@ -354,7 +354,7 @@ fn the_server_previews_a_campaign_with_the_policy_it_runs() {
         let answer = admin(&host, "POST", "/v1/admin/simulate", Some(body.clone()));
         assert_eq!(answer.status, status, "{body}: {}", answer.text());
     }
-    let anonymous = crate::host::http(
+    let anonymous = crate::support::host::http(
         "POST",
         &format!("{}/v1/admin/simulate", host.url),
         &[],

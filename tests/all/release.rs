@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::cli::{scratch, sluice};
+use crate::support::cli::{scratch, sluice};
 
 const CHUNK: usize = 4096;
 

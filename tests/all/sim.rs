@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use crate::cli::{scratch, sluice};
-use crate::host::{Host, HostConfig};
-use crate::up::{admin, create_campaign, publish, release, trust};
+use crate::support::app::{admin, create_campaign, publish, release, trust};
+use crate::support::cli::{scratch, sluice};
+use crate::support::host::{Host, HostConfig};
 
 pub fn sim(dir: &std::path::Path, host: &Host, extra: &[&str]) -> Value {
     let trust_file = dir.join("keys/trust.json").to_string_lossy().into_owned();

@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::cli::{scratch, sluice};
 use crate::device::device_args;
-use crate::host::{Host, HostConfig};
-use crate::up::{create_campaign, enrol, operate, publish, release, trust};
+use crate::support::app::{create_campaign, enrol, operate, publish, release, trust};
+use crate::support::cli::{scratch, sluice};
+use crate::support::host::{Host, HostConfig};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
