@@ -242,17 +242,7 @@ mod tests {
 
     #[test]
     fn every_reported_state_reads_back_as_written() {
-        for state in [
-            ReportedState::Downloading,
-            ReportedState::Downloaded,
-            ReportedState::Installing,
-            ReportedState::Rebooting,
-            ReportedState::Succeeded,
-            ReportedState::Failed,
-            ReportedState::RolledBack,
-            ReportedState::Rejected,
-            ReportedState::Health,
-        ] {
+        for state in ReportedState::ALL {
             let text = serde_json::to_string(&state).unwrap();
             assert_eq!(text, format!("\"{}\"", state.as_str()));
             assert_eq!(serde_json::from_str::<ReportedState>(&text).unwrap(), state);
