@@ -537,8 +537,18 @@ fn count(progress: &Value, key: &str) -> u64 {
 
 /// A staged campaign (the quick stages: 5%, 25%, 100%) over the fleet, driven
 /// through every server at once; then every device has succeeded, exactly once.
+/// The share of the fleet (percent) the first stage of the conformance
+/// rollout offers: enough that some of `devices` fall in it. A device is in
+/// the first p% by the hash of its id and the campaign's, so with 5% of 60
+/// devices no device is in it one run in twenty, and the standard policy
+/// never advances a stage none of whose devices has finished.
+fn first_stage_percent(devices: usize) -> u64 {
+    (1000u64.div_ceil(devices.max(1) as u64)).clamp(5, 20)
+}
+
 fn staged_rollout(servers: &Servers, run: &mut Run, timeout: Duration) -> Result<String> {
-    let policy: Value = serde_json::from_str(QUICK_STAGES)?;
+    let mut policy: Value = serde_json::from_str(QUICK_STAGES)?;
+    policy["stages"][0]["percent"] = json!(first_stage_percent(run.devices.len()));
     let campaign = servers.client(0).json(
         "POST",
         "/v1/admin/campaigns",
@@ -847,4 +857,22 @@ fn metrics(servers: &Servers, run: &Run) -> Result<String> {
         "/metrics has no line {wanted:?}"
     );
     Ok(format!("{} lines; {wanted}", text.lines().count()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_stage_percent;
+
+    #[test]
+    fn the_first_stage_almost_surely_holds_a_device() {
+        for devices in 50..=5000 {
+            let percent = first_stage_percent(devices);
+            assert!((5..=20).contains(&percent), "{devices}: {percent}%");
+            let none_in_it = (1.0 - percent as f64 / 100.0).powi(devices as i32);
+            assert!(
+                none_in_it < 1e-4,
+                "{devices} devices, {percent}%: {none_in_it}"
+            );
+        }
+    }
 }
