@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use sluice_service::audit::{Anchor, Entry, Page, Report, Verifier};
+use sluice_api::admin::audit::{Anchor, Entry, Head, MAX_PAGE, Page, Report, Verifier};
 
 use crate::atomic_file;
 use crate::client::{Client, ServerArgs};
@@ -58,18 +58,9 @@ fn follow(
     client: &Client,
     mut after: i64,
     mut each: impl FnMut(i64, &Entry) -> Result<()>,
-) -> Result<sluice_service::audit::Head> {
+) -> Result<Head> {
     loop {
-        let reply = client.send(
-            "GET",
-            &format!(
-                "/v1/admin/audit?after={after}&limit={}",
-                sluice_service::audit::MAX_PAGE
-            ),
-            None,
-        )?;
-        let page: Page = serde_json::from_value(reply.json()?)
-            .context("the server's audit page is not what this sluice understands")?;
+        let page: Page = client.get(&format!("/v1/admin/audit?after={after}&limit={MAX_PAGE}"))?;
         for (position, entry) in page.positioned(after) {
             each(position, entry)?;
         }

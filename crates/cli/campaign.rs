@@ -2,7 +2,13 @@
 //! and the second operator's `confirm-critical` and `confirm-override`.
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use serde_json::Value;
+use sluice_api::admin::campaigns::{
+    ApproveRequest, Campaign, CampaignList, ConfirmOverrideRequest, NewCampaign, NewRing,
+    OverrideFreezeRequest, Progress, Recount, RecountRequest, Selector,
+};
+use sluice_api::instant::Instant;
+use sluice_policy::OutcomeCounts;
 
 use crate::client::{Client, ServerArgs};
 use crate::timestamps;
@@ -180,38 +186,33 @@ pub fn run(command: Command) -> Result<()> {
 
 fn recount(args: RecountArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let r = client.json(
-        "POST",
-        &format!("/v1/admin/campaigns/{}/recount", args.id),
-        Some(&json!({"apply": args.apply})),
-    )?;
+    let path = format!("/v1/admin/campaigns/{}/recount", args.id);
+    let body = RecountRequest { apply: args.apply };
     if args.json {
-        println!("{r}");
+        println!("{}", client.raw_json("POST", &path, Some(&body))?);
         return Ok(());
     }
-    let differences = r["differences"].as_array().cloned().unwrap_or_default();
+    let r: Recount = client.post(&path, &body)?;
     println!(
         "campaign {}: {} devices offered, among {} read",
-        args.id, r["devices"], r["scanned"]
+        args.id, r.devices, r.scanned
     );
-    if r["without_history"].as_u64().unwrap_or(0) > 0 {
+    if r.without_history > 0 {
         println!(
             "  {} devices have no history for it: failure codes left as they are",
-            r["without_history"]
+            r.without_history
         );
     }
-    if differences.is_empty() {
+    if r.differences.is_empty() {
         println!("  every counter matches");
     }
-    for d in &differences {
+    for d in &r.differences {
         println!(
             "  {}: stored {}, counted {}",
-            d["counter"].as_str().unwrap_or("?"),
-            d["stored"],
-            d["counted"]
+            d.counter, d.stored, d.counted
         );
     }
-    if !differences.is_empty() {
+    if !r.differences.is_empty() {
         if args.apply {
             println!("  corrected (audited as campaign.recount)");
         } else {
@@ -224,7 +225,7 @@ fn recount(args: RecountArgs) -> Result<()> {
 fn create(args: CreateArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let policy: Value = match &args.policy {
-        None => json!({}),
+        None => Value::Object(serde_json::Map::new()),
         Some(text) => {
             let text = match text.strip_prefix('@') {
                 Some(path) => {
@@ -235,40 +236,35 @@ fn create(args: CreateArgs) -> Result<()> {
             serde_json::from_str(&text).context("--policy is not JSON")?
         }
     };
-    let mut body = json!({
-        "release": args.release,
-        "name": args.name,
-        "critical": args.critical,
-        "policy": policy,
-        "selector": {"hardware": args.hardware, "tags": args.tag, "ids": args.device, "versions": args.from_version},
-    });
-    if let Some(start) = args.start_at {
-        body["start_at"] = json!(start);
-    }
-    if let Some(end) = args.end_at {
-        body["end_at"] = json!(end);
-    }
     let (rings, approve_stages) =
         rings(&args.ring, &args.approve_after, args.ring_soak.as_deref())?;
-    if !rings.is_empty() {
-        body["rings"] = json!(rings);
-    }
-    if !approve_stages.is_empty() {
-        body["approve_stages"] = json!(approve_stages);
-    }
-    let campaign = client.json("POST", "/v1/admin/campaigns", Some(&body))?;
-    let id = campaign["id"].as_str().unwrap_or_default();
-    let hardware: Vec<&str> = campaign["manifests"]
-        .as_object()
-        .map(|m| m.keys().map(String::as_str).collect())
-        .unwrap_or_default();
+    let body = NewCampaign {
+        release: args.release,
+        name: args.name,
+        selector: Selector {
+            hardware: args.hardware,
+            tags: args.tag,
+            ids: args.device,
+            versions: args.from_version,
+            attributes: Default::default(),
+        },
+        policy,
+        critical: args.critical,
+        start_at: args.start_at.map(Instant),
+        end_at: args.end_at.map(Instant),
+        rings,
+        approve_stages,
+    };
+    let campaign: Campaign = client.post("/v1/admin/campaigns", &body)?;
+    let id = &campaign.id;
+    let hardware: Vec<&str> = campaign.manifests.keys().map(String::as_str).collect();
     println!(
         "campaign {id} is rolling {} out to hardware {}{}",
-        campaign["release"].as_str().unwrap_or("?"),
+        campaign.release,
         hardware.join(","),
         schedule(&campaign)
     );
-    if campaign["critical_pending"].as_bool() == Some(true) {
+    if campaign.critical_pending {
         println!(
             "it runs as an ordinary campaign until a second operator confirms that it is critical: sluice campaign confirm-critical {id}"
         );
@@ -279,143 +275,144 @@ fn create(args: CreateArgs) -> Result<()> {
 
 fn list(args: ServerOnly) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let reply = client.json("GET", "/v1/admin/campaigns", None)?;
-    for c in reply["campaigns"].as_array().into_iter().flatten() {
+    let reply: CampaignList = client.get("/v1/admin/campaigns")?;
+    for c in &reply.campaigns {
         println!(
             "{:<6} {:<12} {:<12} stage {}  {}",
-            c["id"].as_str().unwrap_or("?"),
-            c["release"].as_str().unwrap_or("?"),
-            c["state"].as_str().unwrap_or("?"),
-            c["stage"],
-            c["name"].as_str().unwrap_or("")
+            c.id,
+            c.release,
+            c.state.as_str(),
+            c.stage,
+            c.name
         );
     }
     Ok(())
 }
 
-fn counts(c: &Value) -> String {
+fn counts(c: &OutcomeCounts) -> String {
     format!(
         "offered {}, succeeded {}, failed {}, rolled back {}, rejected {}",
-        c["offered"], c["succeeded"], c["failed"], c["rolled_back"], c["rejected"]
+        c.offered, c.succeeded, c.failed, c.rolled_back, c.rejected
     )
 }
 
 fn status(args: StatusArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let p = client.json("GET", &format!("/v1/admin/campaigns/{}", args.id), None)?;
+    let path = format!("/v1/admin/campaigns/{}", args.id);
     if args.json {
-        println!("{p}");
+        println!("{}", client.raw_json("GET", &path, None::<&()>)?);
         return Ok(());
     }
-    let c = &p["campaign"];
+    let p: Progress = client.get(&path)?;
+    let c = &p.campaign;
     println!(
         "campaign {} ({}): release {}, {}, stage {}",
-        c["id"].as_str().unwrap_or("?"),
-        c["name"].as_str().unwrap_or(""),
-        c["release"].as_str().unwrap_or("?"),
-        c["state"].as_str().unwrap_or("?"),
-        c["stage"]
+        c.id,
+        c.name,
+        c.release,
+        c.state.as_str(),
+        c.stage
     );
-    if let Some(reason) = c["reason"].as_str() {
+    if let Some(reason) = &c.reason {
         println!("  reason: {reason}");
     }
     let when = schedule(c);
     if !when.is_empty() {
         println!("  schedule: {}", when.trim_start_matches(", "));
     }
-    let e = &p["estimate"];
-    if let Some(remaining) = e["remaining"].as_u64() {
-        match (e["seconds"].as_u64(), e["why_not"].as_str()) {
+    if let Some(e) = &p.estimate {
+        match (e.seconds, &e.why_not) {
             (Some(seconds), _) => println!(
-                "  {remaining} devices to go: about {} at the pace of the last {} min ({:.0} an hour)",
+                "  {} devices to go: about {} at the pace of the last {} min ({:.0} an hour)",
+                e.remaining,
                 timestamps::span(seconds),
-                e["over_seconds"].as_u64().unwrap_or(0) / 60,
-                e["per_hour"].as_f64().unwrap_or(0.0)
+                e.over_seconds / 60,
+                e.per_hour
             ),
             (None, why) => println!(
-                "  {remaining} devices to go; no estimate: {}",
-                why.unwrap_or("?")
+                "  {} devices to go; no estimate: {}",
+                e.remaining,
+                why.as_deref().unwrap_or("no pace yet")
             ),
         }
     }
-    if c["critical_pending"].as_bool() == Some(true) {
+    if c.critical_pending {
         println!(
             "  critical once a second operator confirms it (sluice campaign confirm-critical {}); ordinary until then",
-            c["id"].as_str().unwrap_or("?")
+            c.id
         );
     }
-    for o in c["freeze_overrides"].as_array().into_iter().flatten() {
-        let pending = if o["pending"].as_bool() == Some(true) {
+    for o in &c.freeze_overrides {
+        let pending = if o.pending {
             ", waiting for a second operator's confirmation"
         } else {
             ""
         };
         println!(
             "  passes freeze {} ({}, asked by {}{pending})",
-            o["freeze"].as_str().unwrap_or("?"),
-            o["reason"].as_str().unwrap_or(""),
-            o["by"].as_str().unwrap_or("?")
+            o.freeze, o.reason, o.by
         );
     }
-    println!(
-        "  total: {}; in flight {}",
-        counts(&p["total"]),
-        p["in_flight"]
-    );
-    let names = p["steps"].as_array().cloned().unwrap_or_default();
-    for (i, stage) in p["stages"].as_array().into_iter().flatten().enumerate() {
-        let name = names
+    println!("  total: {}; in flight {}", counts(&p.total), p.in_flight);
+    for (i, stage) in p.stages.iter().enumerate() {
+        let name = p
+            .steps
             .get(i)
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("stage {i}"), str::to_owned);
+            .cloned()
+            .unwrap_or_else(|| format!("stage {i}"));
         println!("  {name}: {}", counts(stage));
     }
-    if let Some(gate) = c.get("waiting").filter(|g| g.is_object()) {
+    if let Some(gate) = &c.waiting {
         println!(
             "  waiting since {} for an operator to approve {} after {} (sluice campaign approve {})",
-            timestamps::format(gate["since"].as_u64().unwrap_or(0)),
-            gate["opens"].as_str().unwrap_or("?"),
-            gate["after"].as_str().unwrap_or("?"),
-            c["id"].as_str().unwrap_or("?")
+            timestamps::format(gate.since),
+            gate.opens,
+            gate.after,
+            c.id
         );
     }
-    for a in c["approvals"].as_array().into_iter().flatten() {
+    for a in &c.approvals {
+        let note = if a.note.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", a.note)
+        };
         println!(
-            "  approved {} after {} by {} at {} ({}){}",
-            a["opened"].as_str().unwrap_or("?"),
-            a["after"].as_str().unwrap_or("?"),
-            a["by"].as_str().unwrap_or("?"),
-            timestamps::format(a["at"].as_u64().unwrap_or(0)),
-            counts(&a["figures"]),
-            a["note"]
-                .as_str()
-                .map(|n| format!(": {n}"))
-                .unwrap_or_default()
+            "  approved {} after {} by {} at {} ({}){note}",
+            a.opened,
+            a.after,
+            a.by,
+            timestamps::format(a.at),
+            counts(&a.figures),
         );
     }
-    if let Some(codes) = p["failure_codes"].as_object().filter(|m| !m.is_empty()) {
-        let mut codes: Vec<_> = codes.iter().collect();
-        codes.sort_by_key(|(_, n)| std::cmp::Reverse(n.as_i64().unwrap_or(0)));
+    if !p.failure_codes.is_empty() {
+        let mut codes: Vec<_> = p.failure_codes.iter().collect();
+        codes.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
         let text: Vec<String> = codes
             .iter()
             .map(|(code, n)| format!("{code} ×{n}"))
             .collect();
         println!("  failures: {}", text.join(", "));
     }
-    if let Some(versions) = p["versions"].as_object().filter(|m| !m.is_empty()) {
-        let text: Vec<String> = versions.iter().map(|(v, n)| format!("{v}: {n}")).collect();
+    if !p.versions.is_empty() {
+        let text: Vec<String> = p
+            .versions
+            .iter()
+            .map(|(v, n)| format!("{v}: {n}"))
+            .collect();
         println!("  fleet versions: {}", text.join(", "));
     }
     Ok(())
 }
 
 /// ", from T" / ", until T" for a scheduled campaign; empty otherwise.
-fn schedule(c: &Value) -> String {
+fn schedule(c: &Campaign) -> String {
     let mut text = String::new();
-    if let Some(start) = c["start_at"].as_u64() {
+    if let Some(start) = c.start_at {
         text.push_str(&format!(", from {}", timestamps::format(start)));
     }
-    if let Some(end) = c["end_at"].as_u64() {
+    if let Some(end) = c.end_at {
         text.push_str(&format!(", until {}", timestamps::format(end)));
     }
     text
@@ -426,19 +423,22 @@ fn rings(
     specs: &[String],
     approve_after: &[String],
     soak: Option<&str>,
-) -> Result<(Vec<Value>, Vec<u32>)> {
+) -> Result<(Vec<NewRing>, Vec<u32>)> {
     let mut rings = Vec::new();
     for spec in specs {
         let (name, ids) = spec
             .split_once('=')
             .with_context(|| format!("--ring {spec:?}: expected NAME=ID,ID,..."))?;
-        let ids: Vec<&str> = ids.split(',').filter(|id| !id.is_empty()).collect();
-        let mut ring = json!({"name": name, "ids": ids,
-                              "approve": approve_after.iter().any(|a| a == name)});
-        if let Some(soak) = soak {
-            ring["soak"] = json!(soak);
-        }
-        rings.push(ring);
+        rings.push(NewRing {
+            name: name.to_owned(),
+            ids: ids
+                .split(',')
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            approve: approve_after.iter().any(|a| a == name),
+            soak: soak.map(str::to_owned),
+        });
     }
     let mut stages = Vec::new();
     for gate in approve_after {
@@ -459,18 +459,16 @@ fn rings(
 
 fn approve(args: ApproveArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let body = json!({"note": args.note});
-    let c = client.json(
-        "POST",
+    let c: Campaign = client.post(
         &format!("/v1/admin/campaigns/{}/approve", args.id),
-        Some(&body),
+        &ApproveRequest { note: args.note },
     )?;
-    if let Some(a) = c["approvals"].as_array().and_then(|a| a.last()) {
+    if let Some(a) = c.approvals.last() {
         println!(
             "approved {} after {} ({})",
-            a["opened"].as_str().unwrap_or("?"),
-            a["after"].as_str().unwrap_or("?"),
-            counts(&a["figures"])
+            a.opened,
+            a.after,
+            counts(&a.figures)
         );
     }
     Ok(())
@@ -478,17 +476,17 @@ fn approve(args: ApproveArgs) -> Result<()> {
 
 fn override_freeze(args: OverrideArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let body = json!({"freeze": args.freeze, "reason": args.reason});
-    let c = client.json(
-        "POST",
+    let c: Campaign = client.post(
         &format!("/v1/admin/campaigns/{}/override-freeze", args.id),
-        Some(&body),
+        &OverrideFreezeRequest {
+            freeze: args.freeze.clone(),
+            reason: args.reason,
+        },
     )?;
-    let pending = c["freeze_overrides"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|o| o["freeze"] == args.freeze.as_str() && o["pending"].as_bool() == Some(true));
+    let pending = c
+        .freeze_overrides
+        .iter()
+        .any(|o| o.freeze == args.freeze && o.pending);
     if pending {
         println!(
             "asked to let campaign {} pass freeze {}: it does once a second operator confirms (sluice campaign confirm-override {} --freeze {})",
@@ -502,10 +500,11 @@ fn override_freeze(args: OverrideArgs) -> Result<()> {
 
 fn confirm_override(args: ConfirmOverrideArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    client.json(
-        "POST",
+    let _: Campaign = client.post(
         &format!("/v1/admin/campaigns/{}/confirm-override", args.id),
-        Some(&json!({"freeze": args.freeze})),
+        &ConfirmOverrideRequest {
+            freeze: args.freeze.clone(),
+        },
     )?;
     println!("campaign {} may pass freeze {}", args.id, args.freeze);
     Ok(())
@@ -513,30 +512,16 @@ fn confirm_override(args: ConfirmOverrideArgs) -> Result<()> {
 
 fn confirm_critical(args: ActionArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let c = client.json(
-        "POST",
-        &format!("/v1/admin/campaigns/{}/confirm-critical", args.id),
-        None,
-    )?;
-    println!(
-        "campaign {} is critical, confirmed by {}",
-        args.id,
-        c["critical_confirmed"]["by"].as_str().unwrap_or("?")
-    );
+    let c: Campaign =
+        client.post_empty(&format!("/v1/admin/campaigns/{}/confirm-critical", args.id))?;
+    let by = c.critical_confirmed.map(|c| c.by).unwrap_or_default();
+    println!("campaign {} is critical, confirmed by {by}", args.id);
     Ok(())
 }
 
 fn action(args: ActionArgs, action: &str) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let c = client.json(
-        "POST",
-        &format!("/v1/admin/campaigns/{}/{action}", args.id),
-        None,
-    )?;
-    println!(
-        "campaign {} is now {}",
-        c["id"].as_str().unwrap_or("?"),
-        c["state"].as_str().unwrap_or("?")
-    );
+    let c: Campaign = client.post_empty(&format!("/v1/admin/campaigns/{}/{action}", args.id))?;
+    println!("campaign {} is now {}", c.id, c.state.as_str());
     Ok(())
 }

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sluice_api::error::ErrorAnswer;
 
@@ -42,6 +44,20 @@ pub struct Reply {
 impl Reply {
     /// The body as JSON; a non-2xx reply becomes an error with the server's message.
     pub fn json(self) -> Result<Value> {
+        let reply = self.ok()?;
+        Ok(serde_json::from_slice(&reply.body).unwrap_or(Value::Null))
+    }
+
+    /// The body as a `T`; a non-2xx reply becomes an error with the server's message.
+    pub fn typed<T: DeserializeOwned>(self) -> Result<T> {
+        let reply = self.ok()?;
+        serde_json::from_slice(&reply.body)
+            .context("the server's answer is not what this sluice expects")
+    }
+
+    /// The reply itself when it is a success (2xx); otherwise an error with the
+    /// server's message.
+    pub fn ok(self) -> Result<Reply> {
         if !(200..300).contains(&self.status) {
             let refused: ErrorAnswer =
                 serde_json::from_slice(&self.body).unwrap_or_else(|_| ErrorAnswer {
@@ -55,7 +71,7 @@ impl Reply {
                 refused.message
             );
         }
-        Ok(serde_json::from_slice(&self.body).unwrap_or(Value::Null))
+        Ok(self)
     }
 }
 
@@ -150,22 +166,52 @@ impl Client {
         Ok(Reply { status, body })
     }
 
-    /// Sends JSON (or nothing) and reads the answer as a `T`.
-    pub fn typed<T: serde::de::DeserializeOwned>(
+    /// Sends `body` as JSON (or nothing) and reads the answer as a `T`: a
+    /// field this sluice expects and the server does not send is an error,
+    /// never a `?` on the screen.
+    pub fn request<T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
-        body: Option<&Value>,
+        body: Option<&impl Serialize>,
     ) -> Result<T> {
-        let value = self.json(method, path, body)?;
-        serde_json::from_value(value).with_context(|| {
+        let bytes = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .context("encoding the request")?;
+        let reply = self.send(method, path, bytes.as_deref())?.ok()?;
+        serde_json::from_slice(&reply.body).with_context(|| {
             format!("the answer to {method} {path} is not what this sluice expects")
         })
     }
 
-    /// Sends JSON (or nothing) and expects JSON back.
-    pub fn json(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
-        let bytes = body.map(|b| b.to_string().into_bytes());
+    /// `GET path`, answered as a `T`.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.request("GET", path, None::<&()>)
+    }
+
+    /// `POST path` with `body` as JSON, answered as a `T`.
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.request("POST", path, Some(body))
+    }
+
+    /// `POST path` without a body, answered as a `T`.
+    pub fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.request("POST", path, None::<&()>)
+    }
+
+    /// The answer as the server sent it, for `--json`: every field, in the
+    /// server's order, whether or not this sluice knows it.
+    pub fn raw_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<Value> {
+        let bytes = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .context("encoding the request")?;
         self.send(method, path, bytes.as_deref())?.json()
     }
 }

@@ -24,7 +24,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
+use sluice_api::admin::audit::Page;
+use sluice_api::admin::campaigns::{
+    Campaign, CampaignState, NewCampaign, Progress, Recount, RecountRequest, Selector,
+};
+use sluice_api::admin::devices::Revoked;
 use sluice_api::admin::fleet::{Cursor, DeviceSearch, FleetSummary};
+use sluice_api::admin::operators::RevokeRequest;
+use sluice_api::admin::releases::Published;
 use sluice_bench::sample_release::{SampleRelease, random_bytes};
 use sluice_device::sim::{self, CrashModel, Faults, SimDevice, Until};
 use sluice_protocol::TrustRoot;
@@ -307,7 +314,7 @@ fn admin_access(servers: &Servers) -> Result<String> {
             none == 401 && wrong == 401,
             "{url}: without the token {none}, with a wrong one {wrong} (expected 401)"
         );
-        servers.clients[i].json("GET", "/v1/admin/fleet", None)?;
+        let _: FleetSummary = servers.clients[i].get("/v1/admin/fleet")?;
     }
     Ok(format!(
         "{} server(s): 401 without the token, 200 with it",
@@ -398,7 +405,7 @@ fn enrol_fleet(servers: &Servers, run: &mut Run, count: usize) -> Result<String>
         run.devices.len(),
         missing[0]
     );
-    let fleet: FleetSummary = servers.client(1).typed("GET", "/v1/admin/fleet", None)?;
+    let fleet: FleetSummary = servers.client(1).get("/v1/admin/fleet")?;
     let on_hardware = fleet.hardware.get(&run.hardware).copied().unwrap_or(0);
     ensure!(
         on_hardware == count as i64,
@@ -422,7 +429,7 @@ fn search_all(client: &Client, query: &str) -> Result<BTreeSet<String>> {
             path.push('&');
             path.push_str(&cursor.query());
         }
-        let page: DeviceSearch = client.typed("GET", &path, None)?;
+        let page: DeviceSearch = client.get(&path)?;
         found.extend(page.devices.into_iter().map(|device| device.id));
         match page.next {
             Some(cursor) => next = Some(cursor),
@@ -438,13 +445,13 @@ fn publish(servers: &Servers, release: &SampleRelease) -> Result<String> {
         servers
             .client(i)
             .send("PUT", &format!("/v1/admin/chunks/{digest}"), Some(data))?
-            .json()
+            .ok()
             .with_context(|| format!("uploading chunk {digest}"))?;
     }
-    servers
+    let _: Published = servers
         .client(1)
         .send("POST", "/v1/admin/releases", Some(&release.manifest))?
-        .json()
+        .typed()
         .context("publishing the manifest")?;
     let (digest, data) = &release.chunks[0];
     let url = format!("{}/v1/chunks/{digest}", servers.url(0));
@@ -527,12 +534,21 @@ fn drive(
     })
 }
 
-fn progress(client: &Client, campaign: &str) -> Result<Value> {
-    client.json("GET", &format!("/v1/admin/campaigns/{campaign}"), None)
+fn progress(client: &Client, campaign: &str) -> Result<Progress> {
+    client.get(&format!("/v1/admin/campaigns/{campaign}"))
 }
 
-fn count(progress: &Value, key: &str) -> u64 {
-    progress["total"][key].as_u64().unwrap_or(0)
+/// A campaign over `hardware` under `policy`, named for people.
+fn new_campaign(release: &str, name: String, policy: Value, hardware: &str) -> NewCampaign {
+    NewCampaign {
+        name,
+        selector: Selector {
+            hardware: vec![hardware.to_owned()],
+            ..Selector::default()
+        },
+        policy,
+        ..NewCampaign::new(release)
+    }
 }
 
 /// A staged campaign (the quick stages: 5%, 25%, 100%) over the fleet, driven
@@ -549,17 +565,16 @@ fn first_stage_percent(devices: usize) -> u64 {
 fn staged_rollout(servers: &Servers, run: &mut Run, timeout: Duration) -> Result<String> {
     let mut policy: Value = serde_json::from_str(QUICK_STAGES)?;
     policy["stages"][0]["percent"] = json!(first_stage_percent(run.devices.len()));
-    let campaign = servers.client(0).json(
-        "POST",
+    let campaign: Campaign = servers.client(0).post(
         "/v1/admin/campaigns",
-        Some(&json!({
-            "release": run.good,
-            "name": format!("conformance {}", run.id),
-            "policy": policy,
-            "selector": {"hardware": [run.hardware]},
-        })),
+        &new_campaign(
+            &run.good,
+            format!("conformance {}", run.id),
+            policy,
+            &run.hardware,
+        ),
     )?;
-    run.good_campaign = campaign["id"].as_str().unwrap_or_default().to_owned();
+    run.good_campaign = campaign.id;
     let started = Instant::now();
     let summaries = drive(servers, &run.devices, "1.0.0", &run.trust, timeout, &|| {});
     let seconds = started.elapsed().as_secs_f64();
@@ -569,19 +584,16 @@ fn staged_rollout(servers: &Servers, run: &mut Run, timeout: Duration) -> Result
     let n = run.devices.len() as u64;
     ensure!(
         settled,
-        "the fleet had not settled after {timeout:?}: {}",
-        p["total"]
+        "the fleet had not settled after {timeout:?}: {:?}",
+        p.total
     );
     ensure!(
-        count(&p, "offered") == n
-            && count(&p, "succeeded") == n
-            && succeeded == n
-            && p["in_flight"].as_u64() == Some(0),
-        "expected {n} offered and succeeded, none in flight; the server counts {} and {} in flight, the devices {succeeded} succeeded",
-        p["total"],
-        p["in_flight"]
+        p.total.offered == n && p.total.succeeded == n && succeeded == n && p.in_flight == 0,
+        "expected {n} offered and succeeded, none in flight; the server counts {:?} and {} in flight, the devices {succeeded} succeeded",
+        p.total,
+        p.in_flight
     );
-    let stages = p["stages"].as_array().map_or(0, Vec::len);
+    let stages = p.stages.len();
     Ok(format!(
         "campaign {}: {n} of {n} succeeded through {stages} stages in {seconds:.1}s, counted once each",
         run.good_campaign
@@ -590,29 +602,25 @@ fn staged_rollout(servers: &Servers, run: &mut Run, timeout: Duration) -> Result
 
 /// The campaign's counters against its devices' states.
 fn recount(servers: &Servers, campaign: &str) -> Result<String> {
-    let r = servers.client(0).json(
-        "POST",
+    let r: Recount = servers.client(0).post(
         &format!("/v1/admin/campaigns/{campaign}/recount"),
-        Some(&json!({"apply": false})),
+        &RecountRequest { apply: false },
     )?;
-    let differences = r["differences"].as_array().cloned().unwrap_or_default();
     ensure!(
-        differences.is_empty(),
-        "the recount differs: {}",
-        Value::Array(differences)
+        r.differences.is_empty(),
+        "the recount differs: {:?}",
+        r.differences
     );
     Ok(format!(
         "campaign {campaign}: {} devices offered, every counter matches",
-        r["devices"]
+        r.devices
     ))
 }
 
 /// The audit head's number (the count of entries ever appended).
 fn audit_seq(client: &Client) -> Result<i64> {
-    let page = client.json("GET", "/v1/admin/audit?after=0&limit=1", None)?;
-    page["head"]["seq"]
-        .as_i64()
-        .context("the audit page has no head")
+    let page: Page = client.get("/v1/admin/audit?after=0&limit=1")?;
+    Ok(page.head.seq)
 }
 
 /// Revokes 32 extra devices, eight at once over the servers: 32 audit entries
@@ -629,10 +637,11 @@ fn audited_actions(servers: &Servers, run: &Run) -> Result<String> {
     concurrently(spare.len(), |i| {
         servers
             .client(i)
-            .json(
-                "POST",
+            .post::<Revoked>(
                 &format!("/v1/admin/devices/{}/revoke", spare[i].id),
-                Some(&json!({"reason": "conformance: concurrent audited actions"})),
+                &RevokeRequest {
+                    reason: "conformance: concurrent audited actions".to_owned(),
+                },
             )
             .map(drop)
     })?;
@@ -669,17 +678,16 @@ fn halt_and_rollback(servers: &Servers, run: &Run, bad: &str, timeout: Duration)
         "stages": [{"percent": 25, "soak": "3s", "min_devices": 3}, {"percent": 100}],
         "failures": {"max_rate": 0.05, "confidence": 0.95, "min_sample": 3},
     });
-    let campaign = servers.client(1).json(
-        "POST",
+    let campaign: Campaign = servers.client(1).post(
         "/v1/admin/campaigns",
-        Some(&json!({
-            "release": bad,
-            "name": format!("conformance {} (bad)", run.id),
-            "policy": policy,
-            "selector": {"hardware": [run.hardware]},
-        })),
+        &new_campaign(
+            bad,
+            format!("conformance {} (bad)", run.id),
+            policy,
+            &run.hardware,
+        ),
     )?;
-    let id = campaign["id"].as_str().unwrap_or_default().to_owned();
+    let id = campaign.id;
     let failing: Vec<SimDevice> = run
         .devices
         .iter()
@@ -690,17 +698,17 @@ fn halt_and_rollback(servers: &Servers, run: &Run, bad: &str, timeout: Duration)
         .collect();
     // As an operator would: once the canary halts the campaign, roll it back
     // (the devices that failed revert on their own; the others committed it).
-    let halt: Mutex<Option<(Value, Result<()>)>> = Mutex::new(None);
+    let halt: Mutex<Option<(Progress, Result<()>)>> = Mutex::new(None);
     let watch = || {
         let mut halt = halt.lock().unwrap_or_else(|e| e.into_inner());
         if halt.is_some() {
             return;
         }
         match progress(servers.client(0), &id) {
-            Ok(p) if p["campaign"]["state"] == "halted" => {
+            Ok(p) if p.campaign.state == CampaignState::Halted => {
                 let rollback = servers
                     .client(1)
-                    .json("POST", &format!("/v1/admin/campaigns/{id}/rollback"), None)
+                    .post_empty::<Campaign>(&format!("/v1/admin/campaigns/{id}/rollback"))
                     .map(drop);
                 *halt = Some((p, rollback));
             }
@@ -711,17 +719,14 @@ fn halt_and_rollback(servers: &Servers, run: &Run, bad: &str, timeout: Duration)
     let Some((halted, rollback)) = halt.into_inner().unwrap_or_else(|e| e.into_inner()) else {
         let p = progress(servers.client(0), &id)?;
         bail!(
-            "the bad release's campaign is {} (expected halted): {}",
-            p["campaign"]["state"],
-            p["total"]
+            "the bad release's campaign is {} (expected halted): {:?}",
+            p.campaign.state.as_str(),
+            p.total
         );
     };
     rollback.context("rolling the halted campaign back")?;
-    let reason = halted["campaign"]["reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let committed = count(&halted, "succeeded");
+    let reason = halted.campaign.reason.unwrap_or_default();
+    let committed = halted.total.succeeded;
     let p = progress(servers.client(0), &id)?;
     let on_bad: u64 = summaries
         .iter()
@@ -729,20 +734,18 @@ fn halt_and_rollback(servers: &Servers, run: &Run, bad: &str, timeout: Duration)
         .sum();
     ensure!(
         on_bad == 0,
-        "{on_bad} devices still run {bad} after the rollback: {}",
-        p["total"]
+        "{on_bad} devices still run {bad} after the rollback: {:?}",
+        p.total
     );
     ensure!(
-        count(&p, "rolled_back") >= committed,
+        p.total.rolled_back >= committed,
         "{committed} devices had committed {bad}, {} were rolled back",
-        count(&p, "rolled_back")
+        p.total.rolled_back
     );
     recount(servers, &id)?;
     Ok(format!(
         "halted after {} failed of {} offered ({reason}); {} rolled back, none left on {bad}; the recount matches",
-        count(&p, "failed"),
-        count(&p, "offered"),
-        count(&p, "rolled_back")
+        p.total.failed, p.total.offered, p.total.rolled_back
     ))
 }
 
@@ -762,17 +765,16 @@ fn ddi(
         hardware,
     )?
     .remove(0);
-    let campaign = servers.client(1).json(
-        "POST",
+    let campaign: Campaign = servers.client(1).post(
         "/v1/admin/campaigns",
-        Some(&json!({
-            "release": version,
-            "name": format!("conformance {} (DDI)", run.id),
-            "policy": {"stages": [{"percent": 100}]},
-            "selector": {"hardware": [hardware]},
-        })),
+        &new_campaign(
+            version,
+            format!("conformance {} (DDI)", run.id),
+            json!({"stages": [{"percent": 100}]}),
+            hardware,
+        ),
     )?;
-    let campaign = campaign["id"].as_str().unwrap_or_default().to_owned();
+    let campaign = campaign.id;
     let auth = format!("TargetToken {}", device.secret);
     let headers = [
         ("authorization", auth.as_str()),
@@ -825,9 +827,9 @@ fn ddi(
     );
     let p = progress(servers.client(0), &campaign)?;
     ensure!(
-        count(&p, "succeeded") == 1,
-        "the DDI campaign counts {}",
-        p["total"]
+        p.total.succeeded == 1,
+        "the DDI campaign counts {:?}",
+        p.total
     );
     Ok(format!(
         "device {} polled, fetched action {action}, reported success; campaign {campaign} counts it",

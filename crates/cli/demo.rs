@@ -8,12 +8,15 @@
 //! the campaign, the devices that failed revert on their own, and the demo, as
 //! the operator, rolls back the ones that had committed it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use sluice_api::admin::campaigns::{Campaign, CampaignState, NewCampaign, Progress, Selector};
+use sluice_api::admin::releases::Published;
 use sluice_bench::sample_release::{SampleRelease as Release, random_bytes};
 use sluice_device::sim::{self, Faults, Until};
 use sluice_policy_standard::bucket_limit;
@@ -89,12 +92,12 @@ fn publish(client: &Client, release: &Release) -> Result<()> {
     for (digest, data) in &release.chunks {
         client
             .send("PUT", &format!("/v1/admin/chunks/{digest}"), Some(data))?
-            .json()
+            .ok()
             .with_context(|| format!("uploading chunk {digest}"))?;
     }
-    client
+    let _: Published = client
         .send("POST", "/v1/admin/releases", Some(&release.manifest))?
-        .json()
+        .typed()
         .context("publishing the release")?;
     Ok(())
 }
@@ -136,21 +139,18 @@ fn observe(
     watch: &Mutex<Watch>,
     fleet: &sim::Summary,
 ) {
-    let Ok(progress) = client.json("GET", &format!("/v1/admin/campaigns/{campaign}"), None) else {
+    let Ok(progress) = client.get::<Progress>(&format!("/v1/admin/campaigns/{campaign}")) else {
         return;
     };
     let mut watch = watch.lock().unwrap_or_else(|e| e.into_inner());
-    let stage = progress["campaign"]["stage"].as_u64().unwrap_or(0);
-    let state = progress["campaign"]["state"]
-        .as_str()
-        .unwrap_or("?")
-        .to_owned();
+    let stage = u64::from(progress.campaign.stage);
+    let state = progress.campaign.state.as_str().to_owned();
     if watch.stage != Some(stage) {
         eprintln!("[{:>5.1}s] {} opened", fleet.seconds, stages.label(stage));
         watch.stage = Some(stage);
     }
     if watch.state != state {
-        let reason = progress["campaign"]["reason"].as_str().unwrap_or_default();
+        let reason = progress.campaign.reason.as_deref().unwrap_or_default();
         eprintln!(
             "[{:>5.1}s] campaign {campaign} is {state}{}",
             fleet.seconds,
@@ -166,49 +166,41 @@ fn observe(
         }
         watch.state = state.clone();
     }
-    let total = &progress["total"];
+    let total = &progress.total;
     let line = format!(
         "{}: offered {} succeeded {} failed {} rolled back {} rejected {} | in flight {} | fleet {}",
         stages.label(stage),
-        total["offered"],
-        total["succeeded"],
-        total["failed"],
-        total["rolled_back"],
-        total["rejected"],
-        progress["in_flight"],
-        versions(&progress["versions"]),
+        total.offered,
+        total.succeeded,
+        total.failed,
+        total.rolled_back,
+        total.rejected,
+        progress.in_flight,
+        versions(&progress.versions),
     );
     if line != watch.line {
         eprintln!("[{:>5.1}s] {line}", fleet.seconds);
         watch.line = line;
     }
     if bad && state == "halted" && !watch.rolled_back {
-        let installed = progress["total"]["succeeded"].as_u64().unwrap_or(0);
+        let installed = progress.total.succeeded;
         eprintln!(
             "[{:>5.1}s] operator: rolling back campaign {campaign} ({installed} device(s) committed {RELEASE_VERSION}): sluice campaign rollback {campaign}",
             fleet.seconds
         );
-        match client.json(
-            "POST",
-            &format!("/v1/admin/campaigns/{campaign}/rollback"),
-            None,
-        ) {
+        match client.post_empty::<Campaign>(&format!("/v1/admin/campaigns/{campaign}/rollback")) {
             Ok(_) => watch.rolled_back = true,
             Err(e) => eprintln!("rollback failed, will retry: {e:#}"),
         }
     }
 }
 
-fn versions(counts: &Value) -> String {
+fn versions(counts: &BTreeMap<String, i64>) -> String {
     counts
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(v, n)| format!("{v}: {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
+        .iter()
+        .map(|(v, n)| format!("{v}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -315,17 +307,19 @@ fn rollout(
             fail_rate: if args.bad { BAD_FAIL_RATE } else { 0.0 },
         },
     )?;
-    let campaign = client.json(
-        "POST",
+    let campaign: Campaign = client.post(
         "/v1/admin/campaigns",
-        Some(&json!({
-            "release": RELEASE_VERSION,
-            "name": "sluice demo",
-            "policy": policy,
-            "selector": {"hardware": [TARGET_HARDWARE]},
-        })),
+        &NewCampaign {
+            name: "sluice demo".to_owned(),
+            selector: Selector {
+                hardware: vec![TARGET_HARDWARE.to_owned()],
+                ..Selector::default()
+            },
+            policy,
+            ..NewCampaign::new(RELEASE_VERSION)
+        },
     )?;
-    let id = campaign["id"].as_str().unwrap_or_default().to_owned();
+    let id = campaign.id;
     let targeted: Vec<String> = devices
         .iter()
         .filter(|d| d.hardware == TARGET_HARDWARE)
@@ -367,34 +361,29 @@ fn rollout(
         observe(&client, &id, &stages, args.bad, &watch, s)
     });
 
-    let progress = client.json("GET", &format!("/v1/admin/campaigns/{id}"), None)?;
+    let progress: Progress = client.get(&format!("/v1/admin/campaigns/{id}"))?;
     let watch = watch.into_inner().unwrap_or_else(|e| e.into_inner());
-    let halted = watch.halted || progress["campaign"]["state"] == "halted";
-    let total = &progress["total"];
-    let count = |key: &str| total[key].as_u64().unwrap_or(0);
+    let state = progress.campaign.state;
+    let halted = watch.halted || state == CampaignState::Halted;
+    let total = &progress.total;
     // Devices that booted the bad image: committed it, failed to boot it, or
     // committed it and were rolled back.
     let installed_bad = if args.bad {
-        count("succeeded") + count("failed") + count("rolled_back")
+        total.succeeded + total.failed + total.rolled_back
     } else {
         0
     };
-    let stage = progress["campaign"]["stage"].as_u64().unwrap_or(0);
+    let stage = u64::from(progress.campaign.stage);
 
-    for (index, counts) in progress["stages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (index, counts) in progress.stages.iter().enumerate() {
         println!(
             "{:<22} offered {:>5}  succeeded {:>5}  failed {:>4}  rolled back {:>4}  rejected {:>4}",
             stages.label(index as u64),
-            counts["offered"],
-            counts["succeeded"],
-            counts["failed"],
-            counts["rolled_back"],
-            counts["rejected"],
+            counts.offered,
+            counts.succeeded,
+            counts.failed,
+            counts.rolled_back,
+            counts.rejected,
         );
     }
     print_summary(&summary);
@@ -403,8 +392,10 @@ fn rollout(
             "The campaign halted in {} ({}): {installed_bad} device(s) had installed {RELEASE_VERSION} (the canary is {canary_size}); {} reverted on their own and {} were rolled back by the operator.",
             stages.label(stage),
             if watch.halt_reason.is_empty() {
-                progress["campaign"]["reason"]
-                    .as_str()
+                progress
+                    .campaign
+                    .reason
+                    .as_deref()
                     .unwrap_or("no reason given")
             } else {
                 &watch.halt_reason
@@ -416,7 +407,7 @@ fn rollout(
         println!(
             "The campaign reached {} ({}): {} of {} {TARGET_HARDWARE} devices run {RELEASE_VERSION}; the {} {OTHER_HARDWARE} devices were never offered it.",
             stages.label(stage),
-            progress["campaign"]["state"].as_str().unwrap_or("?"),
+            state.as_str(),
             summary.versions.get(RELEASE_VERSION).copied().unwrap_or(0),
             targeted.len(),
             summary.devices - targeted.len(),
@@ -426,7 +417,7 @@ fn rollout(
     let mut out = serde_json::to_value(&summary)?;
     out["seconds"] = json!(round(summary.seconds));
     out["campaign"] = json!(id);
-    out["campaign_state"] = progress["campaign"]["state"].clone();
+    out["campaign_state"] = json!(state);
     out["stage"] = json!(stage);
     out["targeted"] = json!(targeted.len());
     out["halted"] = json!(halted);

@@ -1,7 +1,9 @@
 //! `sluice freeze add|list|remove|confirm-lift`: fleet-wide change freezes.
 
 use anyhow::Result;
-use serde_json::{Value, json};
+use sluice_api::admin::campaigns::Selector;
+use sluice_api::admin::freezes::{Freeze, FreezeList, NewFreeze};
+use sluice_api::instant::Instant;
 
 use crate::client::{Client, ServerArgs};
 use crate::timestamps;
@@ -75,33 +77,39 @@ pub fn run(command: Command) -> Result<()> {
 
 fn add(args: AddArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let body = json!({
-        "reason": args.reason,
-        "start": args.start,
-        "end": args.end,
-        "lead_seconds": args.lead.as_secs(),
-        "selector": {"tags": args.tag, "ids": args.device, "hardware": args.hardware},
-    });
-    let freeze = client.json("POST", "/v1/admin/freezes", Some(&body))?;
+    let body = NewFreeze {
+        reason: args.reason,
+        start: Instant(args.start),
+        end: Instant(args.end),
+        lead_seconds: Some(args.lead.as_secs()),
+        selector: Selector {
+            tags: args.tag,
+            ids: args.device,
+            hardware: args.hardware,
+            ..Selector::default()
+        },
+    };
+    let freeze: Freeze = client.post("/v1/admin/freezes", &body)?;
     println!("{}", describe(&freeze, None));
-    println!("{}", freeze["id"].as_str().unwrap_or("?"));
+    println!("{}", freeze.id);
     Ok(())
 }
 
 fn list(args: ListArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let reply = client.json("GET", "/v1/admin/freezes", None)?;
     if args.json {
-        println!("{reply}");
+        println!(
+            "{}",
+            client.raw_json("GET", "/v1/admin/freezes", None::<&()>)?
+        );
         return Ok(());
     }
-    let now = reply["now"].as_u64();
-    let freezes = reply["freezes"].as_array().cloned().unwrap_or_default();
-    if freezes.is_empty() {
+    let reply: FreezeList = client.get("/v1/admin/freezes")?;
+    if reply.freezes.is_empty() {
         println!("no freezes");
     }
-    for f in &freezes {
-        println!("{}", describe(f, now));
+    for f in &reply.freezes {
+        println!("{}", describe(f, Some(reply.now)));
     }
     Ok(())
 }
@@ -110,12 +118,12 @@ fn remove(args: RemoveArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let reply = client.send("DELETE", &format!("/v1/admin/freezes/{}", args.id), None)?;
     let asked = reply.status == 202;
-    let freeze = reply.json()?;
+    let freeze: Freeze = reply.typed()?;
     if asked {
         println!(
             "freeze {} holds now: lifting it waits for a second operator (asked by {}): sluice freeze confirm-lift {}",
             args.id,
-            freeze["lift_requested"]["by"].as_str().unwrap_or("?"),
+            freeze.lift_requested.map(|l| l.by).unwrap_or_default(),
             args.id
         );
     } else {
@@ -126,29 +134,21 @@ fn remove(args: RemoveArgs) -> Result<()> {
 
 fn confirm_lift(args: RemoveArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    client.json(
-        "POST",
-        &format!("/v1/admin/freezes/{}/confirm-lift", args.id),
-        None,
-    )?;
+    let _: Freeze = client.post_empty(&format!("/v1/admin/freezes/{}/confirm-lift", args.id))?;
     println!("freeze {} lifted", args.id);
     Ok(())
 }
 
 /// One line for people: id, span, scope, reason, and (given the server's
 /// clock) whether it holds now.
-fn describe(f: &Value, now: Option<u64>) -> String {
-    let (start, end) = (
-        f["start"].as_u64().unwrap_or(0),
-        f["end"].as_u64().unwrap_or(0),
-    );
-    let lead = f["lead_seconds"].as_u64().unwrap_or(0);
-    let selector = &f["selector"];
+fn describe(f: &Freeze, now: Option<u64>) -> String {
     let mut scope: Vec<String> = Vec::new();
-    for (field, label) in [("tags", "tag"), ("ids", "device"), ("hardware", "hardware")] {
-        for v in selector[field].as_array().into_iter().flatten() {
-            scope.push(format!("{label} {}", v.as_str().unwrap_or("?")));
-        }
+    for (values, label) in [
+        (&f.selector.tags, "tag"),
+        (&f.selector.ids, "device"),
+        (&f.selector.hardware, "hardware"),
+    ] {
+        scope.extend(values.iter().map(|v| format!("{label} {v}")));
     }
     let scope = if scope.is_empty() {
         "the whole fleet".to_owned()
@@ -156,17 +156,17 @@ fn describe(f: &Value, now: Option<u64>) -> String {
         scope.join(" and ")
     };
     let state = match now {
-        Some(now) if now + lead >= start && now < end => " [holding now]",
-        Some(now) if now < start => " [ahead]",
+        Some(now) if f.active(now) => " [holding now]",
+        Some(now) if now < f.start => " [ahead]",
         Some(_) => " [over]",
         None => "",
     };
     format!(
         "freeze {} {} → {} (from {} min before) over {scope}: {}{state}",
-        f["id"].as_str().unwrap_or("?"),
-        timestamps::format(start),
-        timestamps::format(end),
-        lead / 60,
-        f["reason"].as_str().unwrap_or("")
+        f.id,
+        timestamps::format(f.start),
+        timestamps::format(f.end),
+        f.lead_seconds / 60,
+        f.reason
     )
 }

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use serde_json::{Value, json};
-use sluice_service::access::{Principal, Role};
-use sluice_service::four_eyes::Setting;
-use sluice_service::operators::{Issued, OperatorView};
+use anyhow::Result;
+use sluice_api::admin::four_eyes::{SetFourEyes, Setting};
+use sluice_api::admin::operators::{
+    Issued, NewOperator, Operator, OperatorList, RevokeRequest, Role, TokenLifetime, WhoAmI,
+};
 
 use crate::client::{Client, ServerArgs};
 use crate::timestamps;
@@ -149,41 +149,52 @@ pub fn run(command: Command) -> Result<()> {
     }
 }
 
-fn lifetime_body(expires: Lifetime) -> Value {
-    match expires {
-        Lifetime::For(d) => json!({"expires_in_seconds": d.as_secs().max(1)}),
-        Lifetime::Never => json!({"never_expires": true}),
+impl Lifetime {
+    fn body(self) -> TokenLifetime {
+        match self {
+            Lifetime::For(d) => TokenLifetime::seconds(d.as_secs().max(1)),
+            Lifetime::Never => TokenLifetime::never(),
+        }
     }
 }
 
 fn add(args: AddArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let mut body = lifetime_body(args.expires);
-    body["name"] = json!(args.name);
-    body["roles"] = json!(args.roles);
-    let issued: Value = client.json("POST", "/v1/admin/operators", Some(&body))?;
-    print_issued(issued, args.json, "added")
+    let lifetime = args.expires.body();
+    let body = NewOperator {
+        name: args.name,
+        roles: args.roles,
+        expires_in_seconds: lifetime.expires_in_seconds,
+        never_expires: lifetime.never_expires,
+    };
+    print_issued(&client, "/v1/admin/operators", &body, args.json, "added")
 }
 
 fn rotate(args: RotateArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let issued: Value = client.json(
-        "POST",
+    print_issued(
+        &client,
         &format!("/v1/admin/operators/{}/rotate", args.name),
-        Some(&lifetime_body(args.expires)),
-    )?;
-    print_issued(issued, args.json, "rotated (the old token no longer works)")
+        &args.expires.body(),
+        args.json,
+        "rotated (the old token no longer works)",
+    )
 }
 
-/// The operator and its token: the token on the last line, alone, so a
-/// script can take it with `tail -n 1`.
-fn print_issued(issued: Value, as_json: bool, what: &str) -> Result<()> {
+/// Asks for a new token and prints the operator and its token: the token on
+/// the last line, alone, so a script can take it with `tail -n 1`.
+fn print_issued(
+    client: &Client,
+    path: &str,
+    body: &impl serde::Serialize,
+    as_json: bool,
+    what: &str,
+) -> Result<()> {
     if as_json {
-        println!("{issued}");
+        println!("{}", client.raw_json("POST", path, Some(body))?);
         return Ok(());
     }
-    let issued: Issued =
-        serde_json::from_value(issued).context("the server's answer is not a new token")?;
+    let issued: Issued = client.post(path, body)?;
     println!("{} {what}", describe(&issued.operator));
     println!("its token, shown this once (keep it in a file of mode 0600 or a secret store):");
     println!("{}", issued.token);
@@ -192,16 +203,14 @@ fn print_issued(issued: Value, as_json: bool, what: &str) -> Result<()> {
 
 fn list(args: PrintArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let reply: Value = client.json("GET", "/v1/admin/operators", None)?;
     if args.json {
-        println!("{reply}");
+        println!(
+            "{}",
+            client.raw_json("GET", "/v1/admin/operators", None::<&()>)?
+        );
         return Ok(());
     }
-    #[derive(serde::Deserialize)]
-    struct Listed {
-        operators: Vec<OperatorView>,
-    }
-    let listed: Listed = serde_json::from_value(reply).context("the server's operator list")?;
+    let listed: OperatorList = client.get("/v1/admin/operators")?;
     if listed.operators.is_empty() {
         println!("no operators yet: add one with sluice operator add NAME --role ROLE");
     }
@@ -215,10 +224,10 @@ fn show(args: NameArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let path = format!("/v1/admin/operators/{}", args.name);
     if args.json {
-        println!("{}", client.json("GET", &path, None)?);
+        println!("{}", client.raw_json("GET", &path, None::<&()>)?);
         return Ok(());
     }
-    let o: OperatorView = client.typed("GET", &path, None)?;
+    let o: Operator = client.get(&path)?;
     println!("{}", describe(&o));
     let scopes: Vec<&str> = o.scopes.iter().map(|s| s.name()).collect();
     println!("  scopes: {}", scopes.join(", "));
@@ -241,10 +250,11 @@ fn show(args: NameArgs) -> Result<()> {
 
 fn revoke(args: RevokeArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let o: OperatorView = client.typed(
-        "POST",
+    let o: Operator = client.post(
         &format!("/v1/admin/operators/{}/revoke", args.name),
-        Some(&json!({"reason": args.reason})),
+        &RevokeRequest {
+            reason: args.reason,
+        },
     )?;
     println!("{}", describe(&o));
     Ok(())
@@ -253,10 +263,13 @@ fn revoke(args: RevokeArgs) -> Result<()> {
 fn whoami(args: PrintArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     if args.json {
-        println!("{}", client.json("GET", "/v1/admin/whoami", None)?);
+        println!(
+            "{}",
+            client.raw_json("GET", "/v1/admin/whoami", None::<&()>)?
+        );
         return Ok(());
     }
-    let me: Principal = client.typed("GET", "/v1/admin/whoami", None)?;
+    let me: WhoAmI = client.get("/v1/admin/whoami")?;
     let roles: Vec<&str> = me.roles.iter().map(|r| r.name()).collect();
     let scopes: Vec<&str> = me.scopes.iter().map(|s| s.name()).collect();
     println!(
@@ -278,10 +291,13 @@ fn roles() {
 
 fn four_eyes(args: FourEyesArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let setting: Setting = client.typed(
+    let setting: Setting = client.request(
         "PUT",
         "/v1/admin/four-eyes",
-        Some(&json!({"required": args.setting == "on", "reason": args.reason})),
+        Some(&SetFourEyes {
+            required: args.setting == "on",
+            reason: args.reason,
+        }),
     )?;
     if setting.required {
         println!(
@@ -304,7 +320,7 @@ fn expiry(at: Option<u64>) -> String {
 }
 
 /// One line for people: name, roles, state, expiry, last use.
-fn describe(o: &OperatorView) -> String {
+fn describe(o: &Operator) -> String {
     let roles: Vec<&str> = o.roles.iter().map(|r| r.name()).collect();
     let used = match o.last_used_at {
         Some(at) => format!("last used {}", timestamps::format(at)),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use sluice_api::admin::releases::Published;
 use sluice_protocol::{
     DEFAULT_CHUNK_SIZE, DeviceState, Limits, ManifestBuilder, ReleaseInfo, SignedManifest,
     VerifiedManifest, Verifier,
@@ -316,7 +317,7 @@ fn publish(args: PublishArgs) -> Result<()> {
             let data = read_capped(&file, chunk.size)?;
             client
                 .send("PUT", &path, Some(&data))?
-                .json()
+                .ok()
                 .with_context(|| format!("uploading chunk {}", chunk.sha256))?;
             uploaded += 1;
         }
@@ -327,15 +328,15 @@ fn publish(args: PublishArgs) -> Result<()> {
         Some(name) => format!("/v1/admin/releases?file_name={name}"),
         None => "/v1/admin/releases".to_owned(),
     };
-    let published = client
+    let published: Published = client
         .send("POST", &path, Some(&bytes))?
-        .json()
+        .typed()
         .context("publishing the manifest")?;
     println!(
         "published {} for {}: {uploaded} chunk(s) uploaded, {skipped} already on the server, manifest {}",
         manifest.version,
         manifest.hardware.join(","),
-        published["manifest_id"].as_str().unwrap_or("?"),
+        published.manifest_id,
     );
     println!("{}", manifest.version);
     Ok(())

@@ -142,11 +142,7 @@ pub fn enrol(client: &Client, shape: &FleetShape) -> Result<Vec<SimDevice>> {
                 .collect(),
         };
         let enrolled: EnrolAnswer = client
-            .typed(
-                "POST",
-                "/v1/admin/devices",
-                Some(&serde_json::to_value(&request)?),
-            )
+            .post("/v1/admin/devices", &request)
             .context("enrolling the simulated devices (use another --prefix if they exist)")?;
         for (j, EnrolledDevice { id, secret }) in enrolled.devices.into_iter().enumerate() {
             let index = batch_no * MAX_ENROL + j;

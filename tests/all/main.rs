@@ -2,6 +2,7 @@
 //!
 //! One test binary (as wasmtime does it) so that the workspace links it once.
 
+mod api;
 mod audit;
 mod auth;
 mod bench;

@@ -5,17 +5,22 @@
 //! same types, so a renamed field fails a build instead of a fleet. Closed sets
 //! of values (`update`/`rollback`/`none`, a device's reported phase) are enums.
 //!
-//! The service's key-value records are its own types, answered through these;
-//! a few embed small values from here (a device's telemetry, a rollout's phase
-//! and failure), so changing one of those changes what is stored as well. The
-//! crate holds no logic and depends only on `serde`.
+//! Where the service keeps something an answer must not show (a device's
+//! credential hash and pending counts, a campaign's recount flags), it stores
+//! a record of its own and answers through these types; where a stored value
+//! is exactly what is answered (a freeze, a release, a campaign's curve, the
+//! values a campaign record is made of), the service stores the type from
+//! here, so changing one of those changes what is stored as well. The crate
+//! holds no logic beyond naming and looking up its own values; it depends on
+//! `serde`, `serde_json` (a campaign's policy configuration is any JSON) and
+//! `sluice-policy` (the outcome counts and calendar both sides share).
 //!
 //! Modules follow the routes:
 //! - [`checkin`]: `POST /v1/checkin`;
 //! - [`status`]: `POST /v1/status`;
 //! - [`error`]: the body of every refused request;
-//! - [`admin`]: the operator API under `/v1/admin/` (being moved here area by
-//!   area; so far enrolment and the fleet views).
+//! - [`admin`]: the operator API under `/v1/admin/`, one module per area;
+//! - [`instant`]: instants as operators write them (seconds or RFC 3339).
 //!
 //! ```
 //! use sluice_api::checkin::{CheckinAction, CheckinAnswer};
@@ -31,4 +36,5 @@
 pub mod admin;
 pub mod checkin;
 pub mod error;
+pub mod instant;
 pub mod status;

@@ -22,9 +22,9 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sluice_api::admin::operators::WhoAmI;
+pub use sluice_api::admin::operators::{Role, Scope, scopes_of};
 
 use crate::credentials::token_matches;
 use crate::http::{ApiError, Request};
@@ -33,218 +33,8 @@ use crate::service::Service;
 /// The actor the owner token acts as.
 pub const OWNER: &str = "owner";
 
-/// One power over the fleet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Scope {
-    /// Read devices, releases, campaigns, freezes and the fleet summary.
-    FleetRead,
-    /// Read `/metrics` (and nothing else: what a Prometheus scraper needs).
-    MetricsRead,
-    /// Enrol devices (and receive their secrets).
-    DeviceEnrol,
-    /// Revoke devices.
-    DeviceRevoke,
-    /// Upload chunks and publish signed releases.
-    ReleasePublish,
-    /// Give the server a newer root-signed key statement.
-    KeysManage,
-    /// Create campaigns (and preview them).
-    CampaignCreate,
-    /// Pause, resume, abort, roll back and recount campaigns.
-    CampaignOperate,
-    /// Approve a campaign's gates and confirm a critical campaign.
-    CampaignApprove,
-    /// Declare change freezes, and ask to lift one.
-    FreezeManage,
-    /// Let a critical campaign pass a freeze, and confirm lifting an active one.
-    FreezeOverride,
-    /// Read and export the audit log.
-    AuditRead,
-    /// Create, rotate and revoke operators; set the four-eyes rule.
-    OperatorManage,
-}
-
-impl Scope {
-    /// Every scope, in the order the README's table lists them.
-    pub const ALL: [Scope; 13] = [
-        Scope::FleetRead,
-        Scope::MetricsRead,
-        Scope::DeviceEnrol,
-        Scope::DeviceRevoke,
-        Scope::ReleasePublish,
-        Scope::KeysManage,
-        Scope::CampaignCreate,
-        Scope::CampaignOperate,
-        Scope::CampaignApprove,
-        Scope::FreezeManage,
-        Scope::FreezeOverride,
-        Scope::AuditRead,
-        Scope::OperatorManage,
-    ];
-
-    /// The scope's name on the wire and in the README (`campaign:approve`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Scope::FleetRead => "fleet:read",
-            Scope::MetricsRead => "metrics:read",
-            Scope::DeviceEnrol => "device:enrol",
-            Scope::DeviceRevoke => "device:revoke",
-            Scope::ReleasePublish => "release:publish",
-            Scope::KeysManage => "keys:manage",
-            Scope::CampaignCreate => "campaign:create",
-            Scope::CampaignOperate => "campaign:operate",
-            Scope::CampaignApprove => "campaign:approve",
-            Scope::FreezeManage => "freeze:manage",
-            Scope::FreezeOverride => "freeze:override",
-            Scope::AuditRead => "audit:read",
-            Scope::OperatorManage => "operator:manage",
-        }
-    }
-
-    /// The scope named `name`.
-    pub fn parse(name: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl Serialize for Scope {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for Scope {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Scope::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("no scope {name:?}")))
-    }
-}
-
-/// A named bundle of scopes, given to an operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// Reads the fleet, releases, campaigns and freezes.
-    Viewer,
-    /// Scrapes `/metrics`: a Prometheus server's account.
-    Monitor,
-    /// Publishes releases (a CI job's account).
-    ReleaseManager,
-    /// Enrols devices, runs campaigns, declares freezes.
-    Operator,
-    /// The second pair of eyes: approves gates, confirms critical campaigns
-    /// and freeze overrides.
-    Approver,
-    /// Revokes devices, manages signing-key statements, overrides freezes,
-    /// reads the audit log.
-    SecurityOfficer,
-    /// Reads and exports the audit log.
-    Auditor,
-    /// Everything, including managing operators.
-    Owner,
-}
-
-impl Role {
-    /// Every role, in the order the README's table lists them.
-    pub const ALL: [Role; 8] = [
-        Role::Viewer,
-        Role::Monitor,
-        Role::ReleaseManager,
-        Role::Operator,
-        Role::Approver,
-        Role::SecurityOfficer,
-        Role::Auditor,
-        Role::Owner,
-    ];
-
-    /// The role's name (`release-manager`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Monitor => "monitor",
-            Role::ReleaseManager => "release-manager",
-            Role::Operator => "operator",
-            Role::Approver => "approver",
-            Role::SecurityOfficer => "security-officer",
-            Role::Auditor => "auditor",
-            Role::Owner => "owner",
-        }
-    }
-
-    /// The role named `name`.
-    pub fn parse(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.name() == name)
-    }
-
-    /// The scopes the role grants.
-    pub fn scopes(self) -> &'static [Scope] {
-        use Scope::*;
-        match self {
-            Role::Viewer => &[FleetRead],
-            Role::Monitor => &[MetricsRead],
-            Role::ReleaseManager => &[FleetRead, ReleasePublish],
-            Role::Operator => &[
-                FleetRead,
-                MetricsRead,
-                DeviceEnrol,
-                CampaignCreate,
-                CampaignOperate,
-                FreezeManage,
-            ],
-            Role::Approver => &[FleetRead, CampaignApprove, FreezeOverride],
-            Role::SecurityOfficer => &[
-                FleetRead,
-                DeviceRevoke,
-                KeysManage,
-                FreezeManage,
-                FreezeOverride,
-                AuditRead,
-            ],
-            Role::Auditor => &[FleetRead, AuditRead],
-            Role::Owner => &Scope::ALL,
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl Serialize for Role {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for Role {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Role::parse(&name).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "no role {name:?}; roles are {}",
-                Role::ALL.map(Role::name).join(", ")
-            ))
-        })
-    }
-}
-
-/// The scopes of `roles`, together.
-pub fn scopes_of(roles: &[Role]) -> BTreeSet<Scope> {
-    roles
-        .iter()
-        .flat_map(|r| r.scopes().iter().copied())
-        .collect()
-}
-
-/// Who a request's token stands for (what `GET /v1/admin/whoami` answers).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Who a request's token stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     /// The name the audit log records: the operator's, or [`OWNER`].
     pub name: String,
@@ -252,16 +42,25 @@ pub struct Principal {
     pub roles: Vec<Role>,
     pub scopes: BTreeSet<Scope>,
     /// The operator token's id; none for the owner token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// When the token expires (unix seconds); none if it does not.
     pub expires_at: Option<u64>,
     /// When the token was last noted as used (see [`crate::operators::note_use`]).
-    #[serde(skip)]
     pub last_used_at: Option<u64>,
 }
 
 impl Principal {
+    /// What `GET /v1/admin/whoami` answers about it.
+    pub fn view(&self) -> WhoAmI {
+        WhoAmI {
+            name: self.name.clone(),
+            roles: self.roles.clone(),
+            scopes: self.scopes.clone(),
+            token: self.token.clone(),
+            expires_at: self.expires_at,
+        }
+    }
+
     /// The owner token's principal: every scope.
     pub fn owner() -> Principal {
         Principal {

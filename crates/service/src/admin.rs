@@ -37,21 +37,24 @@
 //! Every change is audited under the authenticated name: the operator's, or
 //! `owner` for the owner token. No header the caller writes changes that.
 
-use sluice_api::admin::devices::{EnrolAnswer, EnrolRequest, EnrolledDevice, MAX_ENROL};
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sluice_api::admin::campaigns::{ApproveRequest, CampaignList, Progress, RecountRequest};
+use sluice_api::admin::devices::{
+    EnrolAnswer, EnrolRequest, EnrolledDevice, MAX_ENROL, Revocation, Revoked,
+};
+use sluice_api::admin::four_eyes::FourEyes;
+use sluice_api::admin::freezes::FreezeList;
+use sluice_api::admin::operators::RevokeRequest;
+use sluice_api::admin::releases::{KeyStatementStored, Release, ReleaseList};
 
 use crate::access::{Principal, Scope};
 use crate::campaign::{Action, CampaignRecord};
 use crate::credentials::{SECRET_BYTES, hash_secret, new_secret};
-use crate::device::{
-    ATTRIBUTE_RULE, DeviceRecord, DeviceState, Revocation, Seen, valid_attributes, valid_tag,
-};
+use crate::device::{ATTRIBUTE_RULE, DeviceRecord, DeviceState, Seen, valid_attributes, valid_tag};
 use crate::http::{ApiError, Request, Response, parse_json, respond, stated_reason};
 use crate::names::valid_name;
-use crate::release::ReleaseRecord;
 use crate::service::Service;
 use crate::{
     access, audit, campaign, chunks, counters, directory, fleet, four_eyes, freeze, keys, metrics,
@@ -170,7 +173,7 @@ pub const ROUTES: &[Route] = {
             Some(KeysManage),
             |svc, call| {
                 let version = release::put_key_statement(svc, &call.request.body, call.actor())?;
-                Ok(Response::json(200, &json!({"version": version})))
+                Ok(Response::json(200, &KeyStatementStored { version }))
             },
         ),
         route(
@@ -179,7 +182,7 @@ pub const ROUTES: &[Route] = {
             Some(CampaignCreate),
             |svc, call| {
                 let record = campaign::create(svc, call.body()?, call.actor())?;
-                Ok(Response::json(201, &record))
+                Ok(Response::json(201, &record.view()))
             },
         ),
         Route {
@@ -236,9 +239,9 @@ pub const ROUTES: &[Route] = {
             "/v1/admin/campaigns/{id}/approve",
             Some(CampaignApprove),
             |svc, call| {
-                let body: steps::Approve = call.body_or_default()?;
+                let body: ApproveRequest = call.body_or_default()?;
                 let record = steps::approve(svc, call.param(0), body, call.actor())?;
-                Ok(Response::json(200, &record))
+                Ok(Response::json(200, &record.view()))
             },
         ),
         route(
@@ -247,7 +250,7 @@ pub const ROUTES: &[Route] = {
             Some(CampaignApprove),
             |svc, call| {
                 let record = campaign::confirm_critical(svc, call.param(0), call.actor())?;
-                Ok(Response::json(200, &record))
+                Ok(Response::json(200, &record.view()))
             },
         ),
         route(
@@ -257,7 +260,7 @@ pub const ROUTES: &[Route] = {
             |svc, call| {
                 let record =
                     campaign::override_freeze(svc, call.param(0), call.body()?, call.actor())?;
-                Ok(Response::json(200, &record))
+                Ok(Response::json(200, &record.view()))
             },
         ),
         route(
@@ -267,13 +270,16 @@ pub const ROUTES: &[Route] = {
             |svc, call| {
                 let record =
                     campaign::confirm_override(svc, call.param(0), call.body()?, call.actor())?;
-                Ok(Response::json(200, &record))
+                Ok(Response::json(200, &record.view()))
             },
         ),
         route("GET", "/v1/admin/freezes", Some(FleetRead), |svc, _| {
             Ok(Response::json(
                 200,
-                &json!({"freezes": freeze::list(svc)?, "now": svc.env.now()}),
+                &FreezeList {
+                    freezes: freeze::list(svc)?,
+                    now: svc.env.now(),
+                },
             ))
         }),
         route(
@@ -346,7 +352,7 @@ pub const ROUTES: &[Route] = {
             "/v1/admin/operators/{name}/rotate",
             Some(OperatorManage),
             |svc, call| {
-                let body: operators::Rotate = call.body_or_default()?;
+                let body: sluice_api::admin::operators::TokenLifetime = call.body_or_default()?;
                 let issued = operators::rotate(svc, &call.principal, call.param(0), body)?;
                 Ok(Response::json(200, &issued))
             },
@@ -354,7 +360,10 @@ pub const ROUTES: &[Route] = {
         route("GET", "/v1/admin/four-eyes", Some(FleetRead), |svc, _| {
             Ok(Response::json(
                 200,
-                &json!({"required": four_eyes::required(svc)?, "setting": four_eyes::setting(svc)?}),
+                &FourEyes {
+                    required: four_eyes::required(svc)?,
+                    setting: four_eyes::setting(svc)?,
+                },
             ))
         }),
         route(
@@ -367,7 +376,7 @@ pub const ROUTES: &[Route] = {
             },
         ),
         route("GET", "/v1/admin/whoami", None, |_, call| {
-            Ok(Response::json(200, &call.principal))
+            Ok(Response::json(200, &call.principal.view()))
         }),
         route("GET", "/metrics", Some(MetricsRead), |svc, _| {
             metrics::answer(svc)
@@ -461,7 +470,7 @@ pub fn handle(svc: &Service, request: &Request) -> Response {
 
 fn act(svc: &Service, call: &Call, action: Action) -> Result<Response, ApiError> {
     let record = campaign::apply_action(svc, call.param(0), action, call.actor())?;
-    Ok(Response::json(200, &record))
+    Ok(Response::json(200, &record.view()))
 }
 
 fn upload_chunk(svc: &Service, call: &Call) -> Result<Response, ApiError> {
@@ -486,14 +495,6 @@ fn read_audit(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     let after = number("after", 0)?;
     let limit = number("limit", 100)?.clamp(1, audit::MAX_PAGE as i64) as usize;
     Ok(Response::json(200, &audit::read(svc.store, after, limit)?))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RecountRequest {
-    /// Add the differences to the counters (otherwise only report them).
-    #[serde(default)]
-    apply: bool,
 }
 
 fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
@@ -603,12 +604,6 @@ fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     Ok(Response::json(201, &EnrolAnswer { devices: enrolled }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RevokeRequest {
-    reason: String,
-}
-
 /// Revokes a device: from now on its secret authenticates nothing (check-in,
 /// status, manifests, DDI). Revoking a revoked device changes nothing.
 fn revoke_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
@@ -651,7 +646,10 @@ fn revoke_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     }
     Ok(Response::json(
         200,
-        &json!({"id": id, "revoked": revocation}),
+        &Revoked {
+            id: id.to_owned(),
+            revoked: revocation,
+        },
     ))
 }
 
@@ -704,15 +702,15 @@ fn read_list(svc: &Service, key: &str) -> Result<Vec<String>, ApiError> {
 fn list_releases(svc: &Service) -> Result<Response, ApiError> {
     let versions = read_list(svc, keys::RELEASE_INDEX)?;
     let keys: Vec<String> = versions.iter().map(|v| keys::release(v)).collect();
-    let releases: Vec<ReleaseRecord> = records::read_many(svc.store, &keys)?;
-    Ok(Response::json(200, &json!({"releases": releases})))
+    let releases: Vec<Release> = records::read_many(svc.store, &keys)?;
+    Ok(Response::json(200, &ReleaseList { releases }))
 }
 
 fn show_release(svc: &Service, version: &str) -> Result<Response, ApiError> {
     if !valid_name(version) {
         return Err(ApiError::not_found("no such release"));
     }
-    let record: ReleaseRecord = records::read(svc.store, &keys::release(version))?
+    let record: Release = records::read(svc.store, &keys::release(version))?
         .ok_or_else(|| ApiError::not_found(format!("no release {version:?}")))?;
     Ok(Response::json(200, &record))
 }
@@ -721,42 +719,12 @@ fn list_campaigns(svc: &Service) -> Result<Response, ApiError> {
     let ids = read_list(svc, keys::CAMPAIGN_INDEX)?;
     let keys: Vec<String> = ids.iter().map(|id| keys::campaign(id)).collect();
     let campaigns: Vec<CampaignRecord> = records::read_many(svc.store, &keys)?;
-    Ok(Response::json(200, &json!({"campaigns": campaigns})))
-}
-
-/// A campaign's progress report.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct Progress {
-    pub campaign: CampaignRecord,
-    pub total: sluice_policy::OutcomeCounts,
-    pub in_flight: u64,
-    /// Per step reached so far: pilot rings first, then stages from 0.
-    pub stages: Vec<sluice_policy::OutcomeCounts>,
-    /// The names of those steps: `ring NAME`, `stage N`.
-    #[serde(default)]
-    pub steps: Vec<String>,
-    pub failure_codes: BTreeMap<String, i64>,
-    /// Check-ins the campaign deferred, by the category of the policy's reason
-    /// ([`sluice_policy::DEFER_CATEGORIES`]).
-    #[serde(default)]
-    pub deferrals: BTreeMap<String, i64>,
-    /// Devices per version across the fleet.
-    pub versions: BTreeMap<String, i64>,
-    /// Devices of the campaign in each unfinished phase now (`offered`,
-    /// `downloading`, `downloaded`, `installing`, `rebooting`).
-    #[serde(default)]
-    pub phases: BTreeMap<String, i64>,
-    /// The failure rate of the current step and of the whole campaign, with
-    /// its confidence interval against the threshold the policy states.
-    #[serde(default)]
-    pub failure_bounds: Vec<crate::failure_bounds::FailureBound>,
-    /// The campaign's totals over its life, ending now.
-    #[serde(default)]
-    pub curve: Option<crate::curve::Curve>,
-    /// When it should finish, at its recent pace (for campaigns created
-    /// since reach is counted).
-    #[serde(default)]
-    pub estimate: Option<crate::curve::Estimate>,
+    Ok(Response::json(
+        200,
+        &CampaignList {
+            campaigns: campaigns.iter().map(CampaignRecord::view).collect(),
+        },
+    ))
 }
 
 /// Reads a campaign's progress: a handful of round trips, none proportional to
@@ -808,7 +776,7 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
         phases,
         estimate,
         curve: Some(curve),
-        campaign,
+        campaign: campaign.view(),
         total: stats.total,
         in_flight: stats.in_flight,
         stages,

@@ -11,140 +11,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sluice_policy::Verdict;
 
-use crate::device::{DeviceRecord, valid_tag};
-use crate::four_eyes::{self, Confirmation};
-use crate::freeze::{self, FreezeOverride};
+use sluice_api::admin::campaigns::{
+    Approval, Campaign, ConfirmOverrideRequest, Gate, ImageRef, NewCampaign, OverrideFreezeRequest,
+    Reach, Ring,
+};
+pub use sluice_api::admin::campaigns::{CampaignState, Selector};
+use sluice_api::admin::four_eyes::Confirmation;
+use sluice_api::admin::freezes::FreezeOverride;
+
+use crate::four_eyes;
+use crate::freeze;
 use crate::http::ApiError;
-use crate::instant::Instant;
-use crate::names::valid_name;
 use crate::service::Service;
-use crate::steps::{self, Approval, Gate, NewRing, Ring};
-use crate::{audit, keys, records};
+use crate::{audit, keys, records, selection, steps};
 
 /// Most campaigns that may be unfinished at once (bounds check-in's work).
 pub const MAX_ACTIVE: usize = 16;
-/// Most entries in each selector list.
-pub const MAX_SELECTOR_ENTRIES: usize = 10_000;
-
-/// A campaign's lifecycle state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CampaignState {
-    /// Offering the release as the policy allows.
-    Running,
-    /// Paused by an operator: no new offers; devices already updating carry on.
-    Paused,
-    /// Stopped by the policy (failures rose): no new offers.
-    Halted,
-    /// Stopped by an operator: devices still updating are told to stop.
-    Aborted,
-    /// Devices that installed the release are sent back to their previous version.
-    RolledBack,
-    /// Every stage done.
-    Completed,
-    /// Its end time passed: no new offers; devices already updating finish.
-    Ended,
-}
-
-impl CampaignState {
-    /// Still listed among active campaigns (check-in looks at it).
-    pub fn is_active(self) -> bool {
-        !matches!(
-            self,
-            CampaignState::Aborted | CampaignState::Completed | CampaignState::Ended
-        )
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CampaignState::Running => "running",
-            CampaignState::Paused => "paused",
-            CampaignState::Halted => "halted",
-            CampaignState::Aborted => "aborted",
-            CampaignState::RolledBack => "rolled_back",
-            CampaignState::Completed => "completed",
-            CampaignState::Ended => "ended",
-        }
-    }
-}
-
-/// Which devices a campaign targets. Empty lists match everything; every
-/// non-empty list must match.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Selector {
-    /// Hardware ids (the release must also have an image for the device's hardware).
-    #[serde(default)]
-    pub hardware: Vec<String>,
-    /// Tags the device must all have (from enrolment).
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Explicit device ids.
-    #[serde(default)]
-    pub ids: Vec<String>,
-    /// Versions the device must currently run.
-    #[serde(default)]
-    pub versions: Vec<String>,
-    /// Attribute values the device must all have (from enrolment, or reported by
-    /// a DDI client's `configData`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<String, String>,
-}
-
-impl Selector {
-    /// Whether the device, currently running `version`, is targeted.
-    pub fn matches(&self, device: &DeviceRecord, version: &str) -> bool {
-        (self.hardware.is_empty() || self.hardware.contains(&device.hardware))
-            && self.tags.iter().all(|t| device.tags.contains(t))
-            && (self.ids.is_empty() || self.ids.contains(&device.id))
-            && (self.versions.is_empty() || self.versions.iter().any(|v| v == version))
-            && self
-                .attributes
-                .iter()
-                .all(|(k, v)| device.attributes.get(k) == Some(v))
-    }
-
-    pub(crate) fn validate(&self) -> Result<(), ApiError> {
-        if !crate::device::valid_attributes(&self.attributes) {
-            return Err(ApiError::bad_request(format!(
-                "selector.{}",
-                crate::device::ATTRIBUTE_RULE
-            )));
-        }
-        for (name, list) in [
-            ("hardware", &self.hardware),
-            ("tags", &self.tags),
-            ("ids", &self.ids),
-            ("versions", &self.versions),
-        ] {
-            if list.len() > MAX_SELECTOR_ENTRIES {
-                return Err(ApiError::bad_request(format!(
-                    "selector.{name} has {} entries, the limit is {MAX_SELECTOR_ENTRIES}",
-                    list.len()
-                )));
-            }
-            let valid = if name == "tags" {
-                valid_tag
-            } else {
-                valid_name
-            };
-            if let Some(bad) = list.iter().find(|v| !valid(v)) {
-                return Err(ApiError::bad_request(format!(
-                    "selector.{name}: {bad:?} is not a valid name"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The image a campaign installs on one hardware id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestRef {
-    pub manifest_id: String,
-    pub security_version: u64,
-    pub size: u64,
-}
 
 /// A campaign as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,7 +37,7 @@ pub struct CampaignRecord {
     /// The release version.
     pub release: String,
     /// The release's images, by hardware id, fixed at creation.
-    pub manifests: BTreeMap<String, ManifestRef>,
+    pub manifests: BTreeMap<String, ImageRef>,
     pub selector: Selector,
     /// The policy configuration, JSON text as given.
     pub policy: String,
@@ -223,18 +105,71 @@ pub struct CampaignRecord {
     pub recountable: bool,
 }
 
-/// How many devices a campaign could reach: enrolled, not revoked, of a
-/// hardware it has an image for, matching its selector, not already on its
-/// release, and not past its security version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reach {
-    pub devices: u64,
-    /// Counted over a sample of the fleet (scaled), not every device.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub estimated: bool,
-}
-
 impl CampaignRecord {
+    /// The campaign as the API answers it: everything but what only the
+    /// service needs (whether its scheduled start was audited, whether its
+    /// counters may be recounted).
+    pub fn view(&self) -> Campaign {
+        let CampaignRecord {
+            id,
+            name,
+            release,
+            manifests,
+            selector,
+            policy,
+            critical,
+            critical_pending,
+            critical_confirmed,
+            created_by,
+            state,
+            reason,
+            stage,
+            stage_started_at,
+            created_at,
+            updated_at,
+            start_at,
+            end_at,
+            revision,
+            start_reached: _,
+            freeze_overrides,
+            rings,
+            ring,
+            approve_stages,
+            waiting,
+            approvals,
+            reach,
+            recountable: _,
+        } = self.clone();
+        Campaign {
+            id,
+            name,
+            release,
+            manifests,
+            selector,
+            policy,
+            critical,
+            critical_pending,
+            critical_confirmed,
+            created_by,
+            state,
+            reason,
+            stage,
+            stage_started_at,
+            created_at,
+            updated_at,
+            start_at,
+            end_at,
+            revision,
+            freeze_overrides,
+            rings,
+            ring,
+            approve_stages,
+            waiting,
+            approvals,
+            reach,
+        }
+    }
+
     /// Whether it is critical in effect: asked for and confirmed.
     pub fn is_critical(&self) -> bool {
         self.critical && !self.critical_pending
@@ -291,39 +226,6 @@ impl CampaignRecord {
     }
 }
 
-/// What an operator sends to create a campaign.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateCampaign {
-    pub release: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub selector: Selector,
-    /// The policy configuration (any JSON value; passed to the policy as text).
-    #[serde(default = "empty_object")]
-    pub policy: serde_json::Value,
-    #[serde(default)]
-    pub critical: bool,
-    /// No offers before this instant (unix seconds or RFC 3339).
-    #[serde(default)]
-    pub start_at: Option<Instant>,
-    /// No new offers from this instant on (unix seconds or RFC 3339).
-    #[serde(default)]
-    pub end_at: Option<Instant>,
-    /// Pilot rings: explicit device lists, opened one after the other before
-    /// the policy's stages.
-    #[serde(default)]
-    pub rings: Vec<NewRing>,
-    /// Percentage stages after which an operator must approve the next.
-    #[serde(default)]
-    pub approve_stages: Vec<u32>,
-}
-
-fn empty_object() -> serde_json::Value {
-    json!({})
-}
-
 /// Operator actions on a campaign.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -355,12 +257,8 @@ impl Action {
 }
 
 /// Creates a campaign. The policy checks its configuration first.
-pub fn create(
-    svc: &Service,
-    request: CreateCampaign,
-    by: &str,
-) -> Result<CampaignRecord, ApiError> {
-    request.selector.validate()?;
+pub fn create(svc: &Service, request: NewCampaign, by: &str) -> Result<CampaignRecord, ApiError> {
+    selection::validate(&request.selector)?;
     if request.name.len() > 200 {
         return Err(ApiError::bad_request("name is longer than 200 characters"));
     }
@@ -379,21 +277,21 @@ pub fn create(
     svc.policy
         .validate(&config)
         .map_err(|e| ApiError::new(422, "invalid_policy_config", e))?;
-    let release: crate::release::ReleaseRecord =
+    let release: sluice_api::admin::releases::Release =
         records::read(svc.store, &keys::release(&request.release))?.ok_or_else(|| {
             ApiError::not_found(format!(
                 "no release {:?} has been published",
                 request.release
             ))
         })?;
-    let manifests: BTreeMap<String, ManifestRef> = release
+    let manifests: BTreeMap<String, ImageRef> = release
         .manifests
         .iter()
         .flat_map(|m| {
             m.hardware.iter().map(|hw| {
                 (
                     hw.clone(),
-                    ManifestRef {
+                    ImageRef {
                         manifest_id: m.manifest_id.clone(),
                         security_version: m.security_version,
                         size: m.size,
@@ -714,14 +612,6 @@ fn end_if_due(
     )
 }
 
-/// What an operator sends to let a critical campaign pass a freeze.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OverrideFreeze {
-    pub freeze: String,
-    pub reason: String,
-}
-
 /// Asks to let a critical campaign pass one named freeze, for a stated reason
 /// (audited as `campaign.override_freeze`); it takes effect once another
 /// operator confirms it ([`confirm_override`]), or at once where the
@@ -729,7 +619,7 @@ pub struct OverrideFreeze {
 pub fn override_freeze(
     svc: &Service,
     id: &str,
-    request: OverrideFreeze,
+    request: OverrideFreezeRequest,
     by: &str,
 ) -> Result<CampaignRecord, ApiError> {
     if request.reason.trim().is_empty() || request.reason.len() > freeze::MAX_REASON {
@@ -790,20 +680,13 @@ pub fn override_freeze(
     Ok(record)
 }
 
-/// What a second operator sends to confirm a freeze override.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmOverride {
-    pub freeze: String,
-}
-
 /// Confirms another operator's request to let a critical campaign pass a
 /// freeze (audited as `campaign.confirm_override`); confirming a confirmed
 /// one changes nothing.
 pub fn confirm_override(
     svc: &Service,
     id: &str,
-    request: ConfirmOverride,
+    request: ConfirmOverrideRequest,
     by: &str,
 ) -> Result<CampaignRecord, ApiError> {
     let now = svc.env.now();

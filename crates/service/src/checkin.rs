@@ -367,7 +367,7 @@ fn consider(
     } = *checkin;
     if campaign.state != CampaignState::Running
         || campaign.not_started(now)
-        || !campaign.selector.matches(device, &body.version)
+        || !crate::selection::matches(&campaign.selector, device, &body.version)
     {
         return Ok(Considered::Pass);
     }

@@ -9,18 +9,20 @@
 //! the resolution doubles, so a campaign of any length fits in one record.
 //!
 //! ```
-//! use sluice_service::curve::{Curve, Point};
-//! let mut curve = Curve::default();
+//! use sluice_api::admin::campaigns::Point;
+//! use sluice_service::curve;
+//! let mut points = curve::empty();
 //! for at in (0..100_000).step_by(5) {
-//!     curve.push(Point { at, offered: at, succeeded: at / 2, unsuccessful: 0 });
+//!     curve::push(&mut points, Point { at, offered: at, succeeded: at / 2, unsuccessful: 0 });
 //! }
+//! let curve = points;
 //! assert!(curve.points.len() <= sluice_service::curve::MAX_POINTS);
 //! assert_eq!(curve.points[0].at, 0);
 //! ```
 
-use serde::{Deserialize, Serialize};
+use sluice_api::admin::campaigns::{CampaignState, Curve, Estimate, Point};
 
-use crate::campaign::{CampaignRecord, CampaignState};
+use crate::campaign::CampaignRecord;
 use crate::http::ApiError;
 use crate::service::Service;
 use crate::{counters, keys, records};
@@ -32,89 +34,65 @@ pub const FIRST_RESOLUTION: u64 = 10;
 /// The span the completion estimate takes its pace from, at least.
 pub const PACE_SECONDS: u64 = 1800;
 
-/// The campaign's totals at one instant.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Point {
-    pub at: u64,
-    pub offered: u64,
-    pub succeeded: u64,
-    /// Failed, rolled back or rejected.
-    pub unsuccessful: u64,
-}
-
-impl Point {
-    /// Devices that finished, either way.
-    pub fn finished(&self) -> u64 {
-        self.succeeded + self.unsuccessful
-    }
-
-    fn of(totals: &sluice_policy::OutcomeCounts, at: u64) -> Point {
-        Point {
-            at,
-            offered: totals.offered,
-            succeeded: totals.succeeded,
-            unsuccessful: totals.failed + totals.rolled_back + totals.rejected,
-        }
+/// A curve with no points yet, at the first resolution.
+pub fn empty() -> Curve {
+    Curve {
+        resolution: FIRST_RESOLUTION,
+        points: Vec::new(),
     }
 }
 
-/// A campaign's curve.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Curve {
-    /// Seconds between points, at least.
-    pub resolution: u64,
-    pub points: Vec<Point>,
-}
-
-impl Default for Curve {
-    fn default() -> Curve {
-        Curve {
-            resolution: FIRST_RESOLUTION,
-            points: Vec::new(),
-        }
+fn point_of(totals: &sluice_policy::OutcomeCounts, at: u64) -> Point {
+    Point {
+        at,
+        offered: totals.offered,
+        succeeded: totals.succeeded,
+        unsuccessful: totals.unsuccessful(),
     }
 }
 
-impl Curve {
-    /// Whether a point taken at `now` would be kept.
-    pub fn due(&self, now: u64) -> bool {
-        self.points
-            .last()
-            .is_none_or(|last| now >= last.at.saturating_add(self.resolution))
-    }
+/// Whether a point taken at `now` would be kept.
+pub fn due(curve: &Curve, now: u64) -> bool {
+    curve
+        .points
+        .last()
+        .is_none_or(|last| now >= last.at.saturating_add(curve.resolution))
+}
 
-    /// Adds `point` if it is due, thinning the curve past [`MAX_POINTS`].
-    pub fn push(&mut self, point: Point) {
-        if !self.due(point.at) {
-            return;
-        }
-        self.points.push(point);
-        // Sparse points may all be far enough apart already: double until
-        // enough go (at worst the first and the last stay).
-        while self.points.len() > MAX_POINTS {
-            self.resolution *= 2;
-            let last = self.points.len() - 1;
-            let mut kept: Vec<Point> = Vec::with_capacity(MAX_POINTS);
-            for (i, p) in self.points.iter().enumerate() {
-                let spaced = kept
-                    .last()
-                    .is_none_or(|k| p.at >= k.at.saturating_add(self.resolution));
-                if spaced || i == last {
-                    kept.push(*p);
-                }
+/// Adds `point` if it is due, thinning the curve past [`MAX_POINTS`].
+pub fn push(curve: &mut Curve, point: Point) {
+    if !due(curve, point.at) {
+        return;
+    }
+    curve.points.push(point);
+    // Sparse points may all be far enough apart already: double until
+    // enough go (at worst the first and the last stay).
+    while curve.points.len() > MAX_POINTS {
+        curve.resolution *= 2;
+        let last = curve.points.len() - 1;
+        let mut kept: Vec<Point> = Vec::with_capacity(MAX_POINTS);
+        for (i, p) in curve.points.iter().enumerate() {
+            let spaced = kept
+                .last()
+                .is_none_or(|k| p.at >= k.at.saturating_add(curve.resolution));
+            if spaced || i == last {
+                kept.push(*p);
             }
-            self.points = kept;
         }
+        curve.points = kept;
     }
 }
 
 /// Starts a campaign's curve at zero (at creation).
 pub fn start(svc: &Service, campaign: &str, at: u64) -> Result<(), ApiError> {
-    let mut curve = Curve::default();
-    curve.push(Point {
-        at,
-        ..Point::default()
-    });
+    let mut curve = empty();
+    push(
+        &mut curve,
+        Point {
+            at,
+            ..Point::default()
+        },
+    );
     svc.store
         .set(&keys::curve(campaign), &records::encode(&curve))?;
     Ok(())
@@ -123,18 +101,18 @@ pub fn start(svc: &Service, campaign: &str, at: u64) -> Result<(), ApiError> {
 /// Adds a point to `campaign`'s curve if one is due (what a review does).
 pub fn note(svc: &Service, campaign: &str, now: u64) -> Result<(), ApiError> {
     let key = keys::curve(campaign);
-    let curve: Curve = records::read(svc.store, &key)?.unwrap_or_default();
-    if !curve.due(now) {
+    let curve: Curve = records::read(svc.store, &key)?.unwrap_or_else(empty);
+    if !due(&curve, now) {
         return Ok(());
     }
     let totals = counters::read_stats(svc.store, campaign, 0, now)?.total;
-    let point = Point::of(&totals, now);
+    let point = point_of(&totals, now);
     records::update::<Curve, _>(svc.store, &key, |current| {
-        let mut curve = current.cloned().unwrap_or_default();
-        if !curve.due(now) {
+        let mut curve = current.cloned().unwrap_or_else(empty);
+        if !due(&curve, now) {
             return Ok(None);
         }
-        curve.push(point);
+        push(&mut curve, point);
         Ok(Some(curve))
     })?;
     Ok(())
@@ -147,31 +125,13 @@ pub fn read(
     totals: &sluice_policy::OutcomeCounts,
     now: u64,
 ) -> Result<Curve, ApiError> {
-    let mut curve: Curve = records::read(svc.store, &keys::curve(campaign))?.unwrap_or_default();
-    let live = Point::of(totals, now);
+    let mut curve: Curve = records::read(svc.store, &keys::curve(campaign))?.unwrap_or_else(empty);
+    let live = point_of(totals, now);
     if curve.points.last().is_some_and(|p| p.at >= now) {
         curve.points.pop();
     }
     curve.points.push(live);
     Ok(curve)
-}
-
-/// When a campaign should be done, at its recent pace.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Devices the campaign can reach that have not finished.
-    pub remaining: u64,
-    /// Devices finished per hour over the span the pace is taken from.
-    pub per_hour: f64,
-    /// Seconds the pace was measured over: [`PACE_SECONDS`] or a little
-    /// more, or the campaign's age if it is younger.
-    pub over_seconds: u64,
-    /// Seconds to go at that pace; `None` when nothing finished lately or
-    /// the campaign does not run.
-    pub seconds: Option<u64>,
-    /// Why there is no figure, when there is none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub why_not: Option<String>,
 }
 
 /// Estimates when `campaign` finishes from its `curve` (ending now) and the
@@ -238,12 +198,12 @@ mod tests {
 
     #[test]
     fn points_come_at_most_every_resolution_and_thin_out() {
-        let mut curve = Curve::default();
-        curve.push(point(0, 0));
-        curve.push(point(5, 1));
+        let mut curve = empty();
+        push(&mut curve, point(0, 0));
+        push(&mut curve, point(5, 1));
         assert_eq!(curve.points.len(), 1, "within the resolution");
         for at in (10..=10 * MAX_POINTS as u64).step_by(10) {
-            curve.push(point(at, at));
+            push(&mut curve, point(at, at));
         }
         assert!(curve.points.len() <= MAX_POINTS);
         assert_eq!(curve.resolution, 20);
@@ -257,10 +217,10 @@ mod tests {
 
     #[test]
     fn a_long_campaign_takes_its_pace_from_its_last_half_hour_or_so() {
-        let mut curve = Curve::default();
+        let mut curve = empty();
         // Five days, a device finishing every minute: points grow sparse.
         for minute in 0..5 * 24 * 60u64 {
-            curve.push(point(minute * 60, minute));
+            push(&mut curve, point(minute * 60, minute));
         }
         assert!(curve.resolution > PACE_SECONDS);
         let now = 5 * 86_400 + 30;
@@ -271,7 +231,7 @@ mod tests {
             "stage_started_at": 0, "created_at": 0, "updated_at": 0
         }))
         .unwrap();
-        campaign.reach = Some(crate::campaign::Reach {
+        campaign.reach = Some(sluice_api::admin::campaigns::Reach {
             devices: 10_000,
             estimated: false,
         });

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+pub use sluice_api::admin::devices::Revocation;
 use sluice_api::checkin::Telemetry;
 use sluice_api::status::{Failure, Phase};
 
@@ -51,14 +52,6 @@ pub struct DeviceRecord {
     /// Set when an operator revoked the device: it authenticates no more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<Revocation>,
-}
-
-/// When, by whom and why a device was revoked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Revocation {
-    pub at: u64,
-    pub by: String,
-    pub reason: String,
 }
 
 impl DeviceRecord {

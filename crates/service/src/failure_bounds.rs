@@ -23,31 +23,12 @@
 //! assert!(b.verdict.starts_with("above the threshold with 95% confidence"));
 //! ```
 
-use serde::{Deserialize, Serialize};
+use sluice_api::admin::campaigns::FailureBound;
 use sluice_policy::confidence::{wilson, z_for};
 use sluice_policy::{Description, FailureGate, OutcomeCounts, RateTest};
 
 /// The confidence of the interval when the policy judges by none.
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
-
-/// The failure rate of some devices, its interval and the threshold.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FailureBound {
-    /// `this step` or `the campaign`.
-    pub scope: String,
-    pub failed: u64,
-    pub finished: u64,
-    /// The interval the true failure rate lies in, with `confidence`.
-    pub lower: f64,
-    pub upper: f64,
-    pub confidence: f64,
-    /// The threshold the policy states, if it states one.
-    pub threshold: Option<f64>,
-    /// The fewest finished devices the policy judges a rate on.
-    pub min_sample: Option<u64>,
-    /// The interval against the threshold, in words.
-    pub verdict: String,
-}
 
 /// The bound for `counts` under what the policy says it enforces
 /// (`described`; `None` when the policy does not describe itself).

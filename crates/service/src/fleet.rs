@@ -15,11 +15,11 @@ use sluice_api::admin::fleet::{
 };
 use sluice_api::status::Phase;
 
-use crate::campaign::{ManifestRef, Reach, Selector};
 use crate::device::{DeviceRecord, DeviceState, Seen};
 use crate::http::ApiError;
 use crate::service::Service;
 use crate::{counters, directory, keys, records};
+use sluice_api::admin::campaigns::{ImageRef, Reach, Selector};
 
 /// Directory pages whose devices' last-seen records the summary reads
 /// (every device of a fleet up to 10,000; a sample of 10,000 beyond).
@@ -135,7 +135,7 @@ pub const REACH_PAGES: u64 = 50;
 pub fn reach(
     svc: &Service,
     selector: &Selector,
-    manifests: &BTreeMap<String, ManifestRef>,
+    manifests: &BTreeMap<String, ImageRef>,
     release: &str,
 ) -> Result<Reach, ApiError> {
     let Some(last) = directory::last_page(svc.store)? else {
@@ -163,7 +163,7 @@ pub fn reach(
             records::decode_opt(&key[1], pair[1].as_ref())?.unwrap_or_default();
         let reachable = device.revoked.is_none()
             && state.version != release
-            && selector.matches(&device, &state.version)
+            && crate::selection::matches(selector, &device, &state.version)
             && manifests
                 .get(&device.hardware)
                 .is_some_and(|image| state.security_version <= image.security_version);

@@ -17,37 +17,13 @@
 //! creator (`created_by` is empty): their gates may be approved by anyone with
 //! `campaign:approve`, as before.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sluice_api::admin::four_eyes::{SetFourEyes, Setting};
 
 use crate::access::Principal;
 use crate::http::{ApiError, stated_reason};
 use crate::service::Service;
 use crate::{audit, keys, records};
-
-/// The stored setting; absent means the rule holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Setting {
-    pub required: bool,
-    pub reason: String,
-    pub by: String,
-    pub at: u64,
-}
-
-/// Who confirmed a change, and when.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Confirmation {
-    pub by: String,
-    pub at: u64,
-}
-
-/// What `PUT /v1/admin/four-eyes` takes.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetFourEyes {
-    pub required: bool,
-    pub reason: String,
-}
 
 /// The setting as stored, if it was ever set.
 pub fn setting(svc: &Service) -> Result<Option<Setting>, ApiError> {

@@ -12,17 +12,24 @@
 //! All freezes live in one small record (`freezes`), read in the same batch as
 //! the device's own records, so checking them costs a check-in no round trip.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sluice_policy::calendar::format_instant;
 
-use crate::campaign::{CampaignRecord, Selector};
+use sluice_api::admin::four_eyes::Confirmation;
+pub use sluice_api::admin::freezes::Freeze;
+use sluice_api::admin::freezes::NewFreeze;
+
+use crate::campaign::CampaignRecord;
 use crate::device::DeviceRecord;
-use crate::four_eyes::{self, Confirmation};
+use crate::four_eyes;
 use crate::http::ApiError;
-use crate::instant::Instant;
 use crate::service::Service;
-use crate::{audit, keys, records};
+use crate::{audit, keys, records, selection};
+
+/// Whether `freeze` holds `device` (now running `version`) at `now`.
+pub fn holds(freeze: &Freeze, device: &DeviceRecord, version: &str, now: u64) -> bool {
+    freeze.active(now) && selection::matches(&freeze.selector, device, version)
+}
 
 /// Most freezes stored at once (ended ones are dropped as new ones are added).
 pub const MAX_FREEZES: usize = 64;
@@ -31,58 +38,6 @@ pub const MAX_REASON: usize = 500;
 /// Default quiet time before a freeze starts: no new offers and no installs
 /// start in the hour before an all-hands either.
 pub const DEFAULT_LEAD_SECONDS: u64 = 3600;
-
-/// A declared freeze.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Freeze {
-    pub id: String,
-    pub reason: String,
-    /// When the freeze starts (unix seconds).
-    pub start: u64,
-    /// When it ends (unix seconds, exclusive).
-    pub end: u64,
-    /// It already holds this many seconds before `start`.
-    pub lead_seconds: u64,
-    /// The devices it covers; an empty selector covers the whole fleet.
-    pub selector: Selector,
-    pub created_at: u64,
-    pub created_by: String,
-    /// Who asked to lift it while it held, waiting for a second operator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lift_requested: Option<Confirmation>,
-}
-
-impl Freeze {
-    /// Whether it holds anyone at `now` (its lead time included).
-    pub fn active(&self, now: u64) -> bool {
-        self.start.saturating_sub(self.lead_seconds) <= now && now < self.end
-    }
-
-    /// Whether the freeze holds `device` (now running `version`) at `now`.
-    pub fn holds(&self, device: &DeviceRecord, version: &str, now: u64) -> bool {
-        self.active(now) && self.selector.matches(device, version)
-    }
-
-    fn ended(&self, now: u64) -> bool {
-        now >= self.end
-    }
-}
-
-/// A critical campaign's leave to pass one freeze: asked for by one operator,
-/// in effect once another confirms it (see [`crate::four_eyes`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FreezeOverride {
-    pub freeze: String,
-    pub reason: String,
-    pub by: String,
-    pub at: u64,
-    /// Waiting for a second operator's confirmation (no effect until then).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub pending: bool,
-    /// Who confirmed it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirmed: Option<Confirmation>,
-}
 
 /// Why a device must wait, and until when.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,7 +75,7 @@ pub fn hold(
     for _ in 0..=freezes.len() {
         let Some(next) = freezes
             .iter()
-            .filter(|f| f.holds(device, version, at) && !passes(f))
+            .filter(|f| holds(f, device, version, at) && !passes(f))
             .max_by_key(|f| f.end)
         else {
             break;
@@ -138,20 +93,6 @@ pub fn hold(
             f.reason
         ),
     })
-}
-
-/// What an operator sends to declare a freeze.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewFreeze {
-    pub reason: String,
-    pub start: Instant,
-    pub end: Instant,
-    /// Seconds before `start` from which it already holds (default one hour).
-    #[serde(default)]
-    pub lead_seconds: Option<u64>,
-    #[serde(default)]
-    pub selector: Selector,
 }
 
 /// Reads the stored freezes.
@@ -178,7 +119,7 @@ pub fn add(svc: &Service, request: NewFreeze, by: &str) -> Result<Freeze, ApiErr
     if lead_seconds > 7 * 86_400 {
         return Err(ApiError::bad_request("lead_seconds is at most 7 days"));
     }
-    request.selector.validate()?;
+    selection::validate(&request.selector)?;
     let seq = svc.store.increment(keys::FREEZE_SEQ, 1)?;
     let freeze = Freeze {
         id: format!("f{seq}"),
@@ -195,7 +136,7 @@ pub fn add(svc: &Service, request: NewFreeze, by: &str) -> Result<Freeze, ApiErr
         let mut freezes: Vec<Freeze> = current
             .into_iter()
             .flatten()
-            .filter(|f| !f.ended(now))
+            .filter(|f| now < f.end)
             .cloned()
             .collect();
         if freezes.len() >= MAX_FREEZES {
@@ -330,6 +271,7 @@ pub fn confirm_lift(svc: &Service, id: &str, by: &str) -> Result<Freeze, ApiErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_api::admin::campaigns::Selector;
 
     fn freeze(id: &str, start: u64, end: u64, selector: Selector) -> Freeze {
         Freeze {
@@ -362,10 +304,10 @@ mod tests {
         let mut f = freeze("f1", 1000, 2000, Selector::default());
         f.lead_seconds = 100;
         let d = device(&[]);
-        assert!(!f.holds(&d, "1", 899));
-        assert!(f.holds(&d, "1", 900));
-        assert!(f.holds(&d, "1", 1999));
-        assert!(!f.holds(&d, "1", 2000));
+        assert!(!holds(&f, &d, "1", 899));
+        assert!(holds(&f, &d, "1", 900));
+        assert!(holds(&f, &d, "1", 1999));
+        assert!(!holds(&f, &d, "1", 2000));
         let site = freeze(
             "f2",
             0,
@@ -375,8 +317,8 @@ mod tests {
                 ..Selector::default()
             },
         );
-        assert!(site.holds(&device(&["site:berlin"]), "1", 5));
-        assert!(!site.holds(&device(&["site:paris"]), "1", 5));
+        assert!(holds(&site, &device(&["site:berlin"]), "1", 5));
+        assert!(!holds(&site, &device(&["site:paris"]), "1", 5));
     }
 
     #[test]

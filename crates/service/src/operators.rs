@@ -27,9 +27,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sluice_policy::calendar::format_instant;
 
-use crate::access::{OWNER, Principal, Role, Scope, scopes_of};
+use sluice_api::admin::devices::Revocation;
+use sluice_api::admin::operators::{
+    Issued, NewOperator, Operator, RevokeRequest, Role, Scope, TokenLifetime, TokenState, scopes_of,
+};
+
+use crate::access::{OWNER, Principal};
 use crate::credentials::{constant_time_eq, hash_secret};
-use crate::device::Revocation;
 use crate::http::{ApiError, stated_reason};
 use crate::names::valid_name;
 use crate::service::Service;
@@ -84,8 +88,8 @@ impl TokenRecord {
     }
 
     /// The operator as the API shows it: everything but the secret's hash.
-    pub fn view(&self, now: u64) -> OperatorView {
-        OperatorView {
+    pub fn view(&self, now: u64) -> Operator {
+        Operator {
             name: self.operator.clone(),
             roles: self.roles.clone(),
             scopes: self.scopes.clone(),
@@ -106,62 +110,6 @@ impl TokenRecord {
     }
 }
 
-/// An operator as `GET /v1/admin/operators` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OperatorView {
-    pub name: String,
-    pub roles: Vec<Role>,
-    pub scopes: BTreeSet<Scope>,
-    /// The id of its current token (in clear in the token itself).
-    pub token: String,
-    pub state: TokenState,
-    pub created_by: String,
-    pub created_at: u64,
-    pub expires_at: Option<u64>,
-    pub last_used_at: Option<u64>,
-    pub revoked: Option<Revocation>,
-}
-
-/// Whether a token still authenticates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenState {
-    Active,
-    Expired,
-    Revoked,
-}
-
-impl TokenState {
-    pub fn name(self) -> &'static str {
-        match self {
-            TokenState::Active => "active",
-            TokenState::Expired => "expired",
-            TokenState::Revoked => "revoked",
-        }
-    }
-}
-
-/// A new token: the operator and the token text, shown this once.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Issued {
-    pub operator: OperatorView,
-    pub token: String,
-}
-
-/// What `POST /v1/admin/operators` takes.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewOperator {
-    pub name: String,
-    pub roles: Vec<Role>,
-    /// How long the token lives (default [`DEFAULT_LIFETIME_SECONDS`]).
-    #[serde(default)]
-    pub expires_in_seconds: Option<u64>,
-    /// A token that never expires (instead of `expires_in_seconds`).
-    #[serde(default)]
-    pub never_expires: bool,
-}
-
 /// When a token issued at `now` expires, from a request's
 /// `expires_in_seconds` and `never_expires`.
 fn expiry(
@@ -178,23 +126,6 @@ fn expiry(
         (None, true) => Ok(None),
         (None, false) => Ok(Some(now + DEFAULT_LIFETIME_SECONDS)),
     }
-}
-
-/// What `rotate` takes.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rotate {
-    #[serde(default)]
-    pub expires_in_seconds: Option<u64>,
-    #[serde(default)]
-    pub never_expires: bool,
-}
-
-/// What `revoke` takes.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Revoke {
-    pub reason: String,
 }
 
 /// Whether `token` has an operator token's shape (rather than the owner's).
@@ -432,7 +363,7 @@ pub fn add(svc: &Service, by: &Principal, request: NewOperator) -> Result<Issued
 }
 
 /// Every operator, in the order they were first added.
-pub fn list(svc: &Service) -> Result<Vec<OperatorView>, ApiError> {
+pub fn list(svc: &Service) -> Result<Vec<Operator>, ApiError> {
     let names: Vec<String> = records::read(svc.store, keys::OPERATOR_INDEX)?.unwrap_or_default();
     let name_keys: Vec<String> = names.iter().map(|n| keys::operator(n)).collect();
     let ids: Vec<String> = records::read_many(svc.store, &name_keys)?;
@@ -443,7 +374,7 @@ pub fn list(svc: &Service) -> Result<Vec<OperatorView>, ApiError> {
 }
 
 /// One operator.
-pub fn show(svc: &Service, name: &str) -> Result<OperatorView, ApiError> {
+pub fn show(svc: &Service, name: &str) -> Result<Operator, ApiError> {
     if !valid_name(name) {
         return Err(no_operator(name));
     }
@@ -458,8 +389,8 @@ pub fn revoke(
     svc: &Service,
     by: &Principal,
     name: &str,
-    request: Revoke,
-) -> Result<OperatorView, ApiError> {
+    request: RevokeRequest,
+) -> Result<Operator, ApiError> {
     let reason = stated_reason(&request.reason)?;
     let token = current(svc, name)?.ok_or_else(|| no_operator(name))?;
     let now = svc.env.now();
@@ -513,7 +444,7 @@ pub fn rotate(
     svc: &Service,
     by: &Principal,
     name: &str,
-    request: Rotate,
+    request: TokenLifetime,
 ) -> Result<Issued, ApiError> {
     let old = current(svc, name)?.ok_or_else(|| no_operator(name))?;
     if old.revoked.is_some() {
@@ -659,7 +590,7 @@ mod tests {
                 svc,
                 &owner,
                 "bob",
-                Revoke {
+                RevokeRequest {
                     reason: "left".into(),
                 },
             )
@@ -681,7 +612,7 @@ mod tests {
             let first = add(svc, &owner, new("ci", &[Role::ReleaseManager], None)).unwrap();
             let taken = add(svc, &owner, new("ci", &[Role::Viewer], None)).unwrap_err();
             assert_eq!(taken.status, 409, "{}", taken.message);
-            let second = rotate(svc, &owner, "ci", Rotate::default()).unwrap();
+            let second = rotate(svc, &owner, "ci", TokenLifetime::default()).unwrap();
             assert_ne!(first.token, second.token);
             assert!(
                 authenticate(svc, &first.token)
@@ -697,13 +628,13 @@ mod tests {
                 svc,
                 &owner,
                 "ci",
-                Revoke {
+                RevokeRequest {
                     reason: "leak".into(),
                 },
             )
             .unwrap();
             assert_eq!(
-                rotate(svc, &owner, "ci", Rotate::default())
+                rotate(svc, &owner, "ci", TokenLifetime::default())
                     .unwrap_err()
                     .status,
                 409

@@ -36,7 +36,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::campaign::CampaignRecord;
@@ -47,6 +46,7 @@ use crate::names::valid_name;
 use crate::service::Service;
 use crate::tally::{self, Increment};
 use crate::{audit, directory, keys, records};
+use sluice_api::admin::campaigns::{Difference, Recount};
 use sluice_api::status::Phase;
 
 /// Most directory pages (of 1,000 devices) one recount walks.
@@ -56,34 +56,6 @@ const ATTEMPTS: u32 = 3;
 /// How long a correction holds its campaign against another (if its request
 /// dies, the next may correct after this).
 const LOCK_SECONDS: u64 = 60;
-
-/// What a recount found, and whether it corrected it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Recount {
-    pub campaign: String,
-    /// Devices whose state was read.
-    pub scanned: u64,
-    /// Of them, devices offered the campaign.
-    pub devices: u64,
-    /// Counters whose stored value differs from the recount.
-    pub differences: Vec<Difference>,
-    /// Whether the differences were added to the counters.
-    pub applied: bool,
-    /// Devices in the campaign whose history does not say which failure codes
-    /// they reported (states from before histories were kept); failure codes
-    /// are then left as they are.
-    pub without_history: u64,
-    /// Leftover counts of requests that were gone, applied before counting.
-    pub settled: u64,
-}
-
-/// One counter that does not match.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Difference {
-    pub counter: String,
-    pub stored: i64,
-    pub counted: i64,
-}
 
 /// One reading of the campaign's devices.
 #[derive(Default, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Releases: publishing signed manifests (verified against the trust root, refused
 //! unless every chunk is already stored) and serving them to devices.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sluice_api::admin::releases::{Artifact, Published, Release, ReleaseImage};
 use sluice_protocol::{Envelope, Limits, Verifier};
 
 use crate::credentials::device_credentials;
@@ -10,34 +10,6 @@ use crate::device::DeviceRecord;
 use crate::http::{ApiError, Request, Response};
 use crate::service::Service;
 use crate::{audit, keys, records};
-
-/// One image of a release, as published.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseManifest {
-    pub manifest_id: String,
-    pub hardware: Vec<String>,
-    pub security_version: u64,
-    pub size: u64,
-    pub chunks: u64,
-    pub key_id: String,
-    pub created_at: u64,
-    pub expires_at: u64,
-    pub published_at: u64,
-    /// The image as hawkBit DDI clients download it (releases published before
-    /// DDI support have none until published again).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact: Option<Artifact>,
-}
-
-/// The image as one downloadable file, with the digests DDI clients check.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Artifact {
-    /// The file name clients expect, e.g. `camera-2.0.swu` for SWUpdate.
-    pub file_name: String,
-    pub sha256: String,
-    pub sha1: String,
-    pub md5: String,
-}
 
 /// Longest artifact file name.
 pub const MAX_FILE_NAME: usize = 128;
@@ -51,32 +23,6 @@ pub fn valid_file_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
-}
-
-/// A release: a version and its images, one per set of hardware ids.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseRecord {
-    pub version: String,
-    pub manifests: Vec<ReleaseManifest>,
-}
-
-impl ReleaseRecord {
-    /// The image for `hardware`, if the release has one.
-    pub fn for_hardware(&self, hardware: &str) -> Option<&ReleaseManifest> {
-        self.manifests
-            .iter()
-            .find(|m| m.hardware.iter().any(|h| h == hardware))
-    }
-}
-
-/// What publishing did.
-#[derive(Clone, Debug, Serialize)]
-pub struct Published {
-    pub release: String,
-    pub manifest_id: String,
-    pub hardware: Vec<String>,
-    /// False when this exact manifest was already published.
-    pub created: bool,
 }
 
 fn verifier(svc: &Service) -> Result<Verifier, ApiError> {
@@ -157,7 +103,7 @@ pub fn publish(
         manifest,
         file_name.map_or_else(|| format!("{}.img", manifest.version), str::to_owned),
     )?;
-    let entry = ReleaseManifest {
+    let entry = ReleaseImage {
         manifest_id: manifest_id.clone(),
         hardware: manifest.hardware.clone(),
         security_version: manifest.security_version,
@@ -172,15 +118,15 @@ pub fn publish(
     let version = manifest.version.clone();
     // Refuse a clash before writing anything; then the manifest bytes, and last
     // the release record that makes them visible.
-    let existing: Option<ReleaseRecord> = records::read(svc.store, &keys::release(&version))?;
+    let existing: Option<Release> = records::read(svc.store, &keys::release(&version))?;
     if let Some(record) = &existing {
         check_clash(record, &entry)?;
     }
     svc.store.set(&keys::manifest(&manifest_id), body)?;
     let mut added = false;
     let (_, wrote) =
-        records::update::<ReleaseRecord, _>(svc.store, &keys::release(&version), |current| {
-            let mut record = current.cloned().unwrap_or_else(|| ReleaseRecord {
+        records::update::<Release, _>(svc.store, &keys::release(&version), |current| {
+            let mut record = current.cloned().unwrap_or_else(|| Release {
                 version: version.clone(),
                 manifests: Vec::new(),
             });
@@ -303,7 +249,7 @@ fn hex_of(bytes: &[u8]) -> String {
 
 /// Whether `entry` is new to `record` (`false`: already published); a conflict if
 /// the release already has a different image for any of its hardware.
-fn check_clash(record: &ReleaseRecord, entry: &ReleaseManifest) -> Result<bool, ApiError> {
+fn check_clash(record: &Release, entry: &ReleaseImage) -> Result<bool, ApiError> {
     if record
         .manifests
         .iter()
@@ -394,7 +340,7 @@ pub fn serve_manifest(
     let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
         .filter(|d: &DeviceRecord| d.accepts(&secret))
         .ok_or_else(|| ApiError::unauthorized("unknown device or wrong secret"))?;
-    let release: ReleaseRecord = records::decode_opt(&keys[1], values[1].as_ref())?
+    let release: Release = records::decode_opt(&keys[1], values[1].as_ref())?
         .ok_or_else(|| ApiError::not_found(format!("no release {version:?}")))?;
     let image = release.for_hardware(&device.hardware).ok_or_else(|| {
         ApiError::new(

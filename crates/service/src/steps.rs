@@ -20,86 +20,26 @@
 //! `i`, percentage stage `s` in counter stage `rings + s`
 //! ([`CampaignRecord::counter_stage`]).
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sluice_policy::{OutcomeCounts, Verdict};
 
-use crate::campaign::{self, CampaignRecord, CampaignState, MAX_SELECTOR_ENTRIES};
+use sluice_api::admin::campaigns::{
+    Approval, ApproveRequest, CampaignState, DEFAULT_RING_SOAK_SECONDS, Gate, NewRing, Ring,
+};
+
+use crate::campaign::{self, CampaignRecord};
 use crate::counters;
 use crate::http::ApiError;
 use crate::names::valid_name;
+use crate::selection::MAX_SELECTOR_ENTRIES;
 use crate::service::Service;
 
 /// Most pilot rings a campaign may have.
 pub const MAX_RINGS: usize = 8;
 /// Most gated percentage stages.
 pub const MAX_GATED_STAGES: usize = 32;
-/// How long a ring soaks by default before it may close with devices that
-/// never took part.
-pub const DEFAULT_RING_SOAK_SECONDS: u64 = 3600;
 /// Longest approval note, in bytes.
 pub const MAX_NOTE: usize = 1000;
-
-/// A pilot ring: devices named one by one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ring {
-    pub name: String,
-    pub ids: Vec<String>,
-    /// Whether an operator must approve before the next step opens.
-    #[serde(default)]
-    pub approve: bool,
-    /// After this long, the ring may close without the devices that never
-    /// took part (none may still be updating, and one must have finished).
-    #[serde(default = "default_soak")]
-    pub soak_seconds: u64,
-}
-
-fn default_soak() -> u64 {
-    DEFAULT_RING_SOAK_SECONDS
-}
-
-/// A ring as an operator writes it (`soak` as `"30m"`, `"2h"`, `"1d"`).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewRing {
-    pub name: String,
-    pub ids: Vec<String>,
-    #[serde(default)]
-    pub approve: bool,
-    #[serde(default)]
-    pub soak: Option<String>,
-}
-
-/// A closed gate: the campaign waits for an operator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Gate {
-    /// The step that is done, e.g. `ring pilot` or `stage 0`.
-    pub after: String,
-    /// The step approval opens, e.g. `ring customer`, `stage 0`.
-    pub opens: String,
-    /// The percentage stage approval opens, when it opens one after a stage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_stage: Option<u32>,
-    /// Since when it waits.
-    pub since: u64,
-    /// The finished step's figures when it closed.
-    pub figures: OutcomeCounts,
-}
-
-/// An approval, as recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Approval {
-    pub after: String,
-    pub opened: String,
-    pub by: String,
-    pub at: u64,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub note: String,
-    /// The approved step's figures at the moment of approval.
-    pub figures: OutcomeCounts,
-    /// The campaign's figures then.
-    pub total: OutcomeCounts,
-}
 
 /// Checks a campaign's rings and gated stages; returns the rings as stored.
 pub fn validate(rings: Vec<NewRing>, gated_stages: &[u32]) -> Result<Vec<Ring>, ApiError> {
@@ -333,20 +273,13 @@ fn close_gate(
 }
 
 /// What an operator sends to approve.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Approve {
-    #[serde(default)]
-    pub note: String,
-}
-
 /// An operator's approval: opens the step the campaign waits for, recording
 /// who approved and the figures at that moment. The campaign's creator may
 /// not approve it (see [`crate::four_eyes`]).
 pub fn approve(
     svc: &Service,
     id: &str,
-    request: Approve,
+    request: ApproveRequest,
     by: &str,
 ) -> Result<CampaignRecord, ApiError> {
     if request.note.len() > MAX_NOTE {

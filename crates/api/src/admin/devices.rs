@@ -72,3 +72,18 @@ pub struct EnrolledDevice {
     pub id: String,
     pub secret: String,
 }
+
+/// When, by whom and why a device (or an operator's token) was revoked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub at: u64,
+    pub by: String,
+    pub reason: String,
+}
+
+/// What `POST /v1/admin/devices/{id}/revoke` answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    pub id: String,
+    pub revoked: Option<Revocation>,
+}

@@ -9,9 +9,9 @@ use super::wire::{
 };
 use super::{Action, ActionKind, Controller, controller_url, find_action, module_id};
 use crate::http::{ApiError, Request, Response};
-use crate::release::{ReleaseManifest, ReleaseRecord};
 use crate::service::Service;
 use crate::{keys, records};
+use sluice_api::admin::releases::{Artifact, Release, ReleaseImage};
 use sluice_api::status::Phase;
 
 /// `GET deploymentBase/{actionId}`: the deployment, for open and closed actions
@@ -177,8 +177,8 @@ pub(crate) fn image_for(
     svc: &Service,
     version: &str,
     hardware: &str,
-) -> Result<(ReleaseManifest, crate::release::Artifact), ApiError> {
-    let release: ReleaseRecord = records::read(svc.store, &keys::release(version))?
+) -> Result<(ReleaseImage, Artifact), ApiError> {
+    let release: Release = records::read(svc.store, &keys::release(version))?
         .ok_or_else(|| ApiError::not_found(format!("no release {version:?}")))?;
     let image = release.for_hardware(hardware).cloned().ok_or_else(|| {
         ApiError::not_found(format!(

@@ -1,15 +1,18 @@
-//! Instants in admin requests: unix seconds, or RFC 3339 text (`"2026-12-01T18:00:00Z"`).
+//! Instants in admin requests: unix seconds, or RFC 3339 text
+//! (`"2026-12-01T18:00:00Z"`).
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sluice_policy::calendar::parse_instant;
 
-/// An instant as an operator writes it, in unix seconds once parsed.
+/// An instant as an operator writes it, in unix seconds once parsed; sent as
+/// seconds.
 ///
 /// ```
-/// # use sluice_service::instant::Instant;
+/// # use sluice_api::instant::Instant;
 /// let a: Instant = serde_json::from_str("\"2026-12-01T18:00:00Z\"").unwrap();
 /// let b: Instant = serde_json::from_str("1796148000").unwrap();
 /// assert_eq!(a, b);
+/// assert_eq!(serde_json::to_string(&a).unwrap(), "1796148000");
 /// assert!(serde_json::from_str::<Instant>("\"tomorrow\"").is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,5 +35,11 @@ impl<'de> Deserialize<'de> for Instant {
                 .map(Instant)
                 .map_err(serde::de::Error::custom),
         }
+    }
+}
+
+impl Serialize for Instant {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.0)
     }
 }
