@@ -1,4 +1,6 @@
-//! `sluice device`: the reference device agent (see the `sluice-device` crate).
+//! `sluice device`: the reference device agent (see the `sluice-device` crate),
+//! and, as its subcommands, the server's records of devices (`enrol`, `list`,
+//! `revoke`, in [`crate::fleet`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,8 +15,20 @@ pub const STATE_FILE: &str = "agent.json";
 const TRUST_FILE: &str = "trust.json";
 const SECRET_FILE: &str = "secret";
 
+/// `sluice device --server URL --id ID --state-dir DIR …` runs the agent;
+/// `sluice device enrol|list|revoke …` manages the server's records.
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    records: Option<crate::fleet::DeviceCommand>,
+    #[command(flatten)]
+    agent: Option<AgentArgs>,
+}
+
+/// The agent's arguments.
+#[derive(clap::Args, Debug)]
+pub struct AgentArgs {
     /// The Sluice server.
     #[arg(long)]
     server: String,
@@ -120,6 +134,16 @@ fn keep_file(
 }
 
 pub fn run(args: Args) -> Result<()> {
+    match (args.records, args.agent) {
+        (Some(command), _) => crate::fleet::run_device(command),
+        (None, Some(agent)) => run_agent(agent),
+        (None, None) => bail!(
+            "give the agent's --server, --id and --state-dir, or a subcommand (sluice device --help)"
+        ),
+    }
+}
+
+fn run_agent(args: AgentArgs) -> Result<()> {
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating {}", args.state_dir.display()))?;
     let dir = args.state_dir.clone();

@@ -13,6 +13,7 @@ mod conformance;
 mod curve_plot;
 mod demo;
 mod device;
+mod fleet;
 mod freeze;
 mod keydir;
 mod keygen;
@@ -57,8 +58,12 @@ enum Command {
     /// Check the audit log's hash chain, or export it as JSON lines.
     #[command(subcommand)]
     Audit(audit::Command),
-    /// The reference device agent: A/B slots in a directory, verified resumable updates.
+    /// The reference device agent (A/B slots in a directory, verified
+    /// resumable updates); `enrol`, `list` and `revoke` manage the server's
+    /// records of devices.
     Device(device::Args),
+    /// The fleet in counts: devices by hardware, version and when last heard from.
+    Fleet(fleet::FleetArgs),
     /// A simulated fleet against a server, with failure injection and a summary.
     Sim(sim::Args),
     /// Run spin.toml locally: builds missing components, then serves it.
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Audit(command) => audit::run(command),
         Command::Operator(command) => operator::run(command),
         Command::Device(args) => device::run(args),
+        Command::Fleet(args) => fleet::run_fleet(args),
         Command::Sim(args) => sim::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Conformance(args) => conformance::run(args),

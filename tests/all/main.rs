@@ -13,6 +13,7 @@ mod dashboard;
 mod ddi;
 mod demo;
 mod device;
+mod fleet;
 mod imports;
 mod metrics;
 mod operators;
