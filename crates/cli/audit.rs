@@ -9,6 +9,7 @@ use sluice_api::admin::audit::{Anchor, Entry, Head, MAX_PAGE, Page, Report, Veri
 
 use crate::atomic_file;
 use crate::client::{Client, ServerArgs};
+use crate::output::Format;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -30,7 +31,21 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "SEQ:DIGEST")]
     anchor: Vec<Anchor>,
     #[command(flatten)]
+    format: Format,
+    #[command(flatten)]
     server: ServerArgs,
+}
+
+/// `sluice audit verify --json`: the verdict.
+#[derive(serde::Serialize)]
+struct Verdict<'r> {
+    intact: bool,
+    entries: u64,
+    unlinked: u64,
+    /// The last entry checked (note it to pass later as an anchor).
+    last: Option<&'r Head>,
+    /// What is wrong, in log order, for people.
+    findings: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -101,7 +116,14 @@ fn verify(args: VerifyArgs) -> Result<()> {
         }
         None => verify_with(&Client::new(&args.server)?, verifier)?,
     };
-    conclude(&report)
+    args.format.document(&Verdict {
+        intact: report.findings.is_empty(),
+        entries: report.entries,
+        unlinked: report.unlinked,
+        last: report.last.as_ref(),
+        findings: report.findings.iter().map(ToString::to_string).collect(),
+    })?;
+    conclude(&report, args.format)
 }
 
 /// Checks the server's whole log with `verifier`.
@@ -128,7 +150,7 @@ pub fn count_after(client: &Client, after: i64, action: &str) -> Result<usize> {
     Ok(found)
 }
 
-fn conclude(report: &Report) -> Result<()> {
+fn conclude(report: &Report, format: Format) -> Result<()> {
     if !report.findings.is_empty() {
         for finding in &report.findings {
             eprintln!("{finding}");
@@ -140,22 +162,21 @@ fn conclude(report: &Report) -> Result<()> {
         );
     }
     let Some(last) = &report.last else {
-        println!("ok: the audit log is empty");
+        format.say("ok: the audit log is empty");
         return Ok(());
     };
-    print!(
-        "ok: {} entries, each following the one before",
-        report.entries
-    );
-    if report.unlinked > 0 {
-        print!(
+    let unlinked = if report.unlinked > 0 {
+        format!(
             " ({} from before the log was chained, which cannot be checked)",
             report.unlinked
-        );
-    }
-    println!();
-    println!("To check later that nothing up to here was rewritten, keep:");
-    println!("  --anchor {}:{}", last.seq, last.digest);
+        )
+    } else {
+        String::new()
+    };
+    format.say(format!(
+        "ok: {} entries, each following the one before{unlinked}\nTo check later that nothing up to here was rewritten, keep:\n  --anchor {}:{}",
+        report.entries, last.seq, last.digest
+    ));
     Ok(())
 }
 

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::output::Format;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Devices in the store for the main check-in figures.
@@ -24,7 +26,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     overload_max_concurrent: Option<usize>,
     /// How long each measurement runs (after a one-second warm-up).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
     duration: Duration,
     /// The application manifest.
     #[arg(long, short = 'f', default_value = "spin.toml")]
@@ -32,9 +34,8 @@ pub struct Args {
     /// Do not build missing or stale components first.
     #[arg(long)]
     no_build: bool,
-    /// Print every figure as one JSON object on the last line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -62,62 +63,62 @@ pub fn run(args: Args) -> Result<()> {
         v.map(|v| format!("{v:.0} {unit}"))
             .unwrap_or_else(|| "not measured".into())
     };
-    println!(
+    args.format.say(format!(
         "{} devices, {} connections, {} s per measurement, {} CPUs",
         report.devices, report.connections, report.seconds_per_measurement, report.cpus
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "check-in via sluice up   {:>8.0} req/s  p50 {}  p99 {}  ({} errors)",
         report.checkin_rps,
         ms(report.checkin_p50_ms),
         ms(report.checkin_p99_ms),
         report.checkin_errors
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "check-in native          {:>8.0} req/s  p50 {}  p99 {}  (Wasm/native {:.2})",
         report.native_checkin_rps,
         ms(report.native_checkin_p50_ms),
         ms(report.native_checkin_p99_ms),
         report.wasm_to_native
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "hello via sluice up      {:>8.0} req/s  p50 {}",
         report.hello_rps,
         ms(report.hello_p50_ms)
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "hello via wasmtime serve {} (best flags), {} (pooling defaults)",
         optional(report.wasmtime_serve_hello_rps, "req/s"),
         optional(report.wasmtime_serve_default_hello_rps, "req/s")
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "chunks via sluice up     1 MiB {:.0} MB/s, 256 KiB {:.0} MB/s",
         report.chunk_mbps, report.chunk_default_mbps
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "chunks via nginx         1 MiB {}, 256 KiB {}",
         optional(report.nginx_mbps, "MB/s"),
         optional(report.nginx_default_mbps, "MB/s")
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "check-in p50             1k devices {}, 1M devices {}",
         ms(report.checkin_p50_1k_ms),
         report
             .checkin_p50_1m_ms
             .map(ms)
             .unwrap_or_else(|| "not measured".into())
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "store                    {:.0} bytes per device, {} bytes per campaign",
         report.bytes_per_device, report.bytes_per_campaign
-    );
+    ));
     if let (Some(rps), Some(shed), Some(p99), Some(errors)) = (
         report.overload_served_rps,
         report.overload_shed_share,
         report.overload_p99_ms,
         report.overload_errors,
     ) {
-        println!(
+        args.format.say(format!(
             "overload ({} conns, {} slots) {:>6.0} req/s served, {:.1}% shed with 503, p99 of served {}  ({} errors)",
             report.overload_connections,
             report.overload_max_concurrent,
@@ -125,13 +126,11 @@ pub fn run(args: Args) -> Result<()> {
             shed * 100.0,
             ms(p99),
             errors
-        );
+        ));
     }
     for missing in &report.missing {
-        println!("missing: {missing}");
+        args.format.say(format!("missing: {missing}"));
     }
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    }
+    args.format.document(&report)?;
     Ok(())
 }

@@ -10,7 +10,9 @@ use sluice_api::admin::campaigns::{
 use sluice_api::instant::Instant;
 use sluice_policy::OutcomeCounts;
 
-use crate::client::{Client, ServerArgs};
+use crate::client::{Client, NO_BODY, ServerArgs};
+use crate::output::Format;
+use crate::policy_config;
 use crate::timestamps;
 
 #[derive(clap::Subcommand, Debug)]
@@ -51,15 +53,16 @@ pub struct RecountArgs {
     /// Add the differences to the counters (without it, only show them).
     #[arg(long)]
     apply: bool,
-    /// Print the answer as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ServerOnly {
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -70,7 +73,7 @@ pub struct CreateArgs {
     #[arg(long)]
     release: String,
     /// Policy configuration: JSON, or @FILE. Default: the policy's own defaults.
-    #[arg(long, value_name = "JSON|@FILE")]
+    #[arg(long, value_name = policy_config::VALUE_NAME)]
     policy: Option<String>,
     /// Only devices of this hardware (repeatable).
     #[arg(long)]
@@ -106,8 +109,10 @@ pub struct CreateArgs {
     approve_after: Vec<String>,
     /// How long a ring soaks before it may close without devices that never
     /// took part.
-    #[arg(long, value_name = "DURATION")]
-    ring_soak: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    ring_soak: Option<std::time::Duration>,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -119,6 +124,8 @@ pub struct ApproveArgs {
     /// What you saw and why you approve (kept with the approval).
     #[arg(long, default_value = "")]
     note: String,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -134,6 +141,8 @@ pub struct OverrideArgs {
     #[arg(long)]
     reason: String,
     #[command(flatten)]
+    format: Format,
+    #[command(flatten)]
     server: ServerArgs,
 }
 
@@ -145,6 +154,8 @@ pub struct ConfirmOverrideArgs {
     #[arg(long)]
     freeze: String,
     #[command(flatten)]
+    format: Format,
+    #[command(flatten)]
     server: ServerArgs,
 }
 
@@ -152,9 +163,8 @@ pub struct ConfirmOverrideArgs {
 pub struct StatusArgs {
     /// Campaign id.
     id: String,
-    /// Print the raw progress report as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -163,6 +173,8 @@ pub struct StatusArgs {
 pub struct ActionArgs {
     /// Campaign id.
     id: String,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -188,11 +200,9 @@ fn recount(args: RecountArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let path = format!("/v1/admin/campaigns/{}/recount", args.id);
     let body = RecountRequest { apply: args.apply };
-    if args.json {
-        println!("{}", client.raw_json("POST", &path, Some(&body))?);
+    let Some(r) = client.answer::<Recount>(args.format, "POST", &path, Some(&body))? else {
         return Ok(());
-    }
-    let r: Recount = client.post(&path, &body)?;
+    };
     println!(
         "campaign {}: {} devices offered, among {} read",
         args.id, r.devices, r.scanned
@@ -226,18 +236,9 @@ fn create(args: CreateArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let policy: Value = match &args.policy {
         None => Value::Object(serde_json::Map::new()),
-        Some(text) => {
-            let text = match text.strip_prefix('@') {
-                Some(path) => {
-                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?
-                }
-                None => text.clone(),
-            };
-            serde_json::from_str(&text).context("--policy is not JSON")?
-        }
+        Some(text) => policy_config::parse(text)?,
     };
-    let (rings, approve_stages) =
-        rings(&args.ring, &args.approve_after, args.ring_soak.as_deref())?;
+    let (rings, approve_stages) = rings(&args.ring, &args.approve_after, args.ring_soak)?;
     let body = NewCampaign {
         release: args.release,
         name: args.name,
@@ -255,7 +256,11 @@ fn create(args: CreateArgs) -> Result<()> {
         rings,
         approve_stages,
     };
-    let campaign: Campaign = client.post("/v1/admin/campaigns", &body)?;
+    let Some(campaign) =
+        client.answer::<Campaign>(args.format, "POST", "/v1/admin/campaigns", Some(&body))?
+    else {
+        return Ok(());
+    };
     let id = &campaign.id;
     let hardware: Vec<&str> = campaign.manifests.keys().map(String::as_str).collect();
     println!(
@@ -275,7 +280,11 @@ fn create(args: CreateArgs) -> Result<()> {
 
 fn list(args: ServerOnly) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let reply: CampaignList = client.get("/v1/admin/campaigns")?;
+    let Some(reply) =
+        client.answer::<CampaignList>(args.format, "GET", "/v1/admin/campaigns", NO_BODY)?
+    else {
+        return Ok(());
+    };
     for c in &reply.campaigns {
         println!(
             "{:<6} {:<12} {:<12} stage {}  {}",
@@ -299,11 +308,9 @@ fn counts(c: &OutcomeCounts) -> String {
 fn status(args: StatusArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let path = format!("/v1/admin/campaigns/{}", args.id);
-    if args.json {
-        println!("{}", client.raw_json("GET", &path, None::<&()>)?);
+    let Some(p) = client.answer::<Progress>(args.format, "GET", &path, NO_BODY)? else {
         return Ok(());
-    }
-    let p: Progress = client.get(&path)?;
+    };
     let c = &p.campaign;
     println!(
         "campaign {} ({}): release {}, {}, stage {}",
@@ -422,7 +429,7 @@ fn schedule(c: &Campaign) -> String {
 fn rings(
     specs: &[String],
     approve_after: &[String],
-    soak: Option<&str>,
+    soak: Option<std::time::Duration>,
 ) -> Result<(Vec<NewRing>, Vec<u32>)> {
     let mut rings = Vec::new();
     for spec in specs {
@@ -437,7 +444,7 @@ fn rings(
                 .map(str::to_owned)
                 .collect(),
             approve: approve_after.iter().any(|a| a == name),
-            soak: soak.map(str::to_owned),
+            soak: soak.map(|d| format!("{}s", d.as_secs())),
         });
     }
     let mut stages = Vec::new();
@@ -459,10 +466,15 @@ fn rings(
 
 fn approve(args: ApproveArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let c: Campaign = client.post(
+    let Some(c) = client.answer::<Campaign>(
+        args.format,
+        "POST",
         &format!("/v1/admin/campaigns/{}/approve", args.id),
-        &ApproveRequest { note: args.note },
-    )?;
+        Some(&ApproveRequest { note: args.note }),
+    )?
+    else {
+        return Ok(());
+    };
     if let Some(a) = c.approvals.last() {
         println!(
             "approved {} after {} ({})",
@@ -476,13 +488,18 @@ fn approve(args: ApproveArgs) -> Result<()> {
 
 fn override_freeze(args: OverrideArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let c: Campaign = client.post(
+    let Some(c) = client.answer::<Campaign>(
+        args.format,
+        "POST",
         &format!("/v1/admin/campaigns/{}/override-freeze", args.id),
-        &OverrideFreezeRequest {
+        Some(&OverrideFreezeRequest {
             freeze: args.freeze.clone(),
             reason: args.reason,
-        },
-    )?;
+        }),
+    )?
+    else {
+        return Ok(());
+    };
     let pending = c
         .freeze_overrides
         .iter()
@@ -500,20 +517,27 @@ fn override_freeze(args: OverrideArgs) -> Result<()> {
 
 fn confirm_override(args: ConfirmOverrideArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let _: Campaign = client.post(
+    let Some(_) = client.answer::<Campaign>(
+        args.format,
+        "POST",
         &format!("/v1/admin/campaigns/{}/confirm-override", args.id),
-        &ConfirmOverrideRequest {
+        Some(&ConfirmOverrideRequest {
             freeze: args.freeze.clone(),
-        },
-    )?;
+        }),
+    )?
+    else {
+        return Ok(());
+    };
     println!("campaign {} may pass freeze {}", args.id, args.freeze);
     Ok(())
 }
 
 fn confirm_critical(args: ActionArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let c: Campaign =
-        client.post_empty(&format!("/v1/admin/campaigns/{}/confirm-critical", args.id))?;
+    let path = format!("/v1/admin/campaigns/{}/confirm-critical", args.id);
+    let Some(c) = client.answer::<Campaign>(args.format, "POST", &path, NO_BODY)? else {
+        return Ok(());
+    };
     let by = c.critical_confirmed.map(|c| c.by).unwrap_or_default();
     println!("campaign {} is critical, confirmed by {by}", args.id);
     Ok(())
@@ -521,7 +545,10 @@ fn confirm_critical(args: ActionArgs) -> Result<()> {
 
 fn action(args: ActionArgs, action: &str) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let c: Campaign = client.post_empty(&format!("/v1/admin/campaigns/{}/{action}", args.id))?;
+    let path = format!("/v1/admin/campaigns/{}/{action}", args.id);
+    let Some(c) = client.answer::<Campaign>(args.format, "POST", &path, NO_BODY)? else {
+        return Ok(());
+    };
     println!("campaign {} is now {}", c.id, c.state.as_str());
     Ok(())
 }

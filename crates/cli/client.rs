@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use sluice_api::error::ErrorAnswer;
 
+use crate::output::Format;
 use crate::up::ADMIN_TOKEN_FILE;
 
 /// Where the server is and how to authenticate, shared by every command that
@@ -28,6 +28,9 @@ pub struct ServerArgs {
     pub ca: Option<PathBuf>,
 }
 
+/// The body of a request that has none, for [`Client::answer`].
+pub const NO_BODY: Option<&()> = None;
+
 /// An admin API client.
 pub struct Client {
     base: String,
@@ -42,10 +45,14 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The body as JSON; a non-2xx reply becomes an error with the server's message.
-    pub fn json(self) -> Result<Value> {
-        let reply = self.ok()?;
-        Ok(serde_json::from_slice(&reply.body).unwrap_or(Value::Null))
+    /// Prints the body on stdout as the server sent it (the `--json` result).
+    pub fn print(&self) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&self.body);
+        if !self.body.ends_with(b"\n") {
+            let _ = out.write_all(b"\n");
+        }
     }
 
     /// The body as a `T`; a non-2xx reply becomes an error with the server's message.
@@ -200,18 +207,42 @@ impl Client {
         self.request("POST", path, None::<&()>)
     }
 
-    /// The answer as the server sent it, for `--json`: every field, in the
-    /// server's order, whether or not this sluice knows it.
-    pub fn raw_json(
+    /// A request whose answer is the command's result. Under `--json` the
+    /// answer is printed as the server sent it (every field, in its order,
+    /// whether or not this sluice knows it) and `None` comes back; otherwise
+    /// the answer as a `T`, for the command to put into words.
+    pub fn answer<T: DeserializeOwned>(
         &self,
+        format: Format,
         method: &str,
         path: &str,
         body: Option<&impl Serialize>,
-    ) -> Result<Value> {
+    ) -> Result<Option<T>> {
         let bytes = body
             .map(serde_json::to_vec)
             .transpose()
             .context("encoding the request")?;
-        self.send(method, path, bytes.as_deref())?.json()
+        self.answer_bytes(format, method, path, bytes.as_deref())
+    }
+
+    /// [`Client::answer`] for a request whose body is not JSON (a key
+    /// statement file).
+    pub fn answer_bytes<T: DeserializeOwned>(
+        &self,
+        format: Format,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Option<T>> {
+        let reply = self.send(method, path, body)?.ok()?;
+        if format.json {
+            reply.print();
+            return Ok(None);
+        }
+        serde_json::from_slice(&reply.body)
+            .map(Some)
+            .with_context(|| {
+                format!("the answer to {method} {path} is not what this sluice expects")
+            })
     }
 }

@@ -32,13 +32,14 @@ use sluice_api::admin::devices::Revoked;
 use sluice_api::admin::fleet::{Cursor, DeviceSearch, FleetSummary};
 use sluice_api::admin::operators::RevokeRequest;
 use sluice_api::admin::releases::Published;
-use sluice_bench::sample_release::{SampleRelease, random_bytes};
 use sluice_device::sim::{self, CrashModel, Faults, SimDevice, Until};
 use sluice_protocol::TrustRoot;
+use sluice_sample_release::{SampleRelease, random_bytes};
 
 use crate::client::{Client, ServerArgs};
 use crate::demo::QUICK_STAGES;
 use crate::keydir::KeyDir;
+use crate::output::Format;
 use crate::sim::{FleetShape, enrol};
 
 #[derive(clap::Args, Debug)]
@@ -50,7 +51,7 @@ pub struct Args {
     /// the steps use (default: SLUICE_TOKEN, else .spin/admin-token).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
-    /// The key directory the servers trust (`sluice keygen --out DIR`).
+    /// The key directory the servers trust (`sluice keygen --keys DIR`).
     #[arg(long, value_name = "DIR")]
     keys: PathBuf,
     /// Simulated devices in the staged rollout (at least 20).
@@ -60,11 +61,10 @@ pub struct Args {
     #[arg(long, default_value = "DEFAULT")]
     ddi_tenant: String,
     /// Give up on a fleet that has not settled after this long.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = crate::duration::parse)]
     timeout: Duration,
-    /// Print the results as one JSON object on the last line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
 }
 
 /// What one step found.
@@ -268,7 +268,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let passed = steps.iter().filter(|s| s.outcome.is_ok()).count();
     let failed = steps.len() - passed;
-    if args.json {
+    if args.format.json {
         let results: Vec<Value> = steps
             .iter()
             .map(|s| {
@@ -283,12 +283,12 @@ pub fn run(args: Args) -> Result<()> {
                 })
             })
             .collect();
-        println!(
-            "{}",
-            json!({"run": run.id, "servers": servers.urls, "passed": passed, "failed": failed, "steps": results})
-        );
+        args.format.document(
+            &json!({"run": run.id, "servers": servers.urls, "passed": passed, "failed": failed, "steps": results}),
+        )?;
     }
-    println!("conformance: {passed} passed, {failed} failed");
+    args.format
+        .say(format!("conformance: {passed} passed, {failed} failed"));
     if !completed {
         bail!("conformance run {} failed", run.id);
     }

@@ -17,13 +17,15 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sluice_api::admin::campaigns::{Campaign, CampaignState, NewCampaign, Progress, Selector};
 use sluice_api::admin::releases::Published;
-use sluice_bench::sample_release::{SampleRelease as Release, random_bytes};
 use sluice_device::sim::{self, Faults, Until};
 use sluice_policy_standard::bucket_limit;
 use sluice_policy_standard::config::Config as StandardConfig;
+use sluice_sample_release::{SampleRelease as Release, random_bytes};
 
 use crate::client::Client;
-use crate::sim::{FleetShape, enrol, print_summary};
+use crate::output::Format;
+use crate::policy_config;
+use crate::sim::{FleetShape, enrol, summary_line};
 
 /// The quick configuration of the standard policy the demo uses unless given another.
 pub const QUICK_STAGES: &str = include_str!("../../examples/quick-stages.json");
@@ -46,18 +48,18 @@ pub struct Args {
     /// Ship a release half the fleet cannot boot, to watch the halt and the rollback.
     #[arg(long)]
     bad: bool,
-    /// The campaign's standard-policy configuration (default: examples/quick-stages.json).
-    #[arg(long, value_name = "FILE")]
-    policy: Option<PathBuf>,
+    /// The campaign's standard-policy configuration: JSON, or @FILE
+    /// (default: examples/quick-stages.json).
+    #[arg(long, value_name = policy_config::VALUE_NAME)]
+    policy: Option<String>,
     /// The application manifest (default: spin.toml here, else this checkout's).
     #[arg(long, short = 'f')]
     from: Option<PathBuf>,
     /// Do not build missing or stale components first.
     #[arg(long)]
     no_build: bool,
-    /// Print the summary as one JSON object on the last line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
 }
 
 fn manifest_path(from: Option<PathBuf>) -> Result<PathBuf> {
@@ -205,14 +207,11 @@ fn versions(counts: &BTreeMap<String, i64>) -> String {
 
 pub fn run(args: Args) -> Result<()> {
     let manifest = manifest_path(args.from.clone())?;
-    let policy_text = match &args.policy {
-        Some(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
-        }
-        None => QUICK_STAGES.to_owned(),
+    let policy: Value = match &args.policy {
+        Some(text) => policy_config::parse(text)?,
+        None => serde_json::from_str(QUICK_STAGES)?,
     };
-    let config = StandardConfig::parse(&policy_text).map_err(anyhow::Error::msg)?;
-    let policy: Value = serde_json::from_str(&policy_text)?;
+    let config = StandardConfig::parse(&policy.to_string()).map_err(anyhow::Error::msg)?;
     if args.devices == 0 {
         bail!("--devices must be at least 1");
     }
@@ -260,9 +259,7 @@ pub fn run(args: Args) -> Result<()> {
         .context("the host stopped abnormally")??;
     let mut summary = outcome?;
     summary["total_seconds"] = json!(round(started.elapsed().as_secs_f64()));
-    if args.json {
-        println!("{summary}");
-    }
+    args.format.document(&summary)?;
     Ok(())
 }
 
@@ -376,7 +373,7 @@ fn rollout(
     let stage = u64::from(progress.campaign.stage);
 
     for (index, counts) in progress.stages.iter().enumerate() {
-        println!(
+        args.format.say(format!(
             "{:<22} offered {:>5}  succeeded {:>5}  failed {:>4}  rolled back {:>4}  rejected {:>4}",
             stages.label(index as u64),
             counts.offered,
@@ -384,11 +381,11 @@ fn rollout(
             counts.failed,
             counts.rolled_back,
             counts.rejected,
-        );
+        ));
     }
-    print_summary(&summary);
+    args.format.say(summary_line(&summary));
     if halted {
-        println!(
+        args.format.say(format!(
             "The campaign halted in {} ({}): {installed_bad} device(s) had installed {RELEASE_VERSION} (the canary is {canary_size}); {} reverted on their own and {} were rolled back by the operator.",
             stages.label(stage),
             if watch.halt_reason.is_empty() {
@@ -402,16 +399,16 @@ fn rollout(
             },
             summary.failed,
             summary.rolled_back,
-        );
+        ));
     } else {
-        println!(
+        args.format.say(format!(
             "The campaign reached {} ({}): {} of {} {TARGET_HARDWARE} devices run {RELEASE_VERSION}; the {} {OTHER_HARDWARE} devices were never offered it.",
             stages.label(stage),
             state.as_str(),
             summary.versions.get(RELEASE_VERSION).copied().unwrap_or(0),
             targeted.len(),
             summary.devices - targeted.len(),
-        );
+        ));
     }
 
     let mut out = serde_json::to_value(&summary)?;

@@ -67,7 +67,7 @@ pub struct AgentArgs {
     #[arg(long, value_name = "CMD")]
     health_counters_cmd: Option<String>,
     /// How long post-update health is measured, before and after an update.
-    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "24h", value_parser = crate::duration::parse)]
     health_period: Duration,
     /// Take one step (check in and act on the answer) and exit.
     #[arg(long)]

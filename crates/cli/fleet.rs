@@ -1,27 +1,29 @@
 //! The fleet through the admin API: `sluice fleet` (the counts) and `sluice
-//! device enrol|list|revoke` (devices one by one).
+//! device enrol|list|show|revoke` (devices one by one).
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
-use sluice_api::admin::devices::{EnrolAnswer, EnrolRequest, NewDevice, Revoked};
+use anyhow::{Result, bail};
+use sluice_api::admin::devices::{
+    DeviceDetail, EnrolAnswer, EnrolRequest, Event, EventKind, NewDevice, Revoked,
+};
 use sluice_api::admin::fleet::{Cursor, DeviceRow, DeviceSearch, FleetSummary, Liveness};
 use sluice_api::admin::operators::RevokeRequest;
 
-use crate::client::{Client, ServerArgs};
+use crate::client::{Client, NO_BODY, ServerArgs};
+use crate::output::Format;
 use crate::timestamps;
 
 /// `sluice fleet`.
 #[derive(clap::Args, Debug)]
 pub struct FleetArgs {
-    /// Print the server's answer as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
 
-/// `sluice device enrol|list|revoke`: the server's records of devices (the
+/// `sluice device enrol|list|show|revoke`: the server's records of devices (the
 /// agent itself is `sluice device --server …`).
 #[derive(clap::Subcommand, Debug)]
 pub enum DeviceCommand {
@@ -31,6 +33,9 @@ pub enum DeviceCommand {
     /// List devices whose id, hardware, tag or version contains every word of
     /// the query (all devices without one).
     List(ListArgs),
+    /// Show one device: who it is, what it runs, its latest rollout and its
+    /// recent history.
+    Show(ShowArgs),
     /// Revoke a device: its secret opens nothing any more (audited).
     Revoke(RevokeArgs),
 }
@@ -48,9 +53,8 @@ pub struct EnrolArgs {
     /// A fact campaigns can select on, NAME=VALUE (repeatable), e.g. site=berlin.
     #[arg(long, value_name = "NAME=VALUE", value_parser = attribute)]
     attribute: Vec<(String, String)>,
-    /// Print the server's answer as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -69,9 +73,18 @@ pub struct ListArgs {
     /// List at most this many.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
-    /// Print one JSON object a device instead of a table.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    /// The device's id.
+    id: String,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -84,19 +97,18 @@ pub struct RevokeArgs {
     #[arg(long)]
     reason: String,
     #[command(flatten)]
+    format: Format,
+    #[command(flatten)]
     server: ServerArgs,
 }
 
 pub fn run_fleet(args: FleetArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    if args.json {
-        println!(
-            "{}",
-            client.raw_json("GET", "/v1/admin/fleet", None::<&()>)?
-        );
+    let Some(fleet) =
+        client.answer::<FleetSummary>(args.format, "GET", "/v1/admin/fleet", NO_BODY)?
+    else {
         return Ok(());
-    }
-    let fleet: FleetSummary = client.get("/v1/admin/fleet")?;
+    };
     let l = &fleet.liveness;
     println!(
         "{} devices{}: {} online, {} late, {} silent, {} never checked in, {} revoked",
@@ -134,6 +146,7 @@ pub fn run_device(command: DeviceCommand) -> Result<()> {
     match command {
         DeviceCommand::Enrol(args) => enrol(args),
         DeviceCommand::List(args) => list(args),
+        DeviceCommand::Show(args) => show(args),
         DeviceCommand::Revoke(args) => revoke(args),
     }
 }
@@ -147,14 +160,11 @@ fn enrol(args: EnrolArgs) -> Result<()> {
             ..NewDevice::new(args.id, args.hardware)
         }],
     };
-    if args.json {
-        println!(
-            "{}",
-            client.raw_json("POST", "/v1/admin/devices", Some(&request))?
-        );
+    let Some(answer) =
+        client.answer::<EnrolAnswer>(args.format, "POST", "/v1/admin/devices", Some(&request))?
+    else {
         return Ok(());
-    }
-    let answer: EnrolAnswer = client.post("/v1/admin/devices", &request)?;
+    };
     let Some(device) = answer.devices.into_iter().next() else {
         bail!("the server enrolled nothing");
     };
@@ -166,12 +176,20 @@ fn enrol(args: EnrolArgs) -> Result<()> {
     Ok(())
 }
 
+/// `sluice device list --json`: the devices listed, every page in one document.
+#[derive(serde::Serialize)]
+struct Listed {
+    devices: Vec<DeviceRow>,
+}
+
 fn list(args: ListArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let query = args.query.join(" ");
     let mut next: Option<Cursor> = None;
-    let mut listed = 0;
-    if !args.json {
+    let mut listed = Listed {
+        devices: Vec::new(),
+    };
+    if !args.format.json {
         println!(
             "{:<24} {:<12} {:<10} {:<8} {:<20} rollout",
             "device", "hardware", "version", "seen", "when"
@@ -188,22 +206,106 @@ fn list(args: ListArgs) -> Result<()> {
             path.push_str(&cursor.query());
         }
         let page: DeviceSearch = client.get(&path)?;
-        for device in &page.devices {
-            if listed == args.limit {
-                return Ok(());
+        let room = args.limit - listed.devices.len();
+        let full = page.devices.len() >= room;
+        for device in page.devices.into_iter().take(room) {
+            if !args.format.json {
+                println!("{}", row(&device));
             }
-            listed += 1;
-            if args.json {
-                println!("{}", serde_json::to_string(device).context("encoding")?);
-            } else {
-                println!("{}", row(device));
-            }
+            listed.devices.push(device);
         }
         match page.next {
-            Some(cursor) => next = Some(cursor),
-            None => return Ok(()),
+            Some(cursor) if !full => next = Some(cursor),
+            _ => break,
         }
     }
+    args.format.document(&listed)?;
+    Ok(())
+}
+
+fn show(args: ShowArgs) -> Result<()> {
+    let client = Client::new(&args.server)?;
+    let path = format!("/v1/admin/devices/{}", args.id);
+    let Some(d) = client.answer::<DeviceDetail>(args.format, "GET", &path, NO_BODY)? else {
+        return Ok(());
+    };
+    println!(
+        "device {} ({}), enrolled {}",
+        d.id,
+        d.hardware,
+        timestamps::format(d.enrolled_at)
+    );
+    if let Some(r) = &d.revoked {
+        println!(
+            "  revoked by {} at {}: {}",
+            r.by,
+            timestamps::format(r.at),
+            r.reason
+        );
+    }
+    if !d.tags.is_empty() {
+        println!("  tags: {}", d.tags.join(", "));
+    }
+    for (name, value) in &d.attributes {
+        println!("  {name}: {value}");
+    }
+    let state = d.state.unwrap_or_default();
+    let version = if state.version.is_empty() {
+        "not reported yet"
+    } else {
+        &state.version
+    };
+    println!(
+        "  runs {version} (security version {})",
+        state.security_version
+    );
+    match &d.seen {
+        Some(seen) => println!("  last check-in {}", timestamps::format(seen.at)),
+        None => println!("  never checked in"),
+    }
+    match &state.rollout {
+        Some(r) => println!(
+            "  latest rollout: campaign {}, release {} from {}, {} (updated {}){}",
+            r.campaign,
+            r.release,
+            r.from_version,
+            r.phase.as_str(),
+            timestamps::format(r.updated_at),
+            r.failure
+                .as_ref()
+                .map(|f| format!(": {} in {}", f.code, f.phase))
+                .unwrap_or_default()
+        ),
+        None => println!("  never offered an update"),
+    }
+    if !state.history.is_empty() {
+        println!("  history, latest first:");
+    }
+    for event in state.history.iter().rev() {
+        println!("    {}", history_line(event));
+    }
+    Ok(())
+}
+
+/// One history event for people.
+fn history_line(e: &Event) -> String {
+    let what = match (e.what, e.what.phase()) {
+        (EventKind::Version, _) => format!("reported running {}", e.version),
+        (EventKind::Health, _) => format!("health reported for {}", e.version),
+        (_, Some(phase)) => format!("{} {}", phase.as_str(), e.version),
+        (_, None) => String::new(),
+    };
+    let campaign = if e.campaign.is_empty() {
+        String::new()
+    } else {
+        format!(" (campaign {})", e.campaign)
+    };
+    let failure = e
+        .failure
+        .as_ref()
+        .map(|f| format!(": {} in {}", f.code, f.phase))
+        .unwrap_or_default();
+    format!("{} {what}{campaign}{failure}", timestamps::format(e.at))
 }
 
 /// A query as a URL query value: words joined by `+`, anything but letters,
@@ -252,12 +354,17 @@ fn row(d: &DeviceRow) -> String {
 
 fn revoke(args: RevokeArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let answer: Revoked = client.post(
+    let Some(answer) = client.answer::<Revoked>(
+        args.format,
+        "POST",
         &format!("/v1/admin/devices/{}/revoke", args.id),
-        &RevokeRequest {
+        Some(&RevokeRequest {
             reason: args.reason,
-        },
-    )?;
+        }),
+    )?
+    else {
+        return Ok(());
+    };
     match answer.revoked {
         Some(r) => println!(
             "device {} revoked by {} at {}: {}",

@@ -5,7 +5,8 @@ use sluice_api::admin::campaigns::Selector;
 use sluice_api::admin::freezes::{Freeze, FreezeList, NewFreeze};
 use sluice_api::instant::Instant;
 
-use crate::client::{Client, ServerArgs};
+use crate::client::{Client, NO_BODY, ServerArgs};
+use crate::output::Format;
 use crate::timestamps;
 
 #[derive(clap::Subcommand, Debug)]
@@ -34,7 +35,7 @@ pub struct AddArgs {
     #[arg(long)]
     reason: String,
     /// It already holds this long before START (no new installs just before it).
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = crate::duration::parse)]
     lead: std::time::Duration,
     /// Only devices with this tag (repeatable: all must match). Default: the whole fleet.
     #[arg(long)]
@@ -46,14 +47,15 @@ pub struct AddArgs {
     #[arg(long)]
     hardware: Vec<String>,
     #[command(flatten)]
+    format: Format,
+    #[command(flatten)]
     server: ServerArgs,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
-    /// Print the server's answer as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -62,6 +64,8 @@ pub struct ListArgs {
 pub struct RemoveArgs {
     /// Freeze id (e.g. f3).
     id: String,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -89,7 +93,11 @@ fn add(args: AddArgs) -> Result<()> {
             ..Selector::default()
         },
     };
-    let freeze: Freeze = client.post("/v1/admin/freezes", &body)?;
+    let Some(freeze) =
+        client.answer::<Freeze>(args.format, "POST", "/v1/admin/freezes", Some(&body))?
+    else {
+        return Ok(());
+    };
     println!("{}", describe(&freeze, None));
     println!("{}", freeze.id);
     Ok(())
@@ -97,14 +105,11 @@ fn add(args: AddArgs) -> Result<()> {
 
 fn list(args: ListArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    if args.json {
-        println!(
-            "{}",
-            client.raw_json("GET", "/v1/admin/freezes", None::<&()>)?
-        );
+    let Some(reply) =
+        client.answer::<FreezeList>(args.format, "GET", "/v1/admin/freezes", NO_BODY)?
+    else {
         return Ok(());
-    }
-    let reply: FreezeList = client.get("/v1/admin/freezes")?;
+    };
     if reply.freezes.is_empty() {
         println!("no freezes");
     }
@@ -116,7 +121,13 @@ fn list(args: ListArgs) -> Result<()> {
 
 fn remove(args: RemoveArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let reply = client.send("DELETE", &format!("/v1/admin/freezes/{}", args.id), None)?;
+    let reply = client
+        .send("DELETE", &format!("/v1/admin/freezes/{}", args.id), None)?
+        .ok()?;
+    if args.format.json {
+        reply.print();
+        return Ok(());
+    }
     let asked = reply.status == 202;
     let freeze: Freeze = reply.typed()?;
     if asked {
@@ -134,7 +145,10 @@ fn remove(args: RemoveArgs) -> Result<()> {
 
 fn confirm_lift(args: RemoveArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let _: Freeze = client.post_empty(&format!("/v1/admin/freezes/{}/confirm-lift", args.id))?;
+    let path = format!("/v1/admin/freezes/{}/confirm-lift", args.id);
+    let Some(_) = client.answer::<Freeze>(args.format, "POST", &path, NO_BODY)? else {
+        return Ok(());
+    };
     println!("freeze {} lifted", args.id);
     Ok(())
 }

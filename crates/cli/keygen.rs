@@ -3,16 +3,19 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use serde::Serialize;
 use sluice_protocol::{KeyId, KeyStatement, SecretKey, TrustRoot};
 
 use crate::keydir::{self, KeyDir};
+use crate::output::Format;
 use crate::timestamps;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Key directory to create, or to update with --rotate / --revoke.
-    #[arg(long, value_name = "KEYDIR")]
-    out: PathBuf,
+    /// Key directory to create, or to update with --rotate / --revoke
+    /// (`--out` is an older name for it).
+    #[arg(long, value_name = "KEYDIR", alias = "out")]
+    keys: PathBuf,
     /// Certify a new signing key and make it the one `release pack` uses. The old
     /// key stays certified (releases it signed still verify) until revoked.
     #[arg(long)]
@@ -21,15 +24,40 @@ pub struct Args {
     /// soon as they see the new key statement.
     #[arg(long, value_name = "KEYID")]
     revoke: Vec<KeyId>,
+    #[command(flatten)]
+    format: Format,
+}
+
+/// `sluice keygen --json`: what was made or changed.
+#[derive(Serialize, Default)]
+struct Keys {
+    keys: PathBuf,
+    /// The root key's id (when created).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_key: Option<String>,
+    /// The current signing key's id, when this run made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retired_key: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    revoked: Vec<String>,
+    /// The version of the key statement now in the directory.
+    key_statement_version: u64,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let dir = KeyDir::new(&args.out);
-    if args.rotate || !args.revoke.is_empty() {
-        update(&dir, args.rotate, &args.revoke)
+    let dir = KeyDir::new(&args.keys);
+    let keys = if args.rotate || !args.revoke.is_empty() {
+        update(&dir, args.rotate, &args.revoke, args.format)?
     } else {
-        create(&dir)
-    }
+        create(&dir, args.format)?
+    };
+    args.format.document(&Keys {
+        keys: args.keys,
+        ..keys
+    })?;
+    Ok(())
 }
 
 fn new_key() -> Result<SecretKey> {
@@ -38,7 +66,7 @@ fn new_key() -> Result<SecretKey> {
     Ok(SecretKey::from_seed(seed))
 }
 
-fn create(dir: &KeyDir) -> Result<()> {
+fn create(dir: &KeyDir, format: Format) -> Result<Keys> {
     if dir.has_keys() {
         bail!(
             "{} already holds keys; use --rotate or --revoke to change them",
@@ -54,31 +82,36 @@ fn create(dir: &KeyDir) -> Result<()> {
     dir.write_signing_key(&signer)?;
     dir.write_trust_root(&trust)?;
     dir.write_statement(&statement.sign(&[&root]))?;
-    println!(
+    format.say(format!(
         "root key       {}  {}  (secret: keep it offline)",
         root.key_id(),
         dir.file(keydir::ROOT_KEY).display()
-    );
-    println!(
+    ));
+    format.say(format!(
         "signing key    {}  {}  (secret)",
         signer.key_id(),
         dir.file(keydir::SIGNING_KEY).display()
-    );
-    println!(
+    ));
+    format.say(format!(
         "trust root     {}  (public: provision it on devices and the server)",
         dir.file(keydir::TRUST_ROOT).display()
-    );
-    println!(
+    ));
+    format.say(format!(
         "key statement  {}  (public, version 1)",
         dir.file(keydir::KEY_STATEMENT).display()
-    );
-    Ok(())
+    ));
+    Ok(Keys {
+        root_key: Some(root.key_id().to_string()),
+        signing_key: Some(signer.key_id().to_string()),
+        key_statement_version: 1,
+        ..Keys::default()
+    })
 }
 
-fn update(dir: &KeyDir, rotate: bool, revoke: &[KeyId]) -> Result<()> {
+fn update(dir: &KeyDir, rotate: bool, revoke: &[KeyId], format: Format) -> Result<Keys> {
     if !dir.has_keys() {
         bail!(
-            "{} holds no keys; run `sluice keygen --out {}` first",
+            "{} holds no keys; run `sluice keygen --keys {}` first",
             dir.file("").display(),
             dir.file("").display()
         );
@@ -127,19 +160,30 @@ fn update(dir: &KeyDir, rotate: bool, revoke: &[KeyId]) -> Result<()> {
     if let Some(key) = &new_signer {
         let retired = dir.retire_signing_key(&current)?;
         dir.write_signing_key(key)?;
-        println!(
+        format.say(format!(
             "signing key    {}  {}  (secret, now current)",
             key.key_id(),
             dir.file(keydir::SIGNING_KEY).display()
-        );
-        println!("retired key    {}  {}", current.key_id(), retired.display());
+        ));
+        format.say(format!(
+            "retired key    {}  {}",
+            current.key_id(),
+            retired.display()
+        ));
     }
     for id in revoke {
-        println!("revoked key    {id}");
+        format.say(format!("revoked key    {id}"));
     }
-    println!(
-        "key statement  {}  (public, version {version}: publish it to the server so devices learn it)",
-        dir.file(keydir::KEY_STATEMENT).display()
-    );
-    Ok(())
+    format.say(format!(
+        "key statement  {}  (public, version {version}): upload it with `sluice release publish-keys --keys {}`; the server then refuses releases a revoked key signed, and devices learn it from the next manifest they verify",
+        dir.file(keydir::KEY_STATEMENT).display(),
+        dir.file("").display()
+    ));
+    Ok(Keys {
+        signing_key: new_signer.as_ref().map(|k| k.key_id().to_string()),
+        retired_key: new_signer.as_ref().map(|_| current.key_id().to_string()),
+        revoked: revoke.iter().map(ToString::to_string).collect(),
+        key_statement_version: version,
+        ..Keys::default()
+    })
 }

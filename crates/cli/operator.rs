@@ -9,7 +9,8 @@ use sluice_api::admin::operators::{
     Issued, NewOperator, Operator, OperatorList, RevokeRequest, Role, TokenLifetime, WhoAmI,
 };
 
-use crate::client::{Client, ServerArgs};
+use crate::client::{Client, NO_BODY, ServerArgs};
+use crate::output::Format;
 use crate::timestamps;
 
 #[derive(clap::Subcommand, Debug)]
@@ -29,7 +30,7 @@ pub enum Command {
     /// Who the token you are using belongs to, and what it may do.
     Whoami(PrintArgs),
     /// The roles and the scopes each grants.
-    Roles,
+    Roles(Format),
     /// Require (on, the default) or relax (off, for a one-person lab) a
     /// second operator's confirmation; audited.
     FourEyes(FourEyesArgs),
@@ -46,7 +47,7 @@ fn lifetime(text: &str) -> Result<Lifetime, String> {
     if text == "never" {
         return Ok(Lifetime::Never);
     }
-    humantime::parse_duration(text)
+    crate::duration::parse(text)
         .map(Lifetime::For)
         .map_err(|e| format!("{text:?}: a duration such as 90d or 12h, or never: {e}"))
 }
@@ -62,9 +63,8 @@ pub struct AddArgs {
     /// How long the token lives, or `never`.
     #[arg(long, default_value = "90d", value_parser = lifetime)]
     expires: Lifetime,
-    /// Print one JSON object (with `token`) instead of text.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -81,9 +81,8 @@ fn parse_role(text: &str) -> Result<Role, String> {
 /// Commands that only print: as text, or the server's answer as JSON.
 #[derive(clap::Args, Debug)]
 pub struct PrintArgs {
-    /// Print the server's answer as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -91,9 +90,8 @@ pub struct PrintArgs {
 #[derive(clap::Args, Debug)]
 pub struct NameArgs {
     name: String,
-    /// Print the server's answer as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -105,6 +103,8 @@ pub struct RevokeArgs {
     #[arg(long)]
     reason: String,
     #[command(flatten)]
+    format: Format,
+    #[command(flatten)]
     server: ServerArgs,
 }
 
@@ -114,9 +114,8 @@ pub struct RotateArgs {
     /// How long the new token lives, or `never`.
     #[arg(long, default_value = "90d", value_parser = lifetime)]
     expires: Lifetime,
-    /// Print one JSON object (with `token`) instead of text.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -130,6 +129,8 @@ pub struct FourEyesArgs {
     #[arg(long)]
     reason: String,
     #[command(flatten)]
+    format: Format,
+    #[command(flatten)]
     server: ServerArgs,
 }
 
@@ -141,10 +142,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Revoke(args) => revoke(args),
         Command::Rotate(args) => rotate(args),
         Command::Whoami(args) => whoami(args),
-        Command::Roles => {
-            roles();
-            Ok(())
-        }
+        Command::Roles(format) => roles(format),
         Command::FourEyes(args) => four_eyes(args),
     }
 }
@@ -167,7 +165,7 @@ fn add(args: AddArgs) -> Result<()> {
         expires_in_seconds: lifetime.expires_in_seconds,
         never_expires: lifetime.never_expires,
     };
-    print_issued(&client, "/v1/admin/operators", &body, args.json, "added")
+    print_issued(&client, "/v1/admin/operators", &body, args.format, "added")
 }
 
 fn rotate(args: RotateArgs) -> Result<()> {
@@ -176,7 +174,7 @@ fn rotate(args: RotateArgs) -> Result<()> {
         &client,
         &format!("/v1/admin/operators/{}/rotate", args.name),
         &args.expires.body(),
-        args.json,
+        args.format,
         "rotated (the old token no longer works)",
     )
 }
@@ -187,14 +185,12 @@ fn print_issued(
     client: &Client,
     path: &str,
     body: &impl serde::Serialize,
-    as_json: bool,
+    format: Format,
     what: &str,
 ) -> Result<()> {
-    if as_json {
-        println!("{}", client.raw_json("POST", path, Some(body))?);
+    let Some(issued) = client.answer::<Issued>(format, "POST", path, Some(body))? else {
         return Ok(());
-    }
-    let issued: Issued = client.post(path, body)?;
+    };
     println!("{} {what}", describe(&issued.operator));
     println!("its token, shown this once (keep it in a file of mode 0600 or a secret store):");
     println!("{}", issued.token);
@@ -203,14 +199,11 @@ fn print_issued(
 
 fn list(args: PrintArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    if args.json {
-        println!(
-            "{}",
-            client.raw_json("GET", "/v1/admin/operators", None::<&()>)?
-        );
+    let Some(listed) =
+        client.answer::<OperatorList>(args.format, "GET", "/v1/admin/operators", NO_BODY)?
+    else {
         return Ok(());
-    }
-    let listed: OperatorList = client.get("/v1/admin/operators")?;
+    };
     if listed.operators.is_empty() {
         println!("no operators yet: add one with sluice operator add NAME --role ROLE");
     }
@@ -223,11 +216,9 @@ fn list(args: PrintArgs) -> Result<()> {
 fn show(args: NameArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let path = format!("/v1/admin/operators/{}", args.name);
-    if args.json {
-        println!("{}", client.raw_json("GET", &path, None::<&()>)?);
+    let Some(o) = client.answer::<Operator>(args.format, "GET", &path, NO_BODY)? else {
         return Ok(());
-    }
-    let o: Operator = client.get(&path)?;
+    };
     println!("{}", describe(&o));
     let scopes: Vec<&str> = o.scopes.iter().map(|s| s.name()).collect();
     println!("  scopes: {}", scopes.join(", "));
@@ -250,26 +241,26 @@ fn show(args: NameArgs) -> Result<()> {
 
 fn revoke(args: RevokeArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let o: Operator = client.post(
+    let Some(o) = client.answer::<Operator>(
+        args.format,
+        "POST",
         &format!("/v1/admin/operators/{}/revoke", args.name),
-        &RevokeRequest {
+        Some(&RevokeRequest {
             reason: args.reason,
-        },
-    )?;
+        }),
+    )?
+    else {
+        return Ok(());
+    };
     println!("{}", describe(&o));
     Ok(())
 }
 
 fn whoami(args: PrintArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    if args.json {
-        println!(
-            "{}",
-            client.raw_json("GET", "/v1/admin/whoami", None::<&()>)?
-        );
+    let Some(me) = client.answer::<WhoAmI>(args.format, "GET", "/v1/admin/whoami", NO_BODY)? else {
         return Ok(());
-    }
-    let me: WhoAmI = client.get("/v1/admin/whoami")?;
+    };
     let roles: Vec<&str> = me.roles.iter().map(|r| r.name()).collect();
     let scopes: Vec<&str> = me.scopes.iter().map(|s| s.name()).collect();
     println!(
@@ -282,23 +273,39 @@ fn whoami(args: PrintArgs) -> Result<()> {
     Ok(())
 }
 
-fn roles() {
-    for role in Role::ALL {
-        let scopes: Vec<&str> = role.scopes().iter().map(|s| s.name()).collect();
-        println!("{:<17} {}", role.name(), scopes.join(", "));
+fn roles(format: Format) -> Result<()> {
+    let grants: std::collections::BTreeMap<&str, Vec<&str>> = Role::ALL
+        .iter()
+        .map(|role| {
+            (
+                role.name(),
+                role.scopes().iter().map(|s| s.name()).collect(),
+            )
+        })
+        .collect();
+    if format.document(&grants)? {
+        return Ok(());
     }
+    for role in Role::ALL {
+        println!("{:<17} {}", role.name(), grants[role.name()].join(", "));
+    }
+    Ok(())
 }
 
 fn four_eyes(args: FourEyesArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
-    let setting: Setting = client.request(
+    let Some(setting) = client.answer::<Setting>(
+        args.format,
         "PUT",
         "/v1/admin/four-eyes",
         Some(&SetFourEyes {
             required: args.setting == "on",
             reason: args.reason,
         }),
-    )?;
+    )?
+    else {
+        return Ok(());
+    };
     if setting.required {
         println!(
             "four eyes: required (a second operator approves gates and confirms critical campaigns, freeze overrides and lifts)"

@@ -10,6 +10,8 @@ use sluice_policy_sim::{Scenario, simulate};
 use sluice_policy_standard::calendar::parse_instant;
 
 use crate::curve_plot;
+use crate::output::Format;
+use crate::policy_config;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -24,6 +26,7 @@ pub enum Command {
 #[derive(clap::Args, Debug)]
 pub struct UpgradeArgs {
     /// The 0.1.0 policy component.
+    #[arg(value_name = "COMPONENT")]
     policy: PathBuf,
     /// Where to write the 0.2.0 component.
     #[arg(long, value_name = "FILE")]
@@ -32,18 +35,22 @@ pub struct UpgradeArgs {
     /// wasm32-wasip2 release build beside this binary, or under ./target).
     #[arg(long, value_name = "FILE")]
     adapter: Option<PathBuf>,
+    #[command(flatten)]
+    format: Format,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
     /// The policy component (e.g. target/wasm32-wasip2/release/sluice_policy_standard.wasm).
-    policy: PathBuf,
-    /// The campaign's policy configuration (JSON).
-    #[arg(long, value_name = "FILE")]
-    config: PathBuf,
+    #[arg(value_name = "COMPONENT")]
+    component: PathBuf,
+    /// The campaign's policy configuration: JSON, or @FILE (default: the
+    /// policy's own defaults).
+    #[arg(long, value_name = policy_config::VALUE_NAME)]
+    policy: Option<String>,
     /// Devices in the simulated fleet.
     #[arg(long, default_value_t = 10_000)]
-    fleet: usize,
+    devices: usize,
     /// Share of installs that fail (a bad release: e.g. 0.2).
     #[arg(long, default_value_t = 0.0)]
     fail_rate: f64,
@@ -57,7 +64,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     critical: bool,
     /// How often devices poll.
-    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "15m", value_parser = crate::duration::parse)]
     poll: Duration,
     /// UTC offsets in minutes the fleet is spread over (default: eight from -08:00 to +10:00).
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
@@ -71,9 +78,8 @@ pub struct SimulateArgs {
     /// Also draw the rollout curve into this SVG file.
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
-    /// Print the report as one JSON object on the last line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
 }
 
 pub fn run(command: Command) -> Result<()> {
@@ -130,6 +136,12 @@ fn upgrade_command(args: UpgradeArgs) -> Result<()> {
         .with_context(|| format!("writing {}", args.out.display()))?;
     // What was written must load as a 0.2.0 policy, or it is no use.
     WasmPolicy::load(&args.out)?;
+    if args.format.document(&serde_json::json!({
+        "wrote": args.out, "from": args.policy, "interface": "sluice:policy/rollout@0.2.0",
+        "describes_itself": false,
+    }))? {
+        return Ok(());
+    }
     println!(
         "wrote {}: {} as a sluice:policy 0.2.0 policy (it does not describe itself)",
         args.out.display(),
@@ -152,22 +164,27 @@ fn simulate_command(args: SimulateArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&args.fail_rate) || !(0.0..=1.0).contains(&args.battery_share) {
         bail!("--fail-rate and --battery-share are shares between 0 and 1");
     }
-    if args.fleet == 0 || !(args.days > 0.0 && args.days <= 366.0) {
-        bail!("--fleet must be at least 1 and --days between 0 and 366");
+    if args.devices == 0 || !(args.days > 0.0 && args.days <= 366.0) {
+        bail!("--devices must be at least 1 and --days between 0 and 366");
     }
-    let config = std::fs::read_to_string(&args.config)
-        .with_context(|| format!("reading {}", args.config.display()))?;
-    let policy = WasmPolicy::load(&args.policy)?;
-    policy
-        .validate(&config)
-        .map_err(|e| anyhow::anyhow!("the policy refuses {}: {e}", args.config.display()))?;
+    let config = match &args.policy {
+        Some(text) => policy_config::parse(text)?.to_string(),
+        None => "{}".to_owned(),
+    };
+    let policy = WasmPolicy::load(&args.component)?;
+    policy.validate(&config).map_err(|e| {
+        anyhow::anyhow!(
+            "the policy refuses {}: {e}",
+            args.policy.as_deref().unwrap_or("its defaults")
+        )
+    })?;
     let start = match &args.start {
         Some(text) => u64::try_from(parse_instant(text).map_err(anyhow::Error::msg)?)
             .context("--start is before 1970")?,
         None => crate::timestamps::now(),
     };
     let mut scenario = Scenario {
-        devices: args.fleet,
+        devices: args.devices,
         fail_rate: args.fail_rate,
         config,
         critical: args.critical,
@@ -186,8 +203,9 @@ fn simulate_command(args: SimulateArgs) -> Result<()> {
     let report = simulate(&policy, &scenario);
     let seconds = began.elapsed().as_secs_f64();
 
-    print!("{}", curve_plot::text(&report, 72, 12));
-    println!(
+    args.format
+        .say(curve_plot::text(&report, 72, 12).trim_end());
+    args.format.say(format!(
         "{} devices, {} simulated days, {}% of installs failing: {}",
         report.fleet,
         args.days,
@@ -198,22 +216,22 @@ fn simulate_command(args: SimulateArgs) -> Result<()> {
             (Some(reason), Some(at)) => format!("halted after {at:.1} h: {reason}"),
             _ => format!("not halted; reached stage {}", report.stage + 1),
         }
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "  installed by {} devices ({:.2}% of the fleet), running on {} ({:.2}%), failed on {}",
         report.exposed,
         report.exposed_fraction * 100.0,
         report.updated,
         report.updated_fraction * 100.0,
         report.failed
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "  50% of the fleet {}, 90% {}, 99% {}",
         hours(report.hours_to_50),
         hours(report.hours_to_90),
         hours(report.hours_to_99)
-    );
-    println!(
+    ));
+    args.format.say(format!(
         "  offers in blackouts: {}, outside maintenance windows: {}; peak concurrency {}{}",
         report.blackout_offers,
         report.out_of_window_offers,
@@ -222,10 +240,10 @@ fn simulate_command(args: SimulateArgs) -> Result<()> {
             .concurrency_cap
             .map(|c| format!(" (cap {c})"))
             .unwrap_or_default()
-    );
+    ));
     if !report.described {
-        println!(
-            "  the policy does not describe itself: offers were not checked against its windows, blackouts or cap"
+        args.format.say(
+            "  the policy does not describe itself: offers were not checked against its windows, blackouts or cap",
         );
     }
     let deferrals: Vec<String> = report
@@ -233,7 +251,7 @@ fn simulate_command(args: SimulateArgs) -> Result<()> {
         .iter()
         .map(|(why, n)| format!("{why} {n}"))
         .collect();
-    println!(
+    args.format.say(format!(
         "  deferrals: {}; {} decide and {} review calls in {seconds:.1} s",
         if deferrals.is_empty() {
             "none".into()
@@ -242,11 +260,11 @@ fn simulate_command(args: SimulateArgs) -> Result<()> {
         },
         report.decide_calls,
         report.review_calls
-    );
+    ));
     if let Some(path) = &args.plot {
         let title = format!(
             "{} on {} devices, {}% failing",
-            args.policy
+            args.component
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -255,15 +273,14 @@ fn simulate_command(args: SimulateArgs) -> Result<()> {
         );
         std::fs::write(path, curve_plot::svg(&report, &title))
             .with_context(|| format!("writing {}", path.display()))?;
-        println!("  rollout curve: {}", path.display());
+        args.format
+            .say(format!("  rollout curve: {}", path.display()));
     }
-    if args.json {
-        let mut value = serde_json::to_value(&report)?;
-        if let Some(object) = value.as_object_mut() {
-            object.remove("curve");
-            object.insert("seconds".into(), serde_json::json!(seconds));
-        }
-        println!("{value}");
+    let mut value = serde_json::to_value(&report)?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove("curve");
+        object.insert("seconds".into(), serde_json::json!(seconds));
     }
+    args.format.document(&value)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! `sluice release pack|verify`: turn an image into a signed release directory, and
-//! check one with public keys only.
+//! `sluice release pack|verify|publish|publish-keys`: turn an image into a
+//! signed release directory, check one with public keys only, upload one, and
+//! upload the key statement.
 //!
 //! A release directory holds `manifest` (the signed manifest file) and
 //! `chunks/<sha256>` (each chunk, named by its lowercase hex digest).
@@ -11,7 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use sluice_api::admin::releases::Published;
+use serde::Serialize;
+use sluice_api::admin::releases::{KeyStatementStored, Published};
 use sluice_protocol::{
     DEFAULT_CHUNK_SIZE, DeviceState, Limits, ManifestBuilder, ReleaseInfo, SignedManifest,
     VerifiedManifest, Verifier,
@@ -19,6 +21,7 @@ use sluice_protocol::{
 
 use crate::atomic_file::{self, Visibility};
 use crate::keydir::KeyDir;
+use crate::output::Format;
 use crate::{byte_size, timestamps};
 
 pub const MANIFEST_FILE: &str = "manifest";
@@ -32,6 +35,21 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Upload a release directory to a server: chunks first, then the manifest.
     Publish(PublishArgs),
+    /// Upload the key directory's key statement (keys.statement) to a server,
+    /// after `sluice keygen --rotate` or `--revoke`: the server refuses an
+    /// older or equal version, and manifests it serves name the newest.
+    PublishKeys(PublishKeysArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PublishKeysArgs {
+    /// Key directory made by `sluice keygen` (only keys.statement is read).
+    #[arg(long, value_name = "KEYDIR")]
+    keys: PathBuf,
+    #[command(flatten)]
+    format: Format,
+    #[command(flatten)]
+    server: crate::client::ServerArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -42,6 +60,8 @@ pub struct PublishArgs {
     /// the image is an SWUpdate archive (default `{version}.img`).
     #[arg(long, value_name = "NAME")]
     file_name: Option<String>,
+    #[command(flatten)]
+    format: Format,
     #[command(flatten)]
     server: crate::client::ServerArgs,
 }
@@ -68,9 +88,11 @@ pub struct PackArgs {
     /// Chunk size (e.g. 256KiB, 1MiB).
     #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE.into(), value_parser = byte_size::parse)]
     chunk_size: u64,
-    /// How long devices may accept the manifest (e.g. 365d, 12weeks).
-    #[arg(long, default_value = "365d", value_parser = humantime::parse_duration)]
+    /// How long devices may accept the manifest (e.g. 365d, 90d).
+    #[arg(long, default_value = "365d", value_parser = crate::duration::parse)]
     expires_in: Duration,
+    #[command(flatten)]
+    format: Format,
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,6 +111,53 @@ pub struct VerifyArgs {
     /// Judge expiry at this instant (RFC 3339 or unix seconds) instead of now.
     #[arg(long, value_name = "TIME", value_parser = timestamps::parse)]
     at: Option<u64>,
+    #[command(flatten)]
+    format: Format,
+}
+
+/// `release pack --json` and `release verify --json`: what the release is.
+#[derive(Serialize)]
+struct ReleaseSummary {
+    version: String,
+    hardware: Vec<String>,
+    security_version: u64,
+    image_bytes: u64,
+    chunks: usize,
+    /// The signing key's id.
+    signed_by: String,
+    /// The key statement version it verified under (verify only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_statement_version: Option<u64>,
+    expires_at: u64,
+    manifest_id: String,
+}
+
+impl ReleaseSummary {
+    fn of(
+        manifest: &sluice_protocol::Manifest,
+        id: impl ToString,
+        key_statement_version: Option<u64>,
+    ) -> ReleaseSummary {
+        ReleaseSummary {
+            version: manifest.version.clone(),
+            hardware: manifest.hardware.clone(),
+            security_version: manifest.security_version,
+            image_bytes: manifest.image.size,
+            chunks: manifest.chunks.len(),
+            signed_by: manifest.key_id.to_string(),
+            key_statement_version,
+            expires_at: manifest.expires_at,
+            manifest_id: id.to_string(),
+        }
+    }
+}
+
+/// `release publish --json`: the server's answer and the chunks sent.
+#[derive(Serialize)]
+struct PublishSummary {
+    published: Published,
+    chunks_uploaded: usize,
+    chunks_already_present: usize,
 }
 
 pub fn run(command: Command) -> Result<()> {
@@ -96,6 +165,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Pack(args) => pack(args),
         Command::Verify(args) => verify(args),
         Command::Publish(args) => publish(args),
+        Command::PublishKeys(args) => publish_keys(args),
     }
 }
 
@@ -123,7 +193,7 @@ fn pack(args: PackArgs) -> Result<()> {
     match public.statement.status(signer.key_id()) {
         sluice_protocol::KeyStatus::Certified(_) => {}
         status => bail!(
-            "signing key {} is {} by {}; run `sluice keygen --out {} --rotate`",
+            "signing key {} is {} by {}; run `sluice keygen --keys {} --rotate`",
             signer.key_id(),
             if status == sluice_protocol::KeyStatus::Revoked {
                 "revoked"
@@ -182,6 +252,10 @@ fn pack(args: PackArgs) -> Result<()> {
         Visibility::Public,
     )?;
 
+    let summary = ReleaseSummary::of(&manifest, signed.id(), None);
+    if args.format.document(&summary)? {
+        return Ok(());
+    }
     println!(
         "packed {} for {}: {} in {} chunks of up to {}, security version {}, signed by key {}, expires {}",
         manifest.version,
@@ -252,6 +326,14 @@ fn verify(args: VerifyArgs) -> Result<()> {
             .with_context(|| format!("{}", manifest_path.display()))?;
     }
     verify_chunks(&release, &args.reldir.join(CHUNKS_DIR))?;
+    let summary = ReleaseSummary::of(
+        manifest,
+        release.id(),
+        Some(release.key_statement_version()),
+    );
+    if args.format.document(&summary)? {
+        return Ok(());
+    }
 
     println!(
         "ok: {} for {}, {} in {} chunks, security version {}, signed by key {} (key statement v{}), expires {}, manifest {}",
@@ -332,6 +414,15 @@ fn publish(args: PublishArgs) -> Result<()> {
         .send("POST", &path, Some(&bytes))?
         .typed()
         .context("publishing the manifest")?;
+    let summary = PublishSummary {
+        published,
+        chunks_uploaded: uploaded,
+        chunks_already_present: skipped,
+    };
+    if args.format.document(&summary)? {
+        return Ok(());
+    }
+    let published = summary.published;
     println!(
         "published {} for {}: {uploaded} chunk(s) uploaded, {skipped} already on the server, manifest {}",
         manifest.version,
@@ -339,5 +430,30 @@ fn publish(args: PublishArgs) -> Result<()> {
         published.manifest_id,
     );
     println!("{}", manifest.version);
+    Ok(())
+}
+
+fn publish_keys(args: PublishKeysArgs) -> Result<()> {
+    let client = crate::client::Client::new(&args.server)?;
+    let keys = KeyDir::new(&args.keys);
+    // Checked here first (the root signed it), so a broken directory fails
+    // before anything is sent.
+    keys.load_public()?;
+    let path = keys.file(crate::keydir::KEY_STATEMENT);
+    let statement = read_capped(&path, Limits::default().max_manifest_bytes as u64)?;
+    let Some(stored) = client.answer_bytes::<KeyStatementStored>(
+        args.format,
+        "PUT",
+        "/v1/admin/key-statement",
+        Some(&statement),
+    )?
+    else {
+        return Ok(());
+    };
+    println!(
+        "the server now has key statement version {} ({})",
+        stored.version,
+        path.display()
+    );
     Ok(())
 }

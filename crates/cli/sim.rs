@@ -10,6 +10,7 @@ use sluice_device::sim::{self, CrashModel, Faults, SimDevice, Until, fraction};
 use sluice_protocol::TrustRoot;
 
 use crate::client::{Client, ServerArgs};
+use crate::output::Format;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,7 +39,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0)]
     crash_factor: f64,
     /// How long post-update health is measured, before and after the update.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = crate::duration::parse)]
     health_period: Duration,
     /// Battery levels, LOW-HIGH percent, spread over the fleet (e.g. 10-100).
     #[arg(long)]
@@ -59,17 +60,16 @@ pub struct Args {
     #[arg(long, default_value = "sim")]
     prefix: String,
     /// Stop once nothing has happened for this long.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
     settle: Duration,
     /// Stop after this long in any case.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = crate::duration::parse)]
     timeout: Duration,
     /// Worker threads stepping devices.
     #[arg(long, default_value_t = 32)]
     workers: usize,
-    /// Print the summary as one JSON object on the last line.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Format,
 }
 
 fn parse_mix(text: &str) -> Result<Vec<(String, f64)>> {
@@ -195,7 +195,6 @@ pub fn run(args: Args) -> Result<()> {
         },
     )?;
 
-    let json_output = args.json;
     let fleet = sim::Fleet {
         server: args.server.server.clone(),
         devices,
@@ -229,21 +228,19 @@ pub fn run(args: Args) -> Result<()> {
             s.peak_concurrent_downloads
         );
     });
-    print_summary(&summary);
-    if json_output {
-        println!("{}", serde_json::to_string(&summary)?);
-    }
+    args.format.say(summary_line(&summary));
+    args.format.document(&summary)?;
     Ok(())
 }
 
 /// The one-line human summary of a simulated run.
-pub fn print_summary(summary: &sim::Summary) {
+pub fn summary_line(summary: &sim::Summary) -> String {
     let versions: Vec<String> = summary
         .versions
         .iter()
         .map(|(v, n)| format!("{v}: {n}"))
         .collect();
-    println!(
+    format!(
         "{} devices in {:.1} s{}: offered {}, succeeded {}, failed {}, rolled back {}, rejected {}; peak {} concurrent downloads, {} downloaded; versions {}",
         summary.devices,
         summary.seconds,
@@ -260,7 +257,7 @@ pub fn print_summary(summary: &sim::Summary) {
         summary.peak_concurrent_downloads,
         crate::byte_size::format(summary.bytes_downloaded),
         versions.join(", ")
-    );
+    )
 }
 
 #[cfg(test)]

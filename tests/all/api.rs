@@ -11,14 +11,16 @@ use sluice_api::admin::audit::{Page, Verifier};
 use sluice_api::admin::campaigns::{
     Campaign, CampaignList, CampaignState, NewCampaign, Progress, Recount, Selector,
 };
-use sluice_api::admin::devices::Revoked;
+use sluice_api::admin::devices::{DeviceDetail, EventKind, Revoked};
 use sluice_api::admin::fleet::{DeviceSearch, FleetSummary};
 use sluice_api::admin::four_eyes::FourEyes;
 use sluice_api::admin::freezes::{Freeze, FreezeList, NewFreeze};
 use sluice_api::admin::operators::{Issued, NewOperator, Operator, OperatorList, Role, WhoAmI};
+use sluice_api::admin::preview::{Preview, PreviewRequest};
 use sluice_api::admin::releases::{Release, ReleaseList};
 use sluice_api::checkin::{CheckinAction, CheckinAnswer};
 use sluice_api::instant::Instant;
+use sluice_api::status::Phase;
 
 use crate::support::app::{admin, admin_with, checkin, enrol, publish, release, trust};
 use crate::support::cli::scratch;
@@ -157,6 +159,30 @@ fn every_admin_answer_is_exactly_its_api_type() {
         200,
     );
     assert_eq!(revoked.revoked.map(|r| r.reason).as_deref(), Some("lost"));
+    let offered: DeviceDetail = exact(admin(&host, "GET", "/v1/admin/devices/cam-1", None), 200);
+    let state = offered.state.expect("cam-1 was offered an update");
+    assert_eq!(state.rollout.map(|r| r.phase), Some(Phase::Offered));
+    assert_eq!(
+        state.history.last().map(|e| e.what),
+        Some(EventKind::Offered)
+    );
+    assert_eq!(offered.seen.map(|s| s.version).as_deref(), Some("1.0.0"));
+    let unseen: DeviceDetail = exact(admin(&host, "GET", "/v1/admin/devices/cam-2", None), 200);
+    assert!(unseen.revoked.is_some() && unseen.seen.is_none());
+
+    let preview = PreviewRequest {
+        policy: json!({"stages": [{"percent": 10, "soak": "1h"}, {"percent": 100}]}),
+        critical: false,
+        devices: Some(200),
+        days: Some(2.0),
+        bad_fail_rate: None,
+    };
+    let previewed: Preview = exact(
+        admin(&host, "POST", "/v1/admin/simulate", body(&preview)),
+        200,
+    );
+    assert_eq!((previewed.devices, previewed.bad_fail_rate), (200, 0.2));
+    assert!(previewed.bad.halted, "{previewed:?}");
 
     let page: Page = exact(admin(&host, "GET", "/v1/admin/audit?after=0", None), 200);
     let mut verifier = Verifier::default();

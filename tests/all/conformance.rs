@@ -23,17 +23,11 @@ fn conformance(dir: &Path, hosts: &[&Host], token_file: &str) -> Value {
     eprintln!("{}", run.stderr);
     let run = run.success();
     assert!(
-        run.stdout.contains("conformance: 9 passed, 0 failed"),
+        run.stderr.contains("conformance: 9 passed, 0 failed"),
         "{}",
-        run.stdout
+        run.stderr
     );
-    let results: Value = serde_json::from_str(
-        run.stdout
-            .lines()
-            .find(|l| l.starts_with('{'))
-            .expect("the JSON results"),
-    )
-    .unwrap();
+    let results: Value = serde_json::from_str(&run.stdout).expect("--json: the results alone");
     assert_eq!(results["failed"], 0, "{results}");
     results
 }
@@ -50,7 +44,7 @@ fn fast(config: HostConfig, dir: &Path) -> HostConfig {
 #[test]
 fn the_conformance_run_passes_against_sluice_up_on_sqlite() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     let host = Host::start(fast(HostConfig::sluice(&dir.join("host")), &dir));
     let results = conformance(&dir, &[&host], &host.token_file());
     let steps: Vec<&str> = results["steps"]
@@ -66,7 +60,7 @@ fn the_conformance_run_passes_against_sluice_up_on_sqlite() {
 #[test]
 fn the_conformance_run_passes_on_two_hosts_whose_components_speak_to_redis_directly() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     let redis = Redis::start(&dir);
     let runtime_config = redis.runtime_config(&dir);
     let config = |name: &str| {
@@ -100,7 +94,7 @@ fn the_conformance_run_passes_on_two_hosts_whose_components_speak_to_redis_direc
 #[test]
 fn a_store_redis_url_the_components_may_not_reach_is_refused_with_what_to_set() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     let redis = Redis::start(&dir);
     // The URL is set, but store_redis_origin keeps its default, so
     // allowed_outbound_hosts does not grant it.

@@ -301,7 +301,7 @@ fn device(host: &Host, id: &str) -> Value {
 fn swupdate_installs_a_signed_swu_from_sluice_and_its_results_count() {
     let Some(_) = swupdate() else { return };
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     signing_certificate(&dir);
     swu(&dir, "fw.swu", false);
     swu(&dir, "fw-bad.swu", true);

@@ -48,10 +48,12 @@ fn an_operator_enrols_lists_and_revokes_a_device_from_the_command_line() {
     );
     assert!(rows[0].contains("online"), "{}", rows[0]);
     let all = operate(&dir, &host, &["device", "list", "--json"]);
-    let ids: Vec<String> = all
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+    let listed: serde_json::Value = serde_json::from_str(&all.stdout).unwrap();
+    let ids: Vec<String> = listed["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].to_string())
         .collect();
     assert_eq!(ids, ["\"lobby-cam\"", "\"door-1\""], "{}", all.stdout);
 

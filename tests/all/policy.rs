@@ -61,9 +61,9 @@ fn policy_simulate_reports_a_halt_and_draws_the_curve() {
             "policy",
             "simulate",
             component("standard").to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--fleet",
+            "--policy",
+            &format!("@{}", config.display()),
+            "--devices",
             "20000",
             "--fail-rate",
             "0.2",
@@ -96,7 +96,12 @@ fn policy_simulate_reports_a_halt_and_draws_the_curve() {
     ] {
         assert!(report.get(key).is_some(), "{key} missing: {report}");
     }
-    assert!(run.stdout.contains("halted after"), "{}", run.stdout);
+    assert!(run.stderr.contains("halted after"), "{}", run.stderr);
+    assert_eq!(
+        run.stdout.lines().count(),
+        1,
+        "--json: the report alone on stdout"
+    );
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("halted"), "{svg}");
 }
@@ -112,8 +117,8 @@ fn policy_simulate_refuses_a_configuration_the_policy_refuses() {
             "policy",
             "simulate",
             component("standard").to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
+            "--policy",
+            &format!("@{}", config.display()),
         ],
     )
     .failure(&["the policy refuses", "min_sample"]);
@@ -123,8 +128,8 @@ fn policy_simulate_refuses_a_configuration_the_policy_refuses() {
             "policy",
             "simulate",
             dir.join("missing.wasm").to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
+            "--policy",
+            &format!("@{}", config.display()),
         ],
     )
     .failure(&["missing.wasm"]);

@@ -3,7 +3,11 @@
 use std::fs;
 use std::path::Path;
 
+use serde_json::{Value, json};
+
+use crate::support::app::{release, trust};
 use crate::support::cli::{scratch, sluice};
+use crate::support::host::{Host, HostConfig};
 
 const CHUNK: usize = 4096;
 
@@ -46,7 +50,7 @@ fn chunk_files(reldir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn keygen_writes_secret_files_owner_only_and_never_overwrites() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -63,14 +67,14 @@ fn keygen_writes_secret_files_owner_only_and_never_overwrites() {
         assert_eq!(mode("keys.statement"), 0o644);
     }
     let root_before = fs::read(dir.join("keys/root.key")).unwrap();
-    sluice(&dir, &["keygen", "--out", "keys"]).failure(&["already holds keys"]);
+    sluice(&dir, &["keygen", "--keys", "keys"]).failure(&["already holds keys"]);
     assert_eq!(fs::read(dir.join("keys/root.key")).unwrap(), root_before);
 }
 
 #[test]
 fn pack_then_verify_round_trips_for_every_image_shape() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     for (name, len, chunks) in [
         ("empty", 0, 0),
         ("one-byte", 1, 1),
@@ -96,7 +100,7 @@ fn pack_then_verify_round_trips_for_every_image_shape() {
 #[test]
 fn verify_needs_only_the_public_trust_material() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     write_image(&dir, "img", 3 * CHUNK);
     pack(&dir, "img", "rel", &[]);
     fs::create_dir(dir.join("public")).unwrap();
@@ -109,7 +113,7 @@ fn verify_needs_only_the_public_trust_material() {
 #[test]
 fn verify_names_the_damaged_chunk() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     write_image(&dir, "img", 4 * CHUNK);
     pack(&dir, "img", "rel", &[]);
     let files = chunk_files(&dir.join("rel"));
@@ -140,7 +144,7 @@ fn verify_names_the_damaged_chunk() {
 #[test]
 fn verify_refuses_a_tampered_manifest() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     write_image(&dir, "img", 2 * CHUNK);
     pack(&dir, "img", "rel", &[]);
     let path = dir.join("rel/manifest");
@@ -161,8 +165,8 @@ fn verify_refuses_a_tampered_manifest() {
 #[test]
 fn verify_refuses_a_release_signed_under_another_root() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
-    sluice(&dir, &["keygen", "--out", "other"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "other"]).success();
     write_image(&dir, "img", CHUNK);
     pack(&dir, "img", "rel", &[]);
     sluice(&dir, &["release", "verify", "rel", "--keys", "other"])
@@ -172,7 +176,7 @@ fn verify_refuses_a_release_signed_under_another_root() {
 #[test]
 fn a_revoked_signing_key_fails_verification_after_rotation() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     write_image(&dir, "img", CHUNK);
     pack(&dir, "img", "old", &[]);
     let old_key = sluice(&dir, &["release", "verify", "old", "--keys", "keys"])
@@ -181,16 +185,16 @@ fn a_revoked_signing_key_fails_verification_after_rotation() {
     let old_key = old_key.split("signed by key ").nth(1).unwrap()[..16].to_owned();
 
     // Revoking the current key alone is refused: nothing could sign afterwards.
-    sluice(&dir, &["keygen", "--out", "keys", "--revoke", &old_key]).failure(&["--rotate"]);
+    sluice(&dir, &["keygen", "--keys", "keys", "--revoke", &old_key]).failure(&["--rotate"]);
     // Rotation alone keeps old releases valid.
-    sluice(&dir, &["keygen", "--out", "keys", "--rotate"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys", "--rotate"]).success();
     sluice(&dir, &["release", "verify", "old", "--keys", "keys"]).success();
     pack(&dir, "img", "new", &[]);
     let run = sluice(&dir, &["release", "verify", "new", "--keys", "keys"]).success();
     assert!(run.stdout.contains("key statement v2"), "{}", run.stdout);
     assert!(!run.stdout.contains(&old_key));
     // Revoking the old key invalidates what it signed, and only that.
-    sluice(&dir, &["keygen", "--out", "keys", "--revoke", &old_key]).success();
+    sluice(&dir, &["keygen", "--keys", "keys", "--revoke", &old_key]).success();
     sluice(&dir, &["release", "verify", "old", "--keys", "keys"]).failure(&[&old_key, "revoked"]);
     sluice(&dir, &["release", "verify", "new", "--keys", "keys"]).success();
     assert!(
@@ -203,7 +207,7 @@ fn a_revoked_signing_key_fails_verification_after_rotation() {
 #[test]
 fn verify_checks_expiry_hardware_and_security_version() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     write_image(&dir, "img", CHUNK);
     pack(&dir, "img", "rel", &["--expires-in", "30d"]);
     let verify = |extra: &[&str]| {
@@ -221,7 +225,7 @@ fn verify_checks_expiry_hardware_and_security_version() {
 #[test]
 fn pack_refuses_bad_input_without_writing_a_manifest() {
     let (_guard, dir) = scratch();
-    sluice(&dir, &["keygen", "--out", "keys"]).success();
+    sluice(&dir, &["keygen", "--keys", "keys"]).success();
     write_image(&dir, "img", CHUNK);
     let base = [
         "release",
@@ -262,4 +266,57 @@ fn pack_refuses_bad_input_without_writing_a_manifest() {
         ],
     )
     .failure(&["missing.img"]);
+}
+
+/// `sluice release publish-keys`: the server takes each newer key statement
+/// once, refuses an old one, and from then on refuses releases a revoked key
+/// signed. `--json` answers a document on stdout alone.
+#[test]
+fn a_key_statement_reaches_the_server_and_a_revoked_key_publishes_nothing() {
+    let (_guard, dir) = scratch();
+    release(&dir);
+    let host =
+        Host::start(HostConfig::sluice(&dir.join("state")).variable("trust_root", &trust(&dir)));
+    let on_host = |args: &[&str]| {
+        let token_file = host.token_file();
+        let mut args = args.to_vec();
+        args.extend_from_slice(&["--server", &host.url, "--token-file", &token_file]);
+        sluice(&dir, &args)
+    };
+    let publish_keys = ["release", "publish-keys", "--keys", "keys"];
+    let first = on_host(&publish_keys).success();
+    assert!(
+        first.stdout.contains("key statement version 1"),
+        "{}",
+        first.stdout
+    );
+    on_host(&publish_keys).failure(&["409", "already has key statement version 1"]);
+
+    let verified = sluice(
+        &dir,
+        &["release", "verify", "rel", "--keys", "keys", "--json"],
+    )
+    .success();
+    let verified: Value = serde_json::from_str(&verified.stdout).expect("one JSON document");
+    let old_key = verified["signed_by"].as_str().unwrap().to_owned();
+    assert_eq!(verified["key_statement_version"], 1, "{verified}");
+    let changed = sluice(
+        &dir,
+        &[
+            "keygen", "--keys", "keys", "--rotate", "--revoke", &old_key, "--json",
+        ],
+    )
+    .success();
+    let changed: Value = serde_json::from_str(&changed.stdout).expect("one JSON document");
+    assert_eq!(changed["key_statement_version"], 2, "{changed}");
+    assert_eq!(changed["revoked"], json!([old_key]), "{changed}");
+    assert_eq!(changed["retired_key"], old_key.as_str(), "{changed}");
+
+    let second = on_host(&[&publish_keys[..], &["--json"]].concat()).success();
+    assert_eq!(
+        serde_json::from_str::<Value>(&second.stdout).unwrap(),
+        json!({"version": 2})
+    );
+    on_host(&["release", "publish", "rel", "--json"]).failure(&[&old_key]);
+    host.stop();
 }

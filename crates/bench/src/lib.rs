@@ -21,7 +21,6 @@ pub mod native_server;
 pub mod native_store;
 pub mod process_group;
 pub mod references;
-pub mod sample_release;
 pub mod seed;
 
 use std::collections::BTreeMap;
@@ -40,7 +39,7 @@ use sluice_service::Config;
 use crate::load::{Load, MakeRequest, Measured};
 use crate::native_server::Shared;
 use crate::native_store::NativeStore;
-use crate::sample_release::SampleRelease;
+use sluice_sample_release::{self as sample_release, SampleRelease};
 
 /// What to measure, and how hard.
 #[derive(Clone, Debug)]

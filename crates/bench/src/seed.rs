@@ -8,7 +8,7 @@ use sluice_api::admin::devices::{EnrolAnswer, EnrolRequest, MAX_ENROL, NewDevice
 use sluice_service::{Request, Response};
 
 use crate::native_server::{Shared, handle};
-use crate::sample_release::SampleRelease;
+use sluice_sample_release::SampleRelease;
 
 /// The hardware of the seeded fleet.
 pub const HARDWARE: &str = "cam-v2";

@@ -137,17 +137,7 @@ impl Rules {
     }
 }
 
-/// One point of the rollout curve.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
-pub struct Point {
-    pub hours: f64,
-    /// Share of the fleet running the release.
-    pub updated: f64,
-    /// Share of the fleet that installed it (succeeded or failed).
-    pub exposed: f64,
-    /// Devices downloading or installing.
-    pub in_flight: u64,
-}
+pub use sluice_api::admin::preview::Point;
 
 /// What happened.
 #[derive(Clone, Debug, Serialize, PartialEq)]

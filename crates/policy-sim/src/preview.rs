@@ -20,12 +20,12 @@
 //! assert!(p.bad.halted && p.bad.exposed_fraction < 0.2);
 //! ```
 
-use serde::{Deserialize, Serialize};
+pub use sluice_api::admin::preview::{Outcome, Preview, PreviewRequest};
 use sluice_policy::Policy;
 use sluice_service::Service;
 use sluice_service::http::{ApiError, Request, Response, parse_json, respond};
 
-use crate::{Point, Scenario, simulate};
+use crate::{Scenario, simulate};
 
 /// Most devices a preview simulates.
 pub const MAX_DEVICES: usize = 10_000;
@@ -33,60 +33,6 @@ pub const MAX_DEVICES: usize = 10_000;
 pub const MAX_DAYS: f64 = 60.0;
 /// Largest request body.
 const MAX_BODY: usize = 64 * 1024;
-
-/// What to preview.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreviewRequest {
-    /// The policy configuration the campaign would carry.
-    #[serde(default = "empty_object")]
-    pub policy: serde_json::Value,
-    #[serde(default)]
-    pub critical: bool,
-    /// Devices in the simulated fleet (default 1,000, at most [`MAX_DEVICES`]).
-    #[serde(default)]
-    pub devices: Option<usize>,
-    /// Simulated days (default 14, at most [`MAX_DAYS`]).
-    #[serde(default)]
-    pub days: Option<f64>,
-    /// The share of installs a bad release fails (default 0.2).
-    #[serde(default)]
-    pub bad_fail_rate: Option<f64>,
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::json!({})
-}
-
-/// One run's outcome.
-#[derive(Clone, Debug, Serialize)]
-pub struct Outcome {
-    pub hours_to_50: Option<f64>,
-    pub hours_to_90: Option<f64>,
-    pub hours_to_99: Option<f64>,
-    pub halted: bool,
-    pub rolled_back: bool,
-    pub reason: Option<String>,
-    pub halted_at_hours: Option<f64>,
-    /// Devices that installed the release.
-    pub exposed: u64,
-    pub exposed_fraction: f64,
-    pub updated_fraction: f64,
-    pub peak_concurrency: u64,
-    /// Hourly.
-    pub curve: Vec<Point>,
-}
-
-/// The preview.
-#[derive(Clone, Debug, Serialize)]
-pub struct Preview {
-    pub devices: usize,
-    pub days: f64,
-    pub poll_seconds: u32,
-    pub good: Outcome,
-    pub bad_fail_rate: f64,
-    pub bad: Outcome,
-}
 
 fn outcome(report: crate::Report) -> Outcome {
     Outcome {

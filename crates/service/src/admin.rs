@@ -42,7 +42,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sluice_api::admin::campaigns::{ApproveRequest, CampaignList, Progress, RecountRequest};
 use sluice_api::admin::devices::{
-    EnrolAnswer, EnrolRequest, EnrolledDevice, MAX_ENROL, Revocation, Revoked,
+    DeviceDetail, EnrolAnswer, EnrolRequest, EnrolledDevice, MAX_ENROL, Revocation, Revoked,
 };
 use sluice_api::admin::four_eyes::FourEyes;
 use sluice_api::admin::freezes::FreezeList;
@@ -662,20 +662,29 @@ fn show_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     let values = svc.store.get_many(&keys)?;
     let device: DeviceRecord = records::decode_opt(&keys[0], values[0].as_ref())?
         .ok_or_else(|| ApiError::not_found(format!("no device {id:?}")))?;
-    // Pending counter increments are the service's business, not the operator's.
-    let state: Option<DeviceState> =
-        records::decode_opt::<DeviceState>(&keys[1], values[1].as_ref())?.map(|s| DeviceState {
-            tallies: Vec::new(),
-            ..s
-        });
+    let state: Option<DeviceState> = records::decode_opt(&keys[1], values[1].as_ref())?;
     let seen: Option<Seen> = records::decode_opt(&keys[2], values[2].as_ref())?;
+    let DeviceRecord {
+        id,
+        hardware,
+        tags,
+        attributes,
+        credential: _,
+        enrolled_at,
+        revoked,
+    } = device;
     Ok(Response::json(
         200,
-        &json!({
-            "id": device.id, "hardware": device.hardware, "tags": device.tags,
-            "attributes": device.attributes, "enrolled_at": device.enrolled_at,
-            "revoked": device.revoked, "state": state, "seen": seen,
-        }),
+        &DeviceDetail {
+            id,
+            hardware,
+            tags,
+            attributes,
+            enrolled_at,
+            revoked,
+            state: state.map(DeviceState::view),
+            seen,
+        },
     ))
 }
 

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-pub use sluice_api::admin::devices::Revocation;
-use sluice_api::checkin::Telemetry;
-use sluice_api::status::{Failure, Phase};
+// Stored as the API shows them: a rollout, a history event, the last check-in.
+pub use sluice_api::admin::devices::{
+    Event, EventKind, HISTORY_DETAIL, Revocation, Rollout, Seen, TrackedState,
+};
 
 use crate::names::{MAX_NAME_LEN, valid_name};
 
@@ -64,32 +65,6 @@ impl DeviceRecord {
     }
 }
 
-/// A device's part in one campaign.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rollout {
-    pub campaign: String,
-    pub release: String,
-    /// The stage the device was offered in (its outcome counts there).
-    pub stage: u32,
-    pub phase: Phase,
-    pub offered_at: u64,
-    /// The version the device ran when it was offered (what rollback returns to).
-    pub from_version: String,
-    /// Its security version then: a rollback never goes below what a device committed.
-    #[serde(default)]
-    pub from_security_version: u64,
-    #[serde(default)]
-    pub failure: Option<Failure>,
-    /// Whether its post-update health was reported (counted once).
-    #[serde(default)]
-    pub health_reported: bool,
-    /// A hawkBit DDI client acknowledged that the campaign was aborted and
-    /// dropped the update (so its polls stop offering the cancellation).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub abandoned: bool,
-    pub updated_at: u64,
-}
-
 /// The device's state as the service tracks it; changed only by compare-and-swap.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceState {
@@ -115,81 +90,6 @@ pub struct DeviceState {
 
 /// Most events a device's history keeps.
 pub const HISTORY_LEN: usize = 24;
-/// Longest failure detail a history event keeps, in bytes.
-pub const HISTORY_DETAIL: usize = 200;
-
-/// One event in a device's history: a phase its rollout reached (`offered`,
-/// `downloading`, … `succeeded`, `failed`), `health` (its post-update health
-/// was counted), or `version` (it reported running a new version).
-///
-/// It rides in the device's state record, which every such change writes
-/// anyway, so keeping a history costs no extra write.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    pub at: u64,
-    pub what: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub campaign: String,
-    /// The release offered, or the version reported.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub version: String,
-    /// The step the device was offered in (rollout events).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<Failure>,
-}
-
-impl Event {
-    /// A rollout's move to `phase` (with the failure it reported, if any).
-    pub fn rollout(rollout: &Rollout, phase: Phase, at: u64) -> Event {
-        let failure = rollout
-            .failure
-            .clone()
-            .filter(|_| matches!(phase, Phase::Failed | Phase::Rejected));
-        Event {
-            at,
-            what: phase.as_str().to_owned(),
-            campaign: rollout.campaign.clone(),
-            version: rollout.release.clone(),
-            stage: Some(rollout.stage),
-            failure: failure.map(|mut f| {
-                truncate(&mut f.detail, HISTORY_DETAIL);
-                f
-            }),
-        }
-    }
-
-    /// The device reported running `version`.
-    pub fn version(version: &str, at: u64) -> Event {
-        Event {
-            at,
-            what: "version".to_owned(),
-            campaign: String::new(),
-            version: version.to_owned(),
-            stage: None,
-            failure: None,
-        }
-    }
-
-    /// Whether the event is a rollout's end (what a recount needs longest).
-    pub fn is_final(&self) -> bool {
-        matches!(
-            self.what.as_str(),
-            "succeeded" | "failed" | "rolled_back" | "rejected"
-        )
-    }
-}
-
-fn truncate(text: &mut String, max: usize) {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-}
 
 impl DeviceState {
     /// Adds `event` to the history. Past [`HISTORY_LEN`] the oldest event
@@ -202,15 +102,27 @@ impl DeviceState {
             self.history.remove(oldest);
         }
     }
-}
 
-/// The small record a check-in writes: when the device was last heard from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seen {
-    pub at: u64,
-    pub version: String,
-    #[serde(default)]
-    pub telemetry: Telemetry,
+    /// What an operator is shown: the state without the service's
+    /// bookkeeping (pending tallies, directory membership).
+    pub fn view(self) -> TrackedState {
+        let DeviceState {
+            version,
+            security_version,
+            rollout,
+            updated_at,
+            tallies: _,
+            listed: _,
+            history,
+        } = self;
+        TrackedState {
+            version,
+            security_version,
+            rollout,
+            updated_at,
+            history,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -242,6 +154,7 @@ mod tag_tests {
 #[cfg(test)]
 mod history_tests {
     use super::*;
+    use sluice_api::status::{Failure, Phase};
 
     fn rollout(campaign: &str) -> Rollout {
         Rollout {

@@ -40,14 +40,13 @@ use serde_json::json;
 
 use crate::campaign::CampaignRecord;
 use crate::counters::{self, Outcome};
-use crate::device::DeviceState;
+use crate::device::{DeviceState, EventKind};
 use crate::http::ApiError;
 use crate::names::valid_name;
 use crate::service::Service;
 use crate::tally::{self, Increment};
 use crate::{audit, directory, keys, records};
 use sluice_api::admin::campaigns::{Difference, Recount};
-use sluice_api::status::Phase;
 
 /// Most directory pages (of 1,000 devices) one recount walks.
 pub const MAX_PAGES: u64 = 200;
@@ -83,17 +82,17 @@ fn contribution(campaign: &str, state: &DeviceState, now: u64) -> (Vec<Increment
             let Some(stage) = events.iter().find_map(|e| e.stage) else {
                 return (increments, false);
             };
-            let offered_at = events.iter().find(|e| e.what == "offered").map(|e| e.at);
+            let offered_at = events
+                .iter()
+                .find(|e| e.what == EventKind::Offered)
+                .map(|e| e.at);
             let phase = events
                 .iter()
                 .rev()
                 .find(|e| e.is_final())
-                .and_then(|e| Phase::parse_reported(&e.what));
+                .and_then(|e| e.what.phase());
             // Where its last event left it (a rollout it never finished).
-            let now_in = events.last().and_then(|e| match e.what.as_str() {
-                "offered" => Some(Phase::Offered),
-                what => Phase::parse_reported(what),
-            });
+            let now_in = events.last().and_then(|e| e.what.phase());
             (stage, offered_at, phase, now_in)
         }
     };
@@ -117,7 +116,9 @@ fn contribution(campaign: &str, state: &DeviceState, now: u64) -> (Vec<Increment
         }
     }
     for event in &events {
-        if let (Some(failure), "failed" | "rejected") = (&event.failure, event.what.as_str()) {
+        if let (Some(failure), EventKind::Failed | EventKind::Rejected) =
+            (&event.failure, event.what)
+        {
             increments.push((counters::failure_key(campaign, &failure.code), 1));
         }
     }

@@ -18,7 +18,7 @@ use crate::campaign::{CampaignRecord, CampaignState};
 use crate::checkin::jitter;
 use crate::counters::{self, Outcome};
 use crate::credentials::device_credentials;
-use crate::device::{DeviceRecord, DeviceState, Event};
+use crate::device::{DeviceRecord, DeviceState, Event, EventKind};
 use crate::freeze::{self, Freeze};
 use crate::http::{ApiError, Request, Response, parse_json, respond};
 use crate::names::valid_name;
@@ -333,7 +333,7 @@ fn health(
         }
         rollout.health_reported = true;
         let event = Event {
-            what: "health".to_owned(),
+            what: EventKind::Health,
             ..Event::rollout(rollout, Phase::Succeeded, now)
         };
         state.record(event);

@@ -12,7 +12,7 @@ use crate::support::host::{Host, HostConfig, free_port, http, root};
 
 /// Keys and a packed release `1.2.0` for `cam-v2` in `dir`.
 pub fn release(dir: &Path) {
-    sluice(dir, &["keygen", "--out", "keys"]).success();
+    sluice(dir, &["keygen", "--keys", "keys"]).success();
     let image: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(dir.join("image"), image).unwrap();
     sluice(

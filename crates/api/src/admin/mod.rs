@@ -9,4 +9,5 @@ pub mod fleet;
 pub mod four_eyes;
 pub mod freezes;
 pub mod operators;
+pub mod preview;
 pub mod releases;

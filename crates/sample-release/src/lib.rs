@@ -1,5 +1,5 @@
-//! A release signed with freshly generated keys: what `sluice demo` and
-//! `sluice bench` publish. Nothing here is kept: the keys live only as long as
+//! A release signed with freshly generated keys: what `sluice demo`,
+//! `sluice conformance` and `sluice bench` publish. Nothing here is kept: the keys live only as long as
 //! the run.
 
 use anyhow::Result;
