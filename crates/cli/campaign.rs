@@ -109,8 +109,8 @@ pub struct CreateArgs {
     approve_after: Vec<String>,
     /// How long a ring soaks before it may close without devices that never
     /// took part.
-    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
-    ring_soak: Option<std::time::Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::checked)]
+    ring_soak: Option<String>,
     #[command(flatten)]
     format: Format,
     #[command(flatten)]
@@ -238,7 +238,8 @@ fn create(args: CreateArgs) -> Result<()> {
         None => Value::Object(serde_json::Map::new()),
         Some(text) => policy_config::parse(text)?,
     };
-    let (rings, approve_stages) = rings(&args.ring, &args.approve_after, args.ring_soak)?;
+    let (rings, approve_stages) =
+        rings(&args.ring, &args.approve_after, args.ring_soak.as_deref())?;
     let body = NewCampaign {
         release: args.release,
         name: args.name,
@@ -429,7 +430,7 @@ fn schedule(c: &Campaign) -> String {
 fn rings(
     specs: &[String],
     approve_after: &[String],
-    soak: Option<std::time::Duration>,
+    soak: Option<&str>,
 ) -> Result<(Vec<NewRing>, Vec<u32>)> {
     let mut rings = Vec::new();
     for spec in specs {
@@ -444,7 +445,7 @@ fn rings(
                 .map(str::to_owned)
                 .collect(),
             approve: approve_after.iter().any(|a| a == name),
-            soak: soak.map(|d| format!("{}s", d.as_secs())),
+            soak: soak.map(str::to_owned),
         });
     }
     let mut stages = Vec::new();

@@ -10,6 +10,12 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     sluice_policy::calendar::parse_duration(text).map(Duration::from_secs)
 }
 
+/// A `value_parser` for a duration the server reads itself (a ring's soak):
+/// checked here, sent as written.
+pub fn checked(text: &str) -> Result<String, String> {
+    parse(text).map(|_| text.trim().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse;

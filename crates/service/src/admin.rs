@@ -673,19 +673,21 @@ fn show_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
         enrolled_at,
         revoked,
     } = device;
-    Ok(Response::json(
-        200,
-        &DeviceDetail {
-            id,
-            hardware,
-            tags,
-            attributes,
-            enrolled_at,
-            revoked,
-            state: state.map(DeviceState::view),
-            seen,
-        },
-    ))
+    let detail = DeviceDetail {
+        id,
+        hardware,
+        tags,
+        attributes,
+        enrolled_at,
+        revoked,
+        state: state.map(DeviceState::view),
+        seen,
+    };
+    // Through a JSON value, whose keys are sorted: the bytes this route has
+    // always answered.
+    let sorted = serde_json::to_value(&detail)
+        .map_err(|e| ApiError::internal(format!("encoding device {}: {e}", detail.id)))?;
+    Ok(Response::json(200, &sorted))
 }
 
 /// `GET /v1/admin/devices?q=WORDS&page=N&skip=K&limit=L` (see [`fleet::Query`]).
