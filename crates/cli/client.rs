@@ -45,6 +45,13 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The body of a successful reply to `method path` as a `T`.
+    fn answer_to<T: DeserializeOwned>(&self, method: &str, path: &str) -> Result<T> {
+        serde_json::from_slice(&self.body).with_context(|| {
+            format!("the answer to {method} {path} is not what this sluice expects")
+        })
+    }
+
     /// Prints the body on stdout as the server sent it (the `--json` result).
     pub fn print(&self) {
         use std::io::Write;
@@ -182,14 +189,8 @@ impl Client {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T> {
-        let bytes = body
-            .map(serde_json::to_vec)
-            .transpose()
-            .context("encoding the request")?;
-        let reply = self.send(method, path, bytes.as_deref())?.ok()?;
-        serde_json::from_slice(&reply.body).with_context(|| {
-            format!("the answer to {method} {path} is not what this sluice expects")
-        })
+        let reply = self.send(method, path, encode(body)?.as_deref())?.ok()?;
+        reply.answer_to(method, path)
     }
 
     /// `GET path`, answered as a `T`.
@@ -218,11 +219,7 @@ impl Client {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<Option<T>> {
-        let bytes = body
-            .map(serde_json::to_vec)
-            .transpose()
-            .context("encoding the request")?;
-        self.answer_bytes(format, method, path, bytes.as_deref())
+        self.answer_bytes(format, method, path, encode(body)?.as_deref())
     }
 
     /// [`Client::answer`] for a request whose body is not JSON (a key
@@ -239,10 +236,13 @@ impl Client {
             reply.print();
             return Ok(None);
         }
-        serde_json::from_slice(&reply.body)
-            .map(Some)
-            .with_context(|| {
-                format!("the answer to {method} {path} is not what this sluice expects")
-            })
+        reply.answer_to(method, path).map(Some)
     }
+}
+
+/// A request body as JSON.
+fn encode(body: Option<&impl Serialize>) -> Result<Option<Vec<u8>>> {
+    body.map(serde_json::to_vec)
+        .transpose()
+        .context("encoding the request")
 }
