@@ -2,7 +2,8 @@
 //! as the `sluice-api` type clients read it with and encoded again, is exactly
 //! the JSON the server sent. A field the server sends that the type lacks, or
 //! one the type names that the server leaves out, fails here, not in a
-//! client's hands.
+//! client's hands. Each answer and request body is also checked against the
+//! OpenAPI document the host serves.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,11 +21,12 @@ use sluice_api::admin::preview::{Preview, PreviewRequest};
 use sluice_api::admin::releases::{Release, ReleaseList};
 use sluice_api::checkin::{CheckinAction, CheckinAnswer};
 use sluice_api::instant::Instant;
-use sluice_api::status::Phase;
+use sluice_api::status::{Phase, ReportedState, StatusReport};
 
-use crate::support::app::{admin, admin_with, checkin, enrol, publish, release, trust};
+use crate::support::app::{admin_with, basic, checkin, enrol, publish, release, trust};
 use crate::support::cli::scratch;
-use crate::support::host::{Answer, Host, HostConfig};
+use crate::support::host::{Answer, Host, HostConfig, http};
+use crate::support::openapi::Described;
 
 /// The answer as a `T`, checked to encode back to exactly what was sent.
 #[track_caller]
@@ -47,6 +49,26 @@ fn body(value: &impl Serialize) -> Option<Value> {
     Some(serde_json::to_value(value).unwrap())
 }
 
+/// Sends admin requests with one token, checking each body and answer
+/// against the OpenAPI document.
+struct Caller<'a> {
+    api: &'a Described,
+    host: &'a Host,
+    token: String,
+}
+
+impl Caller<'_> {
+    #[track_caller]
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        if let Some(body) = &body {
+            self.api.check_request(method, path, body);
+        }
+        let answer = admin_with(self.host, &self.token, method, path, body);
+        self.api.check_answer(method, path, &answer);
+        answer
+    }
+}
+
 #[test]
 fn every_admin_answer_is_exactly_its_api_type() {
     let (_guard, dir) = scratch();
@@ -55,10 +77,19 @@ fn every_admin_answer_is_exactly_its_api_type() {
         Host::start(HostConfig::sluice(&dir.join("state")).variable("trust_root", &trust(&dir)));
     publish(&dir, &host);
     let devices = enrol(&host, &["cam-1".to_owned(), "cam-2".to_owned()]);
+    let api = Described::fetch(&host);
+    let refused = http("GET", &format!("{}/v1/admin/fleet", host.url), &[], None);
+    assert_eq!(refused.status, 401);
+    api.check_answer("GET", "/v1/admin/fleet", &refused);
+    let owner = Caller {
+        api: &api,
+        host: &host,
+        token: host.token(),
+    };
 
-    let releases: ReleaseList = exact(admin(&host, "GET", "/v1/admin/releases", None), 200);
+    let releases: ReleaseList = exact(owner.call("GET", "/v1/admin/releases", None), 200);
     assert_eq!(releases.releases.len(), 1);
-    let one: Release = exact(admin(&host, "GET", "/v1/admin/releases/1.2.0", None), 200);
+    let one: Release = exact(owner.call("GET", "/v1/admin/releases/1.2.0", None), 200);
     assert_eq!(one.version, "1.2.0");
 
     let new = NewCampaign {
@@ -71,25 +102,26 @@ fn every_admin_answer_is_exactly_its_api_type() {
         end_at: Some(Instant(4_000_000_000)),
         ..NewCampaign::new("1.2.0")
     };
-    let campaign: Campaign = exact(admin(&host, "POST", "/v1/admin/campaigns", body(&new)), 201);
+    let campaign: Campaign = exact(owner.call("POST", "/v1/admin/campaigns", body(&new)), 201);
     assert_eq!(campaign.state, CampaignState::Running);
     assert_eq!(campaign.end_at, Some(4_000_000_000));
     let path = format!("/v1/admin/campaigns/{}", campaign.id);
 
-    let offer: CheckinAnswer = serde_json::from_value(checkin(&host.url, &devices[0], "1.0.0"))
-        .expect("a check-in answer");
+    let offer = checkin(&host.url, &devices[0], "1.0.0");
+    api.check_json("POST", "/v1/checkin", 200, Some(&offer));
+    let offer: CheckinAnswer = serde_json::from_value(offer).expect("a check-in answer");
     assert_eq!(offer.action, CheckinAction::Update);
 
-    let paused: Campaign = exact(admin(&host, "POST", &format!("{path}/pause"), None), 200);
+    let paused: Campaign = exact(owner.call("POST", &format!("{path}/pause"), None), 200);
     assert_eq!(paused.state, CampaignState::Paused);
-    let resumed: Campaign = exact(admin(&host, "POST", &format!("{path}/resume"), None), 200);
+    let resumed: Campaign = exact(owner.call("POST", &format!("{path}/resume"), None), 200);
     assert_eq!(resumed.state, CampaignState::Running);
-    let list: CampaignList = exact(admin(&host, "GET", "/v1/admin/campaigns", None), 200);
+    let list: CampaignList = exact(owner.call("GET", "/v1/admin/campaigns", None), 200);
     assert_eq!(list.campaigns.len(), 1);
-    let progress: Progress = exact(admin(&host, "GET", &path, None), 200);
+    let progress: Progress = exact(owner.call("GET", &path, None), 200);
     assert_eq!(progress.total.offered, 1);
     let recount: Recount = exact(
-        admin(&host, "POST", &format!("{path}/recount"), Some(json!({}))),
+        owner.call("POST", &format!("{path}/recount"), Some(json!({}))),
         200,
     );
     assert!(recount.differences.is_empty(), "{recount:?}");
@@ -104,20 +136,12 @@ fn every_admin_answer_is_exactly_its_api_type() {
             ..Selector::default()
         },
     };
-    let added: Freeze = exact(
-        admin(&host, "POST", "/v1/admin/freezes", body(&freeze)),
-        201,
-    );
+    let added: Freeze = exact(owner.call("POST", "/v1/admin/freezes", body(&freeze)), 201);
     assert_eq!(added.lead_seconds, 3600);
-    let freezes: FreezeList = exact(admin(&host, "GET", "/v1/admin/freezes", None), 200);
+    let freezes: FreezeList = exact(owner.call("GET", "/v1/admin/freezes", None), 200);
     assert_eq!(freezes.freezes, vec![added.clone()]);
     let _: Freeze = exact(
-        admin(
-            &host,
-            "DELETE",
-            &format!("/v1/admin/freezes/{}", added.id),
-            None,
-        ),
+        owner.call("DELETE", &format!("/v1/admin/freezes/{}", added.id), None),
         200,
     );
 
@@ -128,30 +152,30 @@ fn every_admin_answer_is_exactly_its_api_type() {
         never_expires: false,
     };
     let issued: Issued = exact(
-        admin(&host, "POST", "/v1/admin/operators", body(&operator)),
+        owner.call("POST", "/v1/admin/operators", body(&operator)),
         201,
     );
-    let operators: OperatorList = exact(admin(&host, "GET", "/v1/admin/operators", None), 200);
+    let as_alice = Caller {
+        token: issued.token.clone(),
+        ..owner
+    };
+    let operators: OperatorList = exact(owner.call("GET", "/v1/admin/operators", None), 200);
     assert_eq!(operators.operators, vec![issued.operator.clone()]);
-    let alice: Operator = exact(admin(&host, "GET", "/v1/admin/operators/alice", None), 200);
+    let alice: Operator = exact(owner.call("GET", "/v1/admin/operators/alice", None), 200);
     assert_eq!(alice.name, "alice");
-    let me: WhoAmI = exact(
-        admin_with(&host, &issued.token, "GET", "/v1/admin/whoami", None),
-        200,
-    );
+    let me: WhoAmI = exact(as_alice.call("GET", "/v1/admin/whoami", None), 200);
     assert_eq!(
         (me.name.as_str(), me.roles.as_slice()),
         ("alice", &[Role::Viewer][..])
     );
-    let _: FourEyes = exact(admin(&host, "GET", "/v1/admin/four-eyes", None), 200);
+    let _: FourEyes = exact(owner.call("GET", "/v1/admin/four-eyes", None), 200);
 
-    let fleet: FleetSummary = exact(admin(&host, "GET", "/v1/admin/fleet", None), 200);
+    let fleet: FleetSummary = exact(owner.call("GET", "/v1/admin/fleet", None), 200);
     assert_eq!(fleet.hardware.get("cam-v2"), Some(&2));
-    let search: DeviceSearch = exact(admin(&host, "GET", "/v1/admin/devices?q=cam", None), 200);
+    let search: DeviceSearch = exact(owner.call("GET", "/v1/admin/devices?q=cam", None), 200);
     assert_eq!(search.devices.len(), 2);
     let revoked: Revoked = exact(
-        admin(
-            &host,
+        owner.call(
             "POST",
             "/v1/admin/devices/cam-2/revoke",
             Some(json!({"reason": "lost"})),
@@ -159,7 +183,7 @@ fn every_admin_answer_is_exactly_its_api_type() {
         200,
     );
     assert_eq!(revoked.revoked.map(|r| r.reason).as_deref(), Some("lost"));
-    let offered: DeviceDetail = exact(admin(&host, "GET", "/v1/admin/devices/cam-1", None), 200);
+    let offered: DeviceDetail = exact(owner.call("GET", "/v1/admin/devices/cam-1", None), 200);
     let state = offered.state.expect("cam-1 was offered an update");
     assert_eq!(state.rollout.map(|r| r.phase), Some(Phase::Offered));
     assert_eq!(
@@ -167,8 +191,26 @@ fn every_admin_answer_is_exactly_its_api_type() {
         Some(EventKind::Offered)
     );
     assert_eq!(offered.seen.map(|s| s.version).as_deref(), Some("1.0.0"));
-    let unseen: DeviceDetail = exact(admin(&host, "GET", "/v1/admin/devices/cam-2", None), 200);
+    let unseen: DeviceDetail = exact(owner.call("GET", "/v1/admin/devices/cam-2", None), 200);
     assert!(unseen.revoked.is_some() && unseen.seen.is_none());
+
+    let report = serde_json::to_value(StatusReport {
+        campaign: campaign.id.clone(),
+        state: ReportedState::Downloading,
+        progress: None,
+        error: None,
+        health: None,
+    })
+    .unwrap();
+    api.check_request("POST", "/v1/status", &report);
+    let reported = http(
+        "POST",
+        &format!("{}/v1/status", host.url),
+        &[("authorization", &basic(&devices[0].0, &devices[0].1))],
+        Some(report.to_string().as_bytes()),
+    );
+    assert_eq!(reported.status, 200, "{}", reported.text());
+    api.check_answer("POST", "/v1/status", &reported);
 
     let preview = PreviewRequest {
         policy: json!({"stages": [{"percent": 10, "soak": "1h"}, {"percent": 100}]}),
@@ -178,13 +220,13 @@ fn every_admin_answer_is_exactly_its_api_type() {
         bad_fail_rate: None,
     };
     let previewed: Preview = exact(
-        admin(&host, "POST", "/v1/admin/simulate", body(&preview)),
+        owner.call("POST", "/v1/admin/simulate", body(&preview)),
         200,
     );
     assert_eq!((previewed.devices, previewed.bad_fail_rate), (200, 0.2));
     assert!(previewed.bad.halted, "{previewed:?}");
 
-    let page: Page = exact(admin(&host, "GET", "/v1/admin/audit?after=0", None), 200);
+    let page: Page = exact(owner.call("GET", "/v1/admin/audit?after=0", None), 200);
     let mut verifier = Verifier::default();
     for (position, entry) in page.positioned(0) {
         verifier.push(position, entry);

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 /// );
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckinReport {
     pub hardware: String,
@@ -38,6 +39,7 @@ pub struct CheckinReport {
 /// What a device tells about itself at check-in, for the policy's gates
 /// (battery, network, local time) and for operators. Every field is optional.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Telemetry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,6 +59,7 @@ pub struct Telemetry {
 
 /// What the server answers a check-in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CheckinAnswer {
     pub action: CheckinAction,
     /// The campaign the update or rollback belongs to.
@@ -77,6 +80,7 @@ pub struct CheckinAnswer {
 
 /// What a check-in answer asks the device to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CheckinAction {
     /// Nothing now: ask again after `next_poll_seconds`.

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(body.error, "campaign_aborted");
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct ErrorAnswer {
     /// A stable, machine-readable code such as `unauthorized` or

@@ -43,3 +43,21 @@ impl Serialize for Instant {
         serializer.serialize_u64(self.0)
     }
 }
+
+/// Answers send seconds; requests may also carry RFC 3339 text.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Instant {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Instant".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Unix seconds; a request may also write RFC 3339 text (\"2026-12-01T18:00:00Z\").",
+            "oneOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "format": "date-time"}
+            ]
+        })
+    }
+}

@@ -20,7 +20,9 @@
 //! - [`status`]: `POST /v1/status`;
 //! - [`error`]: the body of every refused request;
 //! - [`admin`]: the operator API under `/v1/admin/`, one module per area;
-//! - [`instant`]: instants as operators write them (seconds or RFC 3339).
+//! - [`instant`]: instants as operators write them (seconds or RFC 3339);
+//! - [`openapi`]: the OpenAPI 3.1 document of all of it, served at
+//!   `GET /v1/openapi.json`.
 //!
 //! ```
 //! use sluice_api::checkin::{CheckinAction, CheckinAnswer};
@@ -37,4 +39,5 @@ pub mod admin;
 pub mod checkin;
 pub mod error;
 pub mod instant;
+pub mod openapi;
 pub mod status;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 /// assert!(refused.unwrap_err().to_string().contains("unknown state \"done\""));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusReport {
     pub campaign: String,
@@ -96,8 +97,26 @@ impl TryFrom<String> for ReportedState {
     }
 }
 
+/// Parsed from text (for its error message), but a closed set all the same.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ReportedState {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ReportedState".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names = ReportedState::ALL.map(ReportedState::as_str);
+        schemars::json_schema!({
+            "description": "What a status report says: the phase the device reached, or `health` for the one post-update health report.",
+            "type": "string",
+            "enum": names
+        })
+    }
+}
+
 /// Where a device is in its rollout of one campaign.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// The server offered the update; the device has not reported yet.
@@ -160,6 +179,7 @@ impl Phase {
 
 /// Download progress, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DownloadProgress {
     pub bytes: u64,
@@ -168,6 +188,7 @@ pub struct DownloadProgress {
 
 /// Where and why an update failed or was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Failure {
     /// The step that failed (`download`, `verify`, `install`, `health`, …).
     pub phase: String,
@@ -181,6 +202,7 @@ pub struct Failure {
 /// Post-update health: the same counts over equal periods just before the
 /// update and after it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HealthReport {
     pub reboots_before: u64,
@@ -196,6 +218,7 @@ pub struct HealthReport {
 
 /// The answer to a status report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StatusAnswer {
     pub accepted: bool,
     /// The report repeated one already counted.
@@ -224,6 +247,7 @@ impl StatusAnswer {
 
 /// What a status answer asks the device to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatusAction {
     /// Go on with the update.

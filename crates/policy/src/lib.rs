@@ -62,6 +62,7 @@ pub struct Campaign {
 
 /// How many devices reached each outcome.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OutcomeCounts {
     pub offered: u64,
     pub succeeded: u64,

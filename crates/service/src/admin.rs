@@ -33,6 +33,7 @@
 //! | `GET`, `PUT /v1/admin/four-eyes` | `fleet:read`, `operator:manage` | the four-eyes rule (see [`crate::four_eyes`]) |
 //! | `GET /v1/admin/whoami` | any token | the caller's name, roles, scopes and expiry |
 //! | `GET /metrics` | `metrics:read` | the fleet's counters in the Prometheus text format (see [`metrics`]) |
+//! | `GET /v1/openapi.json` | none | the OpenAPI 3.1 document of the device and admin APIs ([`sluice_api::openapi`]) |
 //!
 //! Every change is audited under the authenticated name: the operator's, or
 //! `owner` for the owner token. No header the caller writes changes that.
@@ -46,7 +47,7 @@ use sluice_api::admin::devices::{
 };
 use sluice_api::admin::four_eyes::FourEyes;
 use sluice_api::admin::freezes::FreezeList;
-use sluice_api::admin::operators::RevokeRequest;
+use sluice_api::admin::operators::{OperatorList, RevokeRequest};
 use sluice_api::admin::releases::{KeyStatementStored, Release, ReleaseList};
 
 use crate::access::{Principal, Scope};
@@ -319,7 +320,9 @@ pub const ROUTES: &[Route] = {
             |svc, _| {
                 Ok(Response::json(
                     200,
-                    &json!({"operators": operators::list(svc)?}),
+                    &OperatorList {
+                        operators: operators::list(svc)?,
+                    },
                 ))
             },
         ),
@@ -449,8 +452,12 @@ pub fn authorize<'r>(
     ))
 }
 
-/// Handles any request under `/v1/admin/`, and `/metrics` (see [`metrics`]).
+/// Handles any request under `/v1/admin/`, `/metrics` (see [`metrics`]) and
+/// the API's description at `/v1/openapi.json`.
 pub fn handle(svc: &Service, request: &Request) -> Response {
+    if request.path == sluice_api::openapi::PATH {
+        return respond(openapi(request));
+    }
     respond((|| {
         let (route, call) = authorize(svc, request)?;
         let handler = route.handler.ok_or_else(|| {
@@ -466,6 +473,27 @@ pub fn handle(svc: &Service, request: &Request) -> Response {
         }
         Ok(response)
     })())
+}
+
+/// `GET /v1/openapi.json`: the OpenAPI document of the device and admin
+/// APIs, to anyone (it is the same for every server of this version).
+fn openapi(request: &Request) -> Result<Response, ApiError> {
+    if request.method != "GET" && request.method != "HEAD" {
+        return Err(ApiError::method_not_allowed("GET"));
+    }
+    let body = if request.method == "HEAD" {
+        Vec::new()
+    } else {
+        sluice_api::openapi::JSON.as_bytes().to_vec()
+    };
+    Ok(Response {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("cache-control".into(), "public, max-age=3600".into()),
+        ],
+        body,
+    })
 }
 
 fn act(svc: &Service, call: &Call, action: Action) -> Result<Response, ApiError> {
@@ -804,4 +832,36 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
             .filter(|(_, n)| *n > 0)
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_api::openapi::{JSON, OPERATOR_TOKEN};
+
+    /// The OpenAPI document describes exactly the admin routes served here,
+    /// each with the scope this table demands.
+    #[test]
+    fn the_openapi_document_names_every_route_and_its_scope() {
+        let document: serde_json::Value = serde_json::from_str(JSON).unwrap();
+        let mut described = BTreeMap::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            if !(path.starts_with("/v1/admin/") || path == "/metrics") {
+                continue;
+            }
+            for (method, operation) in item.as_object().unwrap() {
+                let scopes = &operation["security"][0][OPERATOR_TOKEN];
+                let scope = scopes.as_array().unwrap().first().map(|s| s.to_string());
+                described.insert((method.to_ascii_uppercase(), path.clone()), scope);
+            }
+        }
+        let served: BTreeMap<_, _> = ROUTES
+            .iter()
+            .map(|route| {
+                let scope = route.scope.map(|s| format!("{:?}", s.name()));
+                ((route.method.to_owned(), route.path.to_owned()), scope)
+            })
+            .collect();
+        assert_eq!(described, served);
+    }
 }

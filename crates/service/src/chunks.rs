@@ -1,6 +1,7 @@
 //! Chunks: immutable, content-addressed bytes, served with HTTP Range so a
 //! download resumes where it stopped, and cacheable forever by any CDN.
 
+use sluice_api::admin::releases::ChunkStored;
 use sluice_protocol::{Digest, Limits};
 
 use crate::byte_ranges::{self, Ranges};
@@ -107,10 +108,10 @@ pub fn upload(svc: &Service, request: &Request, name: &str) -> Result<Response, 
                 ));
             }
             if svc.store.exists(&key)? {
-                return Ok(Response::json(200, &serde_json::json!({"stored": false})));
+                return Ok(Response::json(200, &ChunkStored { stored: false }));
             }
             svc.store.set(&key, &request.body)?;
-            Ok(Response::json(201, &serde_json::json!({"stored": true})))
+            Ok(Response::json(201, &ChunkStored { stored: true }))
         }
         _ => Err(ApiError::method_not_allowed("PUT or HEAD")),
     }

@@ -21,6 +21,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// One audit entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Entry {
     pub seq: i64,
     pub at: u64,
@@ -60,6 +61,7 @@ impl Entry {
 
 /// The last entry of the log: its number and digest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Head {
     pub seq: i64,
     pub digest: String,
@@ -67,6 +69,7 @@ pub struct Head {
 
 /// One page of the log, as `GET /v1/admin/audit` returns it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Page {
     /// The entries found, oldest first, as stored.
     pub entries: Vec<Entry>,

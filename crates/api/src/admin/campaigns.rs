@@ -20,6 +20,7 @@ pub const DEFAULT_RING_SOAK_SECONDS: u64 = 3600;
 
 /// A campaign's lifecycle state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignState {
     /// Offering the release as the policy allows.
@@ -69,6 +70,7 @@ impl CampaignState {
 /// Which devices a campaign (or a freeze) targets. Empty lists match
 /// everything; every non-empty list must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Selector {
     /// Hardware ids (the release must also have an image for the device's hardware).
@@ -91,6 +93,7 @@ pub struct Selector {
 
 /// The image a campaign installs on one hardware id, fixed at creation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImageRef {
     pub manifest_id: String,
     pub security_version: u64,
@@ -99,6 +102,7 @@ pub struct ImageRef {
 
 /// A pilot ring: devices named one by one, opened before the policy's stages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Ring {
     pub name: String,
     pub ids: Vec<String>,
@@ -117,6 +121,7 @@ fn default_soak() -> u64 {
 
 /// A ring as an operator writes it (`soak` as `"30m"`, `"2h"`, `"1d"`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewRing {
     pub name: String,
@@ -129,6 +134,7 @@ pub struct NewRing {
 
 /// A closed gate: the campaign waits for an operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Gate {
     /// The step that is done, e.g. `ring pilot` or `stage 0`.
     pub after: String,
@@ -145,6 +151,7 @@ pub struct Gate {
 
 /// An approval, as recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Approval {
     pub after: String,
     pub opened: String,
@@ -162,6 +169,7 @@ pub struct Approval {
 /// revoked, of a hardware it has an image for, matching its selector, not
 /// already on its release, and not past its security version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Reach {
     pub devices: u64,
     /// Counted over a sample of the fleet (scaled), not every device.
@@ -171,6 +179,7 @@ pub struct Reach {
 
 /// A campaign, as every campaign route answers it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Campaign {
     pub id: String,
     #[serde(default)]
@@ -239,6 +248,7 @@ pub struct Campaign {
 
 /// What `GET /v1/admin/campaigns` answers: every campaign, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CampaignList {
     pub campaigns: Vec<Campaign>,
 }
@@ -246,6 +256,7 @@ pub struct CampaignList {
 /// What `POST /v1/admin/campaigns` takes (and `POST /v1/admin/simulate`
 /// previews); it answers the new [`Campaign`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewCampaign {
     pub release: String,
@@ -313,6 +324,7 @@ fn empty_object() -> serde_json::Value {
 
 /// What `POST …/{id}/approve` takes (an empty body: no note).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
     #[serde(default)]
@@ -321,6 +333,7 @@ pub struct ApproveRequest {
 
 /// What `POST …/{id}/override-freeze` takes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OverrideFreezeRequest {
     pub freeze: String,
@@ -329,6 +342,7 @@ pub struct OverrideFreezeRequest {
 
 /// What `POST …/{id}/confirm-override` takes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmOverrideRequest {
     pub freeze: String,
@@ -336,6 +350,7 @@ pub struct ConfirmOverrideRequest {
 
 /// What `POST …/{id}/recount` takes (an empty body: only report).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecountRequest {
     /// Add the differences to the counters (otherwise only report them).
@@ -345,6 +360,7 @@ pub struct RecountRequest {
 
 /// What a recount found, and whether it corrected it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Recount {
     pub campaign: String,
     /// Devices whose state was read.
@@ -365,6 +381,7 @@ pub struct Recount {
 
 /// One counter that does not match.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Difference {
     pub counter: String,
     pub stored: i64,
@@ -373,6 +390,7 @@ pub struct Difference {
 
 /// What `GET /v1/admin/campaigns/{id}` answers: the campaign and its figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Progress {
     pub campaign: Campaign,
     pub total: OutcomeCounts,
@@ -408,6 +426,7 @@ pub struct Progress {
 
 /// The failure rate of some devices, its interval and the threshold.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FailureBound {
     /// `this step` or `the campaign`.
     pub scope: String,
@@ -427,6 +446,7 @@ pub struct FailureBound {
 
 /// A campaign's totals over time (stored as it is answered).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Curve {
     /// Seconds between points, at least.
     pub resolution: u64,
@@ -435,6 +455,7 @@ pub struct Curve {
 
 /// The campaign's totals at one instant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Point {
     pub at: u64,
     pub offered: u64,
@@ -452,6 +473,7 @@ impl Point {
 
 /// When a campaign should be done, at its recent pace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Estimate {
     /// Devices the campaign can reach that have not finished.
     pub remaining: u64,

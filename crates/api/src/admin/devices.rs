@@ -23,6 +23,7 @@ pub const MAX_ENROL: usize = 1000;
 /// );
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     pub devices: Vec<NewDevice>,
@@ -30,6 +31,7 @@ pub struct EnrolRequest {
 
 /// One device to enrol.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
     pub id: String,
@@ -66,12 +68,14 @@ impl NewDevice {
 /// The answer to an enrolment: each device's secret, shown this once (the
 /// server keeps only its digest).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EnrolAnswer {
     pub devices: Vec<EnrolledDevice>,
 }
 
 /// An enrolled device and the secret it authenticates with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EnrolledDevice {
     pub id: String,
     pub secret: String,
@@ -79,6 +83,7 @@ pub struct EnrolledDevice {
 
 /// When, by whom and why a device (or an operator's token) was revoked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Revocation {
     pub at: u64,
     pub by: String,
@@ -87,6 +92,7 @@ pub struct Revocation {
 
 /// What `POST /v1/admin/devices/{id}/revoke` answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Revoked {
     pub id: String,
     pub revoked: Option<Revocation>,
@@ -105,6 +111,7 @@ pub struct Revoked {
 /// assert!(d.state.is_none(), "never checked in");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DeviceDetail {
     pub id: String,
     pub hardware: String,
@@ -122,6 +129,7 @@ pub struct DeviceDetail {
 /// What the server tracks of a device: the version it runs, its latest
 /// rollout and its recent history.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrackedState {
     /// The version the device last reported (empty before its first check-in).
     pub version: String,
@@ -136,6 +144,7 @@ pub struct TrackedState {
 
 /// A device's part in one campaign.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Rollout {
     pub campaign: String,
     pub release: String,
@@ -162,6 +171,7 @@ pub struct Rollout {
 
 /// What a history [`Event`] records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The rollout reached a phase (`offered` … `rejected`).
@@ -228,6 +238,7 @@ pub const HISTORY_DETAIL: usize = 200;
 /// One event in a device's history: a phase its rollout reached, its
 /// post-update health counted, or a new version reported.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Event {
     pub at: u64,
     pub what: EventKind,
@@ -294,6 +305,7 @@ fn truncate(text: &mut String, max: usize) {
 
 /// When the device was last heard from, what it ran and what it said of itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Seen {
     pub at: u64,
     pub version: String,

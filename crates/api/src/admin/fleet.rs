@@ -23,6 +23,7 @@ use crate::status::Phase;
 /// assert_eq!(summary.hardware["cam-v2"], 2);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FleetSummary {
     /// Devices enrolled.
     pub devices: i64,
@@ -37,6 +38,7 @@ pub struct FleetSummary {
 
 /// Devices by when they were last heard from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LivenessCounts {
     pub online: u64,
     pub late: u64,
@@ -55,6 +57,7 @@ pub struct LivenessCounts {
 
 /// When a device was last heard from, in words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Liveness {
     /// Within two poll intervals.
@@ -69,6 +72,7 @@ pub enum Liveness {
 
 /// `GET /v1/admin/devices?q=…`: one page of a search.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DeviceSearch {
     pub devices: Vec<DeviceRow>,
     /// Where to go on (`page=` and `skip=`), if the walk is not over.
@@ -81,6 +85,7 @@ pub struct DeviceSearch {
 
 /// One device in a search answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DeviceRow {
     pub id: String,
     pub hardware: String,
@@ -98,6 +103,7 @@ pub struct DeviceRow {
 /// A place in the device directory: a page, and how many of its devices to
 /// skip; sent back as `page=` and `skip=`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Cursor {
     pub page: u64,
     pub skip: usize,

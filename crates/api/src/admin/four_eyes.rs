@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who confirmed a change, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Confirmation {
     pub by: String,
     pub at: u64,
@@ -12,6 +13,7 @@ pub struct Confirmation {
 
 /// The rule as last set: by whom, when and why (stored as it is answered).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Setting {
     pub required: bool,
     pub reason: String,
@@ -21,6 +23,7 @@ pub struct Setting {
 
 /// What `PUT /v1/admin/four-eyes` takes; it answers the new [`Setting`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetFourEyes {
     pub required: bool,
@@ -29,6 +32,7 @@ pub struct SetFourEyes {
 
 /// What `GET /v1/admin/four-eyes` answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FourEyes {
     /// Whether a second operator must confirm (true unless relaxed).
     pub required: bool,

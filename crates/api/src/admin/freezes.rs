@@ -11,6 +11,7 @@ use crate::instant::Instant;
 /// A declared freeze (stored as it is answered). `DELETE` answers it with 200
 /// when it is gone, 202 when it holds now and waits for a second operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Freeze {
     pub id: String,
     pub reason: String,
@@ -38,6 +39,7 @@ impl Freeze {
 
 /// What `GET /v1/admin/freezes` answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FreezeList {
     pub freezes: Vec<Freeze>,
     /// The server's clock (unix seconds), to tell which freezes hold.
@@ -46,6 +48,7 @@ pub struct FreezeList {
 
 /// What `POST /v1/admin/freezes` takes; it answers the new [`Freeze`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewFreeze {
     pub reason: String,
@@ -61,6 +64,7 @@ pub struct NewFreeze {
 /// A critical campaign's leave to pass one freeze: asked for by one operator,
 /// in effect once another confirms it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FreezeOverride {
     pub freeze: String,
     pub reason: String,

@@ -219,6 +219,30 @@ impl<'de> Deserialize<'de> for Role {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Scope {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Scope".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names = Scope::ALL.map(Scope::name);
+        schemars::json_schema!({"type": "string", "enum": names})
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Role {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Role".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names = Role::ALL.map(Role::name);
+        schemars::json_schema!({"type": "string", "enum": names})
+    }
+}
+
 /// The scopes of `roles`, together.
 pub fn scopes_of(roles: &[Role]) -> BTreeSet<Scope> {
     roles
@@ -229,6 +253,7 @@ pub fn scopes_of(roles: &[Role]) -> BTreeSet<Scope> {
 
 /// Who a request's token stands for: what `GET /v1/admin/whoami` answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WhoAmI {
     /// The name the audit log records: the operator's, or `owner`.
     pub name: String,
@@ -244,6 +269,7 @@ pub struct WhoAmI {
 
 /// An operator as the operator routes show it (never its secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Operator {
     pub name: String,
     pub roles: Vec<Role>,
@@ -260,6 +286,7 @@ pub struct Operator {
 
 /// Whether a token still authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TokenState {
     Active,
@@ -280,6 +307,7 @@ impl TokenState {
 
 /// What `GET /v1/admin/operators` answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OperatorList {
     pub operators: Vec<Operator>,
 }
@@ -287,6 +315,7 @@ pub struct OperatorList {
 /// A new token (`POST /v1/admin/operators`, `…/rotate`): the operator and the
 /// token text, shown this once.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Issued {
     pub operator: Operator,
     pub token: String,
@@ -309,6 +338,7 @@ pub struct Issued {
 /// );
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewOperator {
     pub name: String,
@@ -324,6 +354,7 @@ pub struct NewOperator {
 /// What `POST …/operators/{name}/rotate` takes: how long the new token lives,
 /// `expires_in_seconds` (default 90 days) or `"never_expires": true`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenLifetime {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -354,6 +385,7 @@ impl TokenLifetime {
 /// What `POST …/operators/{name}/revoke` and `POST
 /// /v1/admin/devices/{id}/revoke` take.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     pub reason: String,

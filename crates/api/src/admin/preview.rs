@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// assert!(serde_json::from_str::<PreviewRequest>(r#"{"fleet": 500}"#).is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     /// The policy configuration the campaign would carry.
@@ -39,6 +40,7 @@ fn empty_object() -> serde_json::Value {
 
 /// The preview: a good release's run and a bad one's over the same fleet.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Preview {
     pub devices: usize,
     pub days: f64,
@@ -54,6 +56,7 @@ pub struct Preview {
 
 /// One run's outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Outcome {
     pub hours_to_50: Option<f64>,
     pub hours_to_90: Option<f64>,
@@ -73,6 +76,8 @@ pub struct Outcome {
 
 /// One point of a rollout curve.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "PreviewPoint"))]
 pub struct Point {
     pub hours: f64,
     /// Share of the fleet running the release.

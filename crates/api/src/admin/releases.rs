@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// A release: a version and its images, one per set of hardware ids (stored
 /// as it is answered).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Release {
     pub version: String,
     /// Its images (under the name the first releases gave them).
@@ -24,6 +25,7 @@ impl Release {
 
 /// One image of a release, as published: its signed manifest's facts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReleaseImage {
     pub manifest_id: String,
     pub hardware: Vec<String>,
@@ -42,6 +44,7 @@ pub struct ReleaseImage {
 
 /// The image as one downloadable file, with the digests DDI clients check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Artifact {
     /// The file name clients expect, e.g. `camera-2.0.swu` for SWUpdate.
     pub file_name: String,
@@ -52,6 +55,7 @@ pub struct Artifact {
 
 /// What `GET /v1/admin/releases` answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReleaseList {
     pub releases: Vec<Release>,
 }
@@ -59,6 +63,7 @@ pub struct ReleaseList {
 /// What `POST /v1/admin/releases` answers: 201 when the image is new, 200
 /// when this exact manifest was already published.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Published {
     pub release: String,
     pub manifest_id: String,
@@ -69,6 +74,15 @@ pub struct Published {
 
 /// What `PUT /v1/admin/key-statement` answers: the version now stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyStatementStored {
     pub version: u64,
+}
+
+/// What `PUT /v1/admin/chunks/{sha256}` answers: whether this upload stored
+/// the chunk (`false`: it was stored already).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ChunkStored {
+    pub stored: bool,
 }
