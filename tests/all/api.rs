@@ -107,6 +107,12 @@ fn every_admin_answer_is_exactly_its_api_type() {
     assert_eq!(campaign.end_at, Some(4_000_000_000));
     let path = format!("/v1/admin/campaigns/{}", campaign.id);
 
+    // What `checkin` sends.
+    api.check_request(
+        "POST",
+        "/v1/checkin",
+        &json!({"hardware": "cam-v2", "version": "1.0.0", "security_version": 1}),
+    );
     let offer = checkin(&host.url, &devices[0], "1.0.0");
     api.check_json("POST", "/v1/checkin", 200, Some(&offer));
     let offer: CheckinAnswer = serde_json::from_value(offer).expect("a check-in answer");
@@ -168,6 +174,22 @@ fn every_admin_answer_is_exactly_its_api_type() {
         (me.name.as_str(), me.roles.as_slice()),
         ("alice", &[Role::Viewer][..])
     );
+    let rotated: Issued = exact(
+        owner.call("POST", "/v1/admin/operators/alice/rotate", Some(json!({}))),
+        200,
+    );
+    assert_ne!(rotated.token, issued.token);
+    let gone: Operator = exact(
+        owner.call(
+            "POST",
+            "/v1/admin/operators/alice/revoke",
+            Some(json!({"reason": "left the team"})),
+        ),
+        200,
+    );
+    assert_eq!(gone.name, "alice");
+    let metrics = owner.call("GET", "/metrics", None);
+    assert_eq!(metrics.status, 200);
     let _: FourEyes = exact(owner.call("GET", "/v1/admin/four-eyes", None), 200);
 
     let fleet: FleetSummary = exact(owner.call("GET", "/v1/admin/fleet", None), 200);

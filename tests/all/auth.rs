@@ -242,6 +242,16 @@ fn every_route_answers_every_kind_of_caller_as_its_access_rule_says() {
             expect: [401, 401, 401, 401, 401, 200],
         },
         Probe {
+            // The API's description is public: the same for every server of
+            // this version, and nothing in it is a secret.
+            route: "/v1/openapi.json",
+            method: "GET",
+            path: "/v1/openapi.json".into(),
+            body: None,
+            scheme: Bearer,
+            expect: [200, 200, 200, 200, 200, 200],
+        },
+        Probe {
             route: "/:tenant/controller/v1/...",
             method: "GET",
             path: "/DEFAULT/controller/v1/{device}".into(),

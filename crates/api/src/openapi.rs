@@ -168,14 +168,29 @@ mod generate {
                 access: Device,
                 query: &[],
                 request: Body::None,
-                answers: &[answer(
-                    200,
-                    "the manifest exactly as the release was signed (verify it before reading it)",
-                    Other(
-                        "application/vnd.sluice.manifest+json",
-                        "a signed manifest, as `sluice release pack` writes it",
+                answers: &[
+                    answer(
+                        200,
+                        "the manifest exactly as the release was signed (verify it before reading it)",
+                        Other(
+                            "application/vnd.sluice.manifest+json",
+                            "a signed manifest, as `sluice release pack` writes it",
+                        ),
                     ),
-                )],
+                    answer(304, "not modified (If-None-Match)", Body::None),
+                ],
+            },
+            Operation {
+                method: "HEAD",
+                path: "/v1/releases/{version}/manifest",
+                summary: "The manifest's headers (its ETag), without its bytes",
+                access: Device,
+                query: &[],
+                request: Body::None,
+                answers: &[
+                    answer(200, "the manifest's headers", Body::None),
+                    answer(304, "not modified (If-None-Match)", Body::None),
+                ],
             },
             Operation {
                 method: "GET",
@@ -201,7 +216,11 @@ mod generate {
                 access: Public,
                 query: &[],
                 request: Body::None,
-                answers: &[answer(200, "the chunk's headers", Body::None)],
+                answers: &[
+                    answer(200, "the chunk's headers", Body::None),
+                    answer(206, "the requested range's headers", Body::None),
+                    answer(304, "not modified (If-None-Match)", Body::None),
+                ],
             },
             Operation {
                 method: "GET",
@@ -215,6 +234,15 @@ mod generate {
                     "the OpenAPI document",
                     Other("application/json", "OpenAPI 3.1"),
                 )],
+            },
+            Operation {
+                method: "HEAD",
+                path: super::PATH,
+                summary: "This document's headers",
+                access: Public,
+                query: &[],
+                request: Body::None,
+                answers: &[answer(200, "the document's headers", Body::None)],
             },
             Operation {
                 method: "POST",
@@ -317,7 +345,10 @@ mod generate {
                 access: Token(Some(ReleasePublish)),
                 query: &[],
                 request: Body::None,
-                answers: &[answer(200, "stored", Body::None)],
+                answers: &[
+                    answer(200, "stored", Body::None),
+                    answer(404, "not stored (no body)", Body::None),
+                ],
             },
             Operation {
                 method: "POST",
@@ -327,7 +358,7 @@ mod generate {
                 query: &[(
                     "file_name",
                     "string",
-                    "the image's file name for hawkBit DDI clients (e.g. `fw.swu`)",
+                    "the image's file name for hawkBit DDI clients (e.g. `fw.swu`): letters, digits and `. _ - +`, not starting with a dot, at most 128 bytes, sent as is (not percent-encoded)",
                 )],
                 request: Other(
                     "application/json",
@@ -703,11 +734,25 @@ mod generate {
         fn finish(mut self) -> (Map<String, Value>, BTreeMap<String, String>) {
             let answers = self.answers.take_definitions(true);
             let requests = self.requests.take_definitions(true);
-            let renamed: BTreeMap<String, String> = requests
-                .iter()
-                .filter(|(name, schema)| answers.get(*name).is_some_and(|a| a != *schema))
-                .map(|(name, _)| (name.clone(), format!("{name}Input")))
-                .collect();
+            // A type is renamed when its request schema differs, including
+            // through a type it refers to that was renamed: repeat until no
+            // more differ (the set only grows, so this ends).
+            let mut renamed = BTreeMap::new();
+            loop {
+                let differing: BTreeMap<String, String> = requests
+                    .iter()
+                    .filter(|(name, schema)| {
+                        let mut schema = (*schema).clone();
+                        rename_refs(&mut schema, &renamed);
+                        answers.get(*name).is_some_and(|a| *a != schema)
+                    })
+                    .map(|(name, _)| (name.clone(), format!("{name}Input")))
+                    .collect();
+                if differing == renamed {
+                    break;
+                }
+                renamed = differing;
+            }
             let mut all = answers;
             for (name, mut schema) in requests {
                 rename_refs(&mut schema, &renamed);

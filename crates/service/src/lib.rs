@@ -12,7 +12,7 @@
 //! | [`release::handle_manifest`] | `GET /v1/releases/{version}/manifest` |
 //! | [`chunks::handle`] | `GET /v1/chunks/{sha256}` |
 //! | [`status::handle`] | `POST /v1/status` |
-//! | [`admin::handle`] | `/v1/admin/...` and `GET /metrics` ([`metrics`]) |
+//! | [`admin::handle`] | `/v1/admin/...`, `GET /metrics` ([`metrics`]) and `GET /v1/openapi.json` |
 //! | [`ddi::handle`] | `/{tenant}/controller/v1/...` (hawkBit DDI) |
 //!
 //! The service holds no signing key: it verifies published manifests against the
@@ -68,7 +68,7 @@ pub fn route(svc: &Service, request: &Request) -> Response {
     if path == "/v1/status" {
         return status::handle(svc, request);
     }
-    if path.starts_with("/v1/admin/") {
+    if path.starts_with("/v1/admin/") || path == sluice_api::openapi::PATH {
         return admin::handle(svc, request);
     }
     if path.starts_with("/v1/chunks/") {

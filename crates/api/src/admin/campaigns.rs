@@ -253,8 +253,7 @@ pub struct CampaignList {
     pub campaigns: Vec<Campaign>,
 }
 
-/// What `POST /v1/admin/campaigns` takes (and `POST /v1/admin/simulate`
-/// previews); it answers the new [`Campaign`].
+/// What `POST /v1/admin/campaigns` takes; it answers the new [`Campaign`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]

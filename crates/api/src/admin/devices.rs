@@ -11,7 +11,8 @@ use crate::status::{Failure, Phase};
 /// Most devices one enrolment request may carry.
 pub const MAX_ENROL: usize = 1000;
 
-/// `POST /v1/admin/devices`: devices to enrol (1 to [`MAX_ENROL`]).
+/// `POST /v1/admin/devices`: devices to enrol, at least one and at most
+/// 1000 (`MAX_ENROL`).
 ///
 /// ```
 /// use sluice_api::admin::devices::{EnrolRequest, NewDevice};
