@@ -39,7 +39,6 @@ pub mod freeze;
 pub mod http;
 pub mod keys;
 pub mod memory_store;
-pub mod metrics;
 pub mod names;
 pub mod notify;
 pub mod operators;
@@ -54,6 +53,7 @@ pub mod store;
 pub mod streamed_body;
 pub mod tally;
 
+pub use admin::metrics;
 pub use http::{ApiError, Request, Response};
 pub use service::{Config, Environment, Service};
 pub use store::{Store, StoreError};

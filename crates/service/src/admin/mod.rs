@@ -58,9 +58,11 @@ use crate::http::{ApiError, Request, Response, parse_json, respond, stated_reaso
 use crate::names::valid_name;
 use crate::service::Service;
 use crate::{
-    access, audit, campaign, chunks, counters, directory, fleet, four_eyes, freeze, keys, metrics,
+    access, audit, campaign, chunks, counters, directory, fleet, four_eyes, freeze, keys,
     operators, records, recount, release, steps,
 };
+
+pub mod metrics;
 
 /// Largest JSON body accepted by the admin API.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
