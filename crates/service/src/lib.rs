@@ -18,7 +18,6 @@
 //! The service holds no signing key: it verifies published manifests against the
 //! trust root and stores their exact bytes.
 
-pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod byte_ranges;
@@ -34,14 +33,12 @@ pub mod device;
 pub mod directory;
 pub mod failure_bounds;
 pub mod fleet;
-pub mod four_eyes;
 pub mod freeze;
 pub mod http;
 pub mod keys;
 pub mod memory_store;
 pub mod names;
-pub mod notify;
-pub mod operators;
+pub mod ops;
 pub mod records;
 pub mod recount;
 pub mod release;
@@ -55,6 +52,8 @@ pub mod tally;
 
 pub use admin::metrics;
 pub use http::{ApiError, Request, Response};
+pub use ops::webhooks as notify;
+pub use ops::{access, four_eyes, operators};
 pub use service::{Config, Environment, Service};
 pub use store::{Store, StoreError};
 
