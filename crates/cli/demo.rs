@@ -325,7 +325,7 @@ fn rollout(
     let canary_limit = bucket_limit(config.stages[0].percent);
     let canary_size = targeted
         .iter()
-        .filter(|d| sluice_service::checkin::bucket(&id, d) < canary_limit)
+        .filter(|d| sluice_service::campaigns::order::bucket(&id, d) < canary_limit)
         .count();
     let stages = Stages {
         percents: config.stages.iter().map(|s| s.percent).collect(),

@@ -26,20 +26,20 @@ impl Tamper {
         }
     }
     fn get(&self, seq: i64) -> Vec<u8> {
-        let key = sluice_service::keys::audit(seq);
+        let key = sluice_service::kernel::keys::audit(seq);
         self.runtime
             .block_on(self.db.store("default").get(&key))
             .unwrap()
             .unwrap()
     }
     fn set(&self, seq: i64, value: &[u8]) {
-        let key = sluice_service::keys::audit(seq);
+        let key = sluice_service::kernel::keys::audit(seq);
         self.runtime
             .block_on(self.db.store("default").set(&key, value))
             .unwrap()
     }
     fn delete(&self, seq: i64) {
-        let key = sluice_service::keys::audit(seq);
+        let key = sluice_service::kernel::keys::audit(seq);
         self.runtime
             .block_on(self.db.store("default").delete(&key))
             .unwrap()

@@ -11,8 +11,8 @@ use crate::support::app::{
 };
 use crate::support::cli::scratch;
 use crate::support::host::{Answer, Host, HostConfig, http, root};
-use sluice_service::access::{Role, Scope};
 use sluice_service::admin::ROUTES;
+use sluice_service::ops::access::{Role, Scope};
 
 /// Who asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

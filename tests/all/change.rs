@@ -424,7 +424,7 @@ fn campaign_events_reach_a_signed_webhook_in_order_and_a_dead_receiver_delays_no
         let timestamp: u64 = header("x-sluice-timestamp").parse().unwrap();
         assert_eq!(
             header("x-sluice-signature"),
-            sluice_service::notify::signature(secret, timestamp, body),
+            sluice_service::ops::webhooks::signature(secret, timestamp, body),
             "signed with the shared secret"
         );
     }

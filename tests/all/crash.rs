@@ -11,7 +11,7 @@
 //!
 //! With Redis as the store (AOF on), Redis is restarted under two hosts in the
 //! middle of a campaign; the hosts reconnect by themselves, and once devices
-//! have retried and polled again no count is lost (see `sluice_service::tally`).
+//! have retried and polled again no count is lost (see `sluice_service::fleet::tally`).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -275,7 +275,7 @@ fn a_token_revoked_on_one_host_is_refused_at_once_by_another_sharing_its_redis()
 
 #[test]
 fn the_readme_tables_of_roles_and_scopes_are_the_servers() {
-    use sluice_service::access::{Role, Scope};
+    use sluice_service::ops::access::{Role, Scope};
     let readme = std::fs::read_to_string(crate::support::host::root().join("README.md")).unwrap();
     let row = |name: &str| -> String {
         readme

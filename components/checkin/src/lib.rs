@@ -1,5 +1,5 @@
 //! Spin component: check-in (POST /v1/checkin). A thin adapter; the logic is
-//! [`sluice_service::checkin::handle`].
+//! [`sluice_service::device_api::checkin::handle`].
 
 use spin_sdk::http::{Request, ResponseOutparam};
 
@@ -11,7 +11,7 @@ async fn handle(request: Request, response_out: ResponseOutparam) {
         request,
         response_out,
         &sluice_spin::ImportedPolicy,
-        sluice_service::checkin::handle,
+        sluice_service::device_api::checkin::handle,
         sluice_spin::Notify::AfterChanges,
     )
     .await

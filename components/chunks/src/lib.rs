@@ -1,5 +1,5 @@
 //! Spin component: chunks (GET /v1/chunks/{sha256}). A thin adapter; the logic is
-//! [`sluice_service::chunks::handle`].
+//! [`sluice_service::device_api::chunks::handle`].
 
 use spin_sdk::http::{Request, Response};
 
@@ -8,6 +8,6 @@ fn handle(request: Request) -> Response {
     sluice_spin::serve(
         request,
         &sluice_spin::NoPolicy,
-        sluice_service::chunks::handle,
+        sluice_service::device_api::chunks::handle,
     )
 }

@@ -1,5 +1,5 @@
 //! Spin component: signed manifests (GET /v1/releases/{version}/manifest). A thin adapter; the logic is
-//! [`sluice_service::release::handle_manifest`].
+//! [`sluice_service::device_api::manifest::handle_manifest`].
 
 use spin_sdk::http::{Request, Response};
 
@@ -8,6 +8,6 @@ fn handle(request: Request) -> Response {
     sluice_spin::serve(
         request,
         &sluice_spin::NoPolicy,
-        sluice_service::release::handle_manifest,
+        sluice_service::device_api::manifest::handle_manifest,
     )
 }

@@ -1,5 +1,5 @@
 //! Spin component: status reports (POST /v1/status). A thin adapter; the logic is
-//! [`sluice_service::status::handle`].
+//! [`sluice_service::device_api::status::handle`].
 
 use spin_sdk::http::{Request, ResponseOutparam};
 
@@ -10,7 +10,7 @@ async fn handle(request: Request, response_out: ResponseOutparam) {
         request,
         response_out,
         &sluice_spin::ImportedPolicy,
-        sluice_service::status::handle,
+        sluice_service::device_api::status::handle,
         sluice_spin::Notify::Always,
     )
     .await

@@ -477,9 +477,9 @@ pub fn run(options: &Options, progress: impl Fn(&str)) -> Result<Report> {
         .take(1000)
         .flat_map(|(id, _)| {
             [
-                sluice_service::keys::device(id),
-                sluice_service::keys::state(id),
-                sluice_service::keys::seen(id),
+                sluice_service::kernel::keys::device(id),
+                sluice_service::kernel::keys::state(id),
+                sluice_service::kernel::keys::seen(id),
             ]
         })
         .collect();
@@ -507,7 +507,7 @@ fn seed_value(shared: &Shared, digest: &str) -> Result<Vec<u8>> {
     use sluice_service::Store;
     shared
         .store
-        .get(&sluice_service::keys::chunk(digest))?
+        .get(&sluice_service::kernel::keys::chunk(digest))?
         .context("the chunk just stored is missing")
 }
 
@@ -524,9 +524,9 @@ fn campaign_bytes(
     let ours: Vec<String> = keys
         .into_iter()
         .filter(|k| {
-            k == &sluice_service::keys::campaign(campaign)
+            k == &sluice_service::kernel::keys::campaign(campaign)
                 || k.starts_with(&format!("cnt/{campaign}/"))
-                || k == &sluice_service::keys::failure_codes(campaign)
+                || k == &sluice_service::kernel::keys::failure_codes(campaign)
         })
         .collect();
     seed::stored_bytes(shared, &ours)

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use sluice_host_key_value::Backend;
-use sluice_service::store::in_key_order;
+use sluice_service::kernel::store::in_key_order;
 use sluice_service::{Store, StoreError};
 use tokio::runtime::Handle;
 

@@ -17,7 +17,7 @@ pub mod seeds;
 mod world;
 
 use sluice_protocol::{TrustRoot, Verifier};
-use sluice_service::byte_ranges::{self, Ranges};
+use sluice_service::kernel::byte_ranges::{self, Ranges};
 
 pub use world::{NOW, World};
 

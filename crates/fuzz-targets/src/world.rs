@@ -10,8 +10,8 @@ use sluice_protocol::{
     Envelope, KeyStatement, Limits, ManifestBuilder, ReleaseInfo, SecretKey, SignedManifest,
     TrustRoot,
 };
-use sluice_service::credentials::basic_header;
-use sluice_service::memory_store::{MemoryStore, Snapshot};
+use sluice_service::kernel::credentials::basic_header;
+use sluice_service::kernel::memory_store::{MemoryStore, Snapshot};
 use sluice_service::{Config, Environment, Request, Response, Service, route};
 
 /// The fixed time every target runs at.

@@ -4,7 +4,7 @@
 
 use sluice_policy::Device;
 use sluice_protocol::Digest;
-use sluice_service::checkin::bucket;
+use sluice_service::campaigns::order::bucket;
 
 use crate::{CAMPAIGN_ID, Scenario};
 

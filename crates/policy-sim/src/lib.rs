@@ -36,7 +36,8 @@ use sluice_policy::schedule::{Blackout, Schedule, Window};
 use sluice_policy::{
     Campaign, Decision, Description, Device, OutcomeCounts, Policy, Stats, Verdict,
 };
-use sluice_service::checkin::{REVIEW_INTERVAL_SECONDS, jitter};
+use sluice_service::device_api::checkin::REVIEW_INTERVAL_SECONDS;
+use sluice_service::device_api::jitter::jitter;
 
 pub use crate::fleet::SimDevice;
 

@@ -23,7 +23,7 @@
 pub use sluice_api::admin::preview::{Outcome, Preview, PreviewRequest};
 use sluice_policy::Policy;
 use sluice_service::Service;
-use sluice_service::http::{ApiError, Request, Response, parse_json, respond};
+use sluice_service::kernel::http::{ApiError, Request, Response, parse_json, respond};
 
 use crate::{Scenario, simulate};
 
@@ -115,7 +115,7 @@ pub fn handle(svc: &Service, request: &Request) -> Response {
         let (_, call) = sluice_service::admin::authorize(svc, request)?;
         let body: PreviewRequest = parse_json(&request.body, MAX_BODY)?;
         let preview = preview(svc.policy, &body, svc.config.poll_seconds, svc.env.now())?;
-        sluice_service::operators::note_use(svc, &call.principal);
+        sluice_service::ops::operators::note_use(svc, &call.principal);
         Ok(Response::json(200, &preview))
     })())
 }

@@ -8,8 +8,8 @@ use sluice_protocol::{
     DeviceState as VerifyDevice, Envelope, KeyStatement, Limits, ManifestBuilder, ReleaseInfo,
     SecretKey, SignedManifest, TrustRoot, Verifier,
 };
-use sluice_service::credentials::basic_header;
-use sluice_service::memory_store::MemoryStore;
+use sluice_service::kernel::credentials::basic_header;
+use sluice_service::kernel::memory_store::MemoryStore;
 use sluice_service::{Config, Environment, Request, Response, Service, route};
 
 const T0: u64 = 1_800_000_000;
@@ -841,7 +841,7 @@ fn a_revoked_device_authenticates_nowhere_and_revoking_is_audited_once() {
     fleet.publish("2.0", &["cam-v2"], 1);
     let c = fleet.campaign(json!({"release": "2.0", "policy": all_at_once()}));
     fleet.checkin(lost, "1.0");
-    let head = |fleet: &Fleet| sluice_service::audit::head(&fleet.store).unwrap();
+    let head = |fleet: &Fleet| sluice_service::ops::audit::head(&fleet.store).unwrap();
     // Bad revocations are refused and change nothing.
     let before = head(&fleet);
     for (path, body, status) in [
@@ -1462,7 +1462,7 @@ fn check_ins_have_a_campaign_reviewed_at_most_once_per_interval() {
         1,
         "20 check-ins, one review"
     );
-    fleet.advance(sluice_service::checkin::REVIEW_INTERVAL_SECONDS);
+    fleet.advance(sluice_service::device_api::checkin::REVIEW_INTERVAL_SECONDS);
     fleet.checkin(&devs[0], "1.0");
     fleet.checkin(&devs[1], "1.0");
     assert_eq!(
@@ -1508,6 +1508,8 @@ fn one_device_cannot_roll_a_campaign_back_or_pick_its_own_ring() {
 mod change;
 #[path = "service/fleet.rs"]
 mod fleet;
+#[path = "service/layers.rs"]
+mod layers;
 
 #[path = "service/notify.rs"]
 mod notify;

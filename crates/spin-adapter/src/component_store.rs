@@ -70,7 +70,7 @@ impl Store for ComponentStore {
         new: &[u8],
     ) -> Result<bool, StoreError> {
         let swapped = self.store.compare_and_swap(key, expected, new)?;
-        if swapped && sluice_service::keys::is_audit_entry(key) {
+        if swapped && sluice_service::kernel::keys::is_audit_entry(key) {
             self.audited.set(true);
         }
         Ok(swapped)

@@ -12,7 +12,7 @@
 //! holder that dies leaves the lease to expire; a creation takes a few
 //! microseconds of it.
 
-use sluice_service::contention::Contention;
+use sluice_service::kernel::contention::Contention;
 use sluice_service::{Store, StoreError};
 
 /// The lock record: a counter, so that `increment` creates it atomically.

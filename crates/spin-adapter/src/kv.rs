@@ -23,7 +23,7 @@
 
 use std::cell::Cell;
 
-use sluice_service::store::in_key_order;
+use sluice_service::kernel::store::in_key_order;
 use sluice_service::{Store, StoreError};
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
 

@@ -13,7 +13,7 @@
 //!
 //! #[spin_sdk::http_component]
 //! fn handle(request: Request) -> Response {
-//!     sluice_spin::serve(request, &sluice_spin::ImportedPolicy, sluice_service::status::handle)
+//!     sluice_spin::serve(request, &sluice_spin::ImportedPolicy, sluice_service::device_api::status::handle)
 //! }
 //! # fn main() {}
 //! ```
@@ -26,8 +26,10 @@ mod policy;
 mod redis_store;
 
 use futures::SinkExt;
-use sluice_service::streamed_body::Reply;
-use sluice_service::{ApiError, Config, Service, notify};
+use sluice_service::kernel::config::Webhook;
+use sluice_service::kernel::streamed_body::Reply;
+use sluice_service::ops::webhooks;
+use sluice_service::{ApiError, Config, Service};
 use spin_sdk::http::{Fields, OutgoingResponse, Request, Response, ResponseOutparam};
 
 pub use component_store::ComponentStore;
@@ -82,7 +84,7 @@ pub enum Notify {
 ///         request,
 ///         response_out,
 ///         &sluice_spin::ImportedPolicy,
-///         sluice_service::status::handle,
+///         sluice_service::device_api::status::handle,
 ///         sluice_spin::Notify::Always,
 ///     )
 ///     .await
@@ -119,8 +121,8 @@ pub async fn serve_and_notify(
 
 /// Sends the next events through Spin's outbound HTTP (the component's
 /// `allowed_outbound_hosts` must name the receiver's origin).
-async fn deliver(service: &Service<'_>, webhook: &notify::Webhook) {
-    let Ok(Some(batch)) = notify::take(service, webhook) else {
+async fn deliver(service: &Service<'_>, webhook: &Webhook) {
+    let Ok(Some(batch)) = webhooks::take(service, webhook) else {
         return;
     };
     let mut accepted = 0;
@@ -149,7 +151,7 @@ async fn deliver(service: &Service<'_>, webhook: &notify::Webhook) {
     }
     // A store error here only delays the events: the lease runs out and the
     // next request delivers them again.
-    let _ = notify::settle(service, batch, accepted, error);
+    let _ = webhooks::settle(service, batch, accepted, error);
 }
 
 /// A handler of `sluice-service` whose answer may be streamed.

@@ -69,7 +69,7 @@ use crate::schedule::Wait;
 
 /// Longest spread of devices deferred to the same instant.
 const MAX_SPREAD_SECONDS: i64 = 3600;
-/// The most the service's jitter moves a deferral (see `sluice_service::checkin::jitter`).
+/// The most the service's jitter moves a deferral (see `sluice_service::device_api::jitter::jitter`).
 const SERVICE_JITTER_SECONDS: i64 = 600;
 
 /// The highest bucket (exclusive) a stage of `percent` reaches.

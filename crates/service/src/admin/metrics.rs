@@ -25,10 +25,10 @@ use std::fmt::Write;
 
 use sluice_policy::DEFER_CATEGORIES;
 
-use crate::campaign::{self, CampaignRecord, CampaignState};
-use crate::http::{ApiError, Response};
-use crate::service::Service;
-use crate::{audit, counters, keys, records};
+use crate::campaigns::campaign::{self, CampaignRecord, CampaignState};
+use crate::kernel::http::{ApiError, Response};
+use crate::kernel::service::Service;
+use crate::{kernel::counters, kernel::keys, kernel::records, ops::audit};
 use sluice_api::status::Phase;
 
 /// The media type of the text format.

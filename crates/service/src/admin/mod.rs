@@ -1,7 +1,7 @@
 //! The operator's API under `/v1/admin/`, and `/metrics`, behind bearer tokens.
 //!
 //! Every route is one row of [`ROUTES`]: its method, path and the scope a token
-//! must hold (see [`crate::access`]). A request is authenticated first (401
+//! must hold (see [`crate::ops::access`]). A request is authenticated first (401
 //! for a missing, unknown, revoked or expired token), then matched (404), then
 //! its scope is checked (403), and only then is its body read.
 //!
@@ -29,8 +29,8 @@
 //! | `DELETE /v1/admin/freezes/{id}` | `freeze:manage` | lift a freeze (one that holds now: ask to) |
 //! | `POST /v1/admin/freezes/{id}/confirm-lift` | `freeze:override` | confirm lifting a freeze that holds (a second operator) |
 //! | `GET /v1/admin/audit?after=N&limit=M` | `audit:read` | the audit log: entries at positions N+1..N+M, the `missing` positions, `next` (where the next page starts) and the chain's `head` |
-//! | `GET`, `POST /v1/admin/operators`, `GET /v1/admin/operators/{name}`, `POST …/{name}/{revoke,rotate}` | `operator:manage` | operators and their tokens (see [`crate::operators`]) |
-//! | `GET`, `PUT /v1/admin/four-eyes` | `fleet:read`, `operator:manage` | the four-eyes rule (see [`crate::four_eyes`]) |
+//! | `GET`, `POST /v1/admin/operators`, `GET /v1/admin/operators/{name}`, `POST …/{name}/{revoke,rotate}` | `operator:manage` | operators and their tokens (see [`crate::ops::operators`]) |
+//! | `GET`, `PUT /v1/admin/four-eyes` | `fleet:read`, `operator:manage` | the four-eyes rule (see [`crate::ops::four_eyes`]) |
 //! | `GET /v1/admin/whoami` | any token | the caller's name, roles, scopes and expiry |
 //! | `GET /metrics` | `metrics:read` | the fleet's counters in the Prometheus text format (see [`metrics`]) |
 //! | `GET /v1/openapi.json` | none | the OpenAPI 3.1 document of the device and admin APIs ([`sluice_api::openapi`]) |
@@ -50,16 +50,20 @@ use sluice_api::admin::freezes::FreezeList;
 use sluice_api::admin::operators::{OperatorList, RevokeRequest};
 use sluice_api::admin::releases::{KeyStatementStored, Release, ReleaseList};
 
-use crate::access::{Principal, Scope};
-use crate::campaign::{Action, CampaignRecord};
-use crate::credentials::{SECRET_BYTES, hash_secret, new_secret};
-use crate::device::{ATTRIBUTE_RULE, DeviceRecord, DeviceState, Seen, valid_attributes, valid_tag};
-use crate::http::{ApiError, Request, Response, parse_json, respond, stated_reason};
-use crate::names::valid_name;
-use crate::service::Service;
+use crate::campaigns::campaign::{Action, CampaignRecord};
+use crate::fleet::device::{
+    ATTRIBUTE_RULE, DeviceRecord, DeviceState, Seen, valid_attributes, valid_tag,
+};
+use crate::kernel::credentials::{SECRET_BYTES, hash_secret, new_secret};
+use crate::kernel::http::{ApiError, Request, Response, parse_json, respond, stated_reason};
+use crate::kernel::names::valid_name;
+use crate::kernel::service::Service;
+use crate::ops::access::{Principal, Scope};
 use crate::{
-    access, audit, campaign, chunks, counters, directory, fleet, four_eyes, freeze, keys,
-    operators, records, recount, release, steps,
+    campaigns::campaign, campaigns::freeze, campaigns::recount, campaigns::steps,
+    device_api::chunks, fleet::directory, fleet::views, kernel::counters, kernel::keys,
+    kernel::records, ops::access, ops::audit, ops::four_eyes, ops::operators,
+    releases::key_statement, releases::publish,
 };
 
 pub mod metrics;
@@ -146,7 +150,7 @@ pub const ROUTES: &[Route] = {
             revoke_device,
         ),
         route("GET", "/v1/admin/fleet", Some(FleetRead), |svc, _| {
-            Ok(Response::json(200, &fleet::summary(svc)?))
+            Ok(Response::json(200, &views::summary(svc)?))
         }),
         route(
             "PUT",
@@ -175,7 +179,8 @@ pub const ROUTES: &[Route] = {
             "/v1/admin/key-statement",
             Some(KeysManage),
             |svc, call| {
-                let version = release::put_key_statement(svc, &call.request.body, call.actor())?;
+                let version =
+                    key_statement::put_key_statement(svc, &call.request.body, call.actor())?;
                 Ok(Response::json(200, &KeyStatementStored { version }))
             },
         ),
@@ -508,7 +513,7 @@ fn upload_chunk(svc: &Service, call: &Call) -> Result<Response, ApiError> {
 }
 
 fn publish(svc: &Service, call: &Call) -> Result<Response, ApiError> {
-    let published = release::publish(
+    let published = publish::publish(
         svc,
         &call.request.body,
         call.request.query_param("file_name"),
@@ -613,7 +618,7 @@ fn enrol(svc: &Service, call: &Call) -> Result<Response, ApiError> {
         svc.store
             .set(&keys::device(&d.id), &records::encode(&record))?;
         if let Some(version) = &d.version {
-            crate::checkin::note_version(svc, &d.id, version, d.security_version, now)?;
+            crate::fleet::versions::note_version(svc, &d.id, version, d.security_version, now)?;
         }
         enrolled.push(EnrolledDevice { id: d.id, secret });
     }
@@ -723,16 +728,16 @@ fn show_device(svc: &Service, call: &Call) -> Result<Response, ApiError> {
 /// `GET /v1/admin/devices?q=WORDS&page=N&skip=K&limit=L` (see [`fleet::Query`]).
 fn search_devices(svc: &Service, call: &Call) -> Result<Response, ApiError> {
     let request = call.request;
-    let query = fleet::Query::parse(&request.query_text("q")?.unwrap_or_default())?;
+    let query = views::Query::parse(&request.query_text("q")?.unwrap_or_default())?;
     let number = |name: &str| request.query_number::<u64>(name);
     let from = sluice_api::admin::fleet::Cursor {
         page: number("page")?.unwrap_or(0),
         skip: usize::try_from(number("skip")?.unwrap_or(0)).unwrap_or(usize::MAX),
     };
-    let limit = usize::try_from(number("limit")?.unwrap_or(50)).unwrap_or(fleet::MAX_RESULTS);
+    let limit = usize::try_from(number("limit")?.unwrap_or(50)).unwrap_or(views::MAX_RESULTS);
     Ok(Response::json(
         200,
-        &fleet::search(svc, &query, from, limit)?,
+        &views::search(svc, &query, from, limit)?,
     ))
 }
 
@@ -803,14 +808,14 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
             .collect::<Vec<_>>(),
     )?;
     let phases = counters::read_phases(svc.store, id)?;
-    let curve = crate::curve::read(svc, id, &stats.total, now)?;
-    let estimate = crate::curve::estimate(&campaign, &curve);
+    let curve = crate::campaigns::curve::read(svc, id, &stats.total, now)?;
+    let estimate = crate::campaigns::curve::estimate(&campaign, &curve);
     // A configuration the policy refuses now (it accepted it at creation) is
     // shown as undescribed rather than failing the whole page.
     let described = svc.policy.describe(&campaign.policy).ok().flatten();
     let failure_bounds = vec![
-        crate::failure_bounds::bound("this step", &stats.step, described.as_ref()),
-        crate::failure_bounds::bound("the campaign", &stats.total, described.as_ref()),
+        crate::campaigns::failure_bounds::bound("this step", &stats.step, described.as_ref()),
+        crate::campaigns::failure_bounds::bound("the campaign", &stats.total, described.as_ref()),
     ];
     Ok(Progress {
         failure_bounds,

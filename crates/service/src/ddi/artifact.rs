@@ -6,11 +6,11 @@ use sluice_protocol::{Limits, Manifest, SignedManifest};
 
 use super::deployment::image_for;
 use super::{Controller, module_id};
-use crate::byte_ranges::{self, ByteRange, Ranges};
-use crate::http::{ApiError, Request, Response};
-use crate::keys;
-use crate::service::Service;
-use crate::streamed_body::{BodyPart, Reply, StreamedResponse};
+use crate::kernel::byte_ranges::{self, ByteRange, Ranges};
+use crate::kernel::http::{ApiError, Request, Response};
+use crate::kernel::keys;
+use crate::kernel::service::Service;
+use crate::kernel::streamed_body::{BodyPart, Reply, StreamedResponse};
 
 /// `GET|HEAD softwaremodules/{moduleId}/artifacts/{fileName}` (and
 /// `{fileName}.MD5SUM`).

@@ -3,10 +3,10 @@
 
 use super::wire::ConfigData;
 use super::{Controller, MAX_BODY};
-use crate::device::{ATTRIBUTE_RULE, DeviceRecord, valid_attributes};
-use crate::http::{ApiError, Request, Response, parse_json};
-use crate::service::Service;
-use crate::{keys, records};
+use crate::fleet::device::{ATTRIBUTE_RULE, DeviceRecord, valid_attributes};
+use crate::kernel::http::{ApiError, Request, Response, parse_json};
+use crate::kernel::service::Service;
+use crate::{kernel::keys, kernel::records};
 
 pub(crate) fn put(
     svc: &Service,

@@ -8,9 +8,9 @@ use super::wire::{
     StopId,
 };
 use super::{Action, ActionKind, Controller, controller_url, find_action, module_id};
-use crate::http::{ApiError, Request, Response};
-use crate::service::Service;
-use crate::{keys, records};
+use crate::kernel::http::{ApiError, Request, Response};
+use crate::kernel::service::Service;
+use crate::{kernel::keys, kernel::records};
 use sluice_api::admin::releases::{Artifact, Release, ReleaseImage};
 use sluice_api::status::Phase;
 
@@ -103,7 +103,7 @@ fn deployment(
     };
     let frozen = action.kind == ActionKind::Update
         && action.is_open()
-        && crate::freeze::hold(
+        && crate::campaigns::freeze::hold(
             &controller.freezes,
             Some(&action.campaign),
             &controller.device,

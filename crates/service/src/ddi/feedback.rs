@@ -4,10 +4,10 @@
 
 use super::wire::Feedback;
 use super::{Action, ActionKind, Controller, MAX_BODY, find_action};
-use crate::checkin;
-use crate::http::{ApiError, Request, Response, parse_json};
-use crate::service::Service;
-use crate::{keys, records, status};
+use crate::fleet::versions;
+use crate::kernel::http::{ApiError, Request, Response, parse_json};
+use crate::kernel::service::Service;
+use crate::{device_api::status, kernel::keys, kernel::records};
 use sluice_api::status::{Failure, Phase};
 
 /// Longest failure detail kept (the details a client sends, joined).
@@ -141,7 +141,7 @@ pub(crate) fn deployment(
                 .manifests
                 .get(&controller.device.hardware)
                 .map_or(controller.state.security_version, |m| m.security_version);
-            checkin::note_version(
+            versions::note_version(
                 svc,
                 &controller.device.id,
                 &action.rollout.release,
@@ -160,7 +160,7 @@ pub(crate) fn deployment(
         }
         (ActionKind::Rollback, Outcome::Success) => {
             apply(svc, controller, &action, Phase::RolledBack, None, now)?;
-            checkin::note_version(
+            versions::note_version(
                 svc,
                 &controller.device.id,
                 &action.rollout.from_version,
@@ -219,7 +219,7 @@ pub(crate) fn cancel(
     if ends {
         let now = svc.env.now();
         let campaign = action.campaign.id.clone();
-        records::update::<crate::device::DeviceState, _>(
+        records::update::<crate::fleet::device::DeviceState, _>(
             svc.store,
             &keys::state(&controller.device.id),
             |current| {

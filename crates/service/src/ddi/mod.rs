@@ -33,15 +33,15 @@ mod wire;
 
 use sluice_protocol::Digest;
 
-use crate::campaign::{CampaignRecord, CampaignState};
-use crate::checkin::KnownDevice;
-use crate::credentials::token_matches;
-use crate::device::{DeviceRecord, DeviceState, Rollout};
-use crate::http::{ApiError, Request, Response};
-use crate::names::valid_name;
-use crate::service::Service;
-use crate::streamed_body::Reply;
-use crate::{keys, records};
+use crate::campaigns::campaign::{CampaignRecord, CampaignState};
+use crate::device_api::known_device::KnownDevice;
+use crate::fleet::device::{DeviceRecord, DeviceState, Rollout};
+use crate::kernel::credentials::token_matches;
+use crate::kernel::http::{ApiError, Request, Response};
+use crate::kernel::names::valid_name;
+use crate::kernel::service::Service;
+use crate::kernel::streamed_body::Reply;
+use crate::{kernel::keys, kernel::records};
 use sluice_api::status::Phase;
 
 /// Largest feedback or configData body accepted: SWUpdate sends its whole
@@ -121,8 +121,8 @@ pub(crate) struct Controller {
     pub device: DeviceRecord,
     pub state: DeviceState,
     pub active: Vec<String>,
-    /// The change freezes, read in the same batch (see [`crate::freeze`]).
-    pub freezes: Vec<crate::freeze::Freeze>,
+    /// The change freezes, read in the same batch (see [`crate::campaigns::freeze`]).
+    pub freezes: Vec<crate::campaigns::freeze::Freeze>,
     pub tenant: String,
 }
 

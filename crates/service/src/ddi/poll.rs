@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use super::wire::{Link, Poll, PollConfig, Polling, sleep_text};
 use super::{ActionKind, Controller, action_id, controller_url, find_action};
-use crate::checkin;
-use crate::http::{ApiError, Request, Response};
-use crate::service::Service;
+use crate::device_api::checkin;
+use crate::kernel::http::{ApiError, Request, Response};
+use crate::kernel::service::Service;
 use sluice_api::checkin::{CheckinAction, CheckinReport, Telemetry};
 use sluice_api::status::Phase;
 

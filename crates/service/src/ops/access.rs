@@ -4,7 +4,7 @@
 //! Every admin route, `/metrics` and the campaign preview take a bearer token,
 //! one of two kinds:
 //!
-//! - an **operator token** (`sluice_op_{id}_{secret}`, see [`crate::operators`]),
+//! - an **operator token** (`sluice_op_{id}_{secret}`, see [`crate::ops::operators`]),
 //!   a person's or a service account's own credential: it carries the scopes
 //!   of its roles, expires, and is revoked on its own;
 //! - the **owner token** (the `admin_token` variable): the break-glass
@@ -14,7 +14,7 @@
 //! What a route needs is declared once, in [`crate::admin::ROUTES`].
 //!
 //! ```
-//! use sluice_service::access::{Role, Scope};
+//! use sluice_service::ops::access::{Role, Scope};
 //!
 //! assert!(Role::Approver.scopes().contains(&Scope::CampaignApprove));
 //! assert!(!Role::ReleaseManager.scopes().contains(&Scope::CampaignApprove));
@@ -26,9 +26,9 @@ use std::collections::BTreeSet;
 use sluice_api::admin::operators::WhoAmI;
 pub use sluice_api::admin::operators::{Role, Scope, scopes_of};
 
-use crate::credentials::token_matches;
-use crate::http::{ApiError, Request};
-use crate::service::Service;
+use crate::kernel::credentials::token_matches;
+use crate::kernel::http::{ApiError, Request};
+use crate::kernel::service::Service;
 
 /// The actor the owner token acts as.
 pub const OWNER: &str = "owner";
@@ -45,7 +45,7 @@ pub struct Principal {
     pub token: Option<String>,
     /// When the token expires (unix seconds); none if it does not.
     pub expires_at: Option<u64>,
-    /// When the token was last noted as used (see [`crate::operators::note_use`]).
+    /// When the token was last noted as used (see [`crate::ops::operators::note_use`]).
     pub last_used_at: Option<u64>,
 }
 
@@ -123,8 +123,8 @@ fn bearer(request: &Request) -> Result<&str, ApiError> {
 /// owner's.
 pub fn authenticate(svc: &Service, request: &Request) -> Result<Principal, ApiError> {
     let token = bearer(request)?;
-    if crate::operators::is_operator_token(token) {
-        return crate::operators::authenticate(svc, token);
+    if crate::ops::operators::is_operator_token(token) {
+        return crate::ops::operators::authenticate(svc, token);
     }
     let Some(owner) = svc.config.admin_token.as_deref().filter(|t| !t.is_empty()) else {
         return Err(ApiError::new(

@@ -1,5 +1,5 @@
 //! Four eyes: the changes one person must not make alone, enforced by the
-//! server against the authenticated names of [`crate::access`].
+//! server against the authenticated names of [`crate::ops::access`].
 //!
 //! | change | asked by | takes effect once confirmed by |
 //! |---|---|---|
@@ -20,10 +20,10 @@
 use serde_json::json;
 use sluice_api::admin::four_eyes::{SetFourEyes, Setting};
 
-use crate::access::Principal;
-use crate::http::{ApiError, stated_reason};
-use crate::service::Service;
-use crate::{audit, keys, records};
+use crate::kernel::http::{ApiError, stated_reason};
+use crate::kernel::service::Service;
+use crate::ops::access::Principal;
+use crate::{kernel::keys, kernel::records, ops::audit};
 
 /// The setting as stored, if it was ever set.
 pub fn setting(svc: &Service) -> Result<Option<Setting>, ApiError> {

@@ -32,12 +32,12 @@ use sluice_api::admin::operators::{
     Issued, NewOperator, Operator, RevokeRequest, Role, Scope, TokenLifetime, TokenState, scopes_of,
 };
 
-use crate::access::{OWNER, Principal};
-use crate::credentials::{constant_time_eq, hash_secret};
-use crate::http::{ApiError, stated_reason};
-use crate::names::valid_name;
-use crate::service::Service;
-use crate::{audit, keys, records};
+use crate::kernel::credentials::{constant_time_eq, hash_secret};
+use crate::kernel::http::{ApiError, stated_reason};
+use crate::kernel::names::valid_name;
+use crate::kernel::service::Service;
+use crate::ops::access::{OWNER, Principal};
+use crate::{kernel::keys, kernel::records, ops::audit};
 
 /// What every operator token starts with.
 pub const TOKEN_PREFIX: &str = "sluice_op_";
@@ -501,8 +501,9 @@ pub fn rotate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory_store::MemoryStore;
-    use crate::service::{Config, Environment};
+    use crate::kernel::config::Config;
+    use crate::kernel::memory_store::MemoryStore;
+    use crate::kernel::service::Environment;
     use std::cell::Cell;
 
     struct Clock {

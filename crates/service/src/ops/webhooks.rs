@@ -22,10 +22,11 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::audit::{self, Entry};
-use crate::http::ApiError;
-use crate::service::Service;
-use crate::{keys, records};
+use crate::kernel::config::Webhook;
+use crate::kernel::http::ApiError;
+use crate::kernel::service::Service;
+use crate::ops::audit::{self, Entry};
+use crate::{kernel::keys, kernel::records};
 
 /// Most events one call delivers.
 pub const MAX_BATCH: usize = 20;
@@ -33,13 +34,6 @@ pub const MAX_BATCH: usize = 20;
 pub const LEASE_SECONDS: u64 = 60;
 /// The longest wait between attempts at a failing receiver.
 pub const MAX_BACKOFF_SECONDS: u64 = 600;
-
-/// Where events go, and the secret they are signed with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Webhook {
-    pub url: String,
-    pub secret: String,
-}
 
 /// Sends one webhook request: the component's outbound HTTP, or a test double.
 pub trait Sender {

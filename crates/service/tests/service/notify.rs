@@ -3,7 +3,8 @@
 
 use std::cell::{Cell, RefCell};
 
-use sluice_service::notify::{self, Sender, Webhook};
+use sluice_service::kernel::config::Webhook;
+use sluice_service::ops::webhooks::{self as notify, Sender};
 
 use super::*;
 
@@ -168,11 +169,11 @@ fn a_missing_audit_entry_holds_delivery_for_a_grace_then_is_skipped() {
     let before = receiver.got.borrow().len();
     // An entry deleted behind the service's back, before it was delivered.
     fleet.campaign(json!({"release": "2.0"}));
-    let deleted = sluice_service::audit::head(&fleet.store).unwrap().seq;
+    let deleted = sluice_service::ops::audit::head(&fleet.store).unwrap().seq;
     use sluice_service::Store as _;
     fleet
         .store
-        .delete(&sluice_service::keys::audit(deleted))
+        .delete(&sluice_service::kernel::keys::audit(deleted))
         .unwrap();
     let c = fleet.campaign(json!({"release": "3.0"}));
     assert_eq!(fleet.deliver(&receiver).sent, 0, "nothing passes the gap");
