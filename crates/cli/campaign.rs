@@ -24,20 +24,20 @@ pub enum Command {
     /// Show a campaign's progress.
     Status(StatusArgs),
     /// Stop new offers; devices already updating carry on.
-    Pause(ActionArgs),
+    Pause(CampaignIdArgs),
     /// Resume a paused or halted campaign.
-    Resume(ActionArgs),
+    Resume(CampaignIdArgs),
     /// Stop the campaign; devices still updating are told to stop.
-    Abort(ActionArgs),
+    Abort(CampaignIdArgs),
     /// Send devices that installed the release back to their previous version.
-    Rollback(ActionArgs),
+    Rollback(CampaignIdArgs),
     /// Ask to let a critical campaign pass one change freeze (audited, with a
     /// reason); a second operator confirms it.
     OverrideFreeze(OverrideArgs),
     /// Confirm another operator's request to let a critical campaign pass a freeze.
     ConfirmOverride(ConfirmOverrideArgs),
     /// Confirm that a campaign another operator created critical is critical.
-    ConfirmCritical(ActionArgs),
+    ConfirmCritical(CampaignIdArgs),
     /// Open the step a campaign waits to have approved (the ring or stage
     /// after a gate); never by the campaign's creator.
     Approve(ApproveArgs),
@@ -170,7 +170,7 @@ pub struct StatusArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct ActionArgs {
+pub struct CampaignIdArgs {
     /// Campaign id.
     id: String,
     #[command(flatten)]
@@ -263,7 +263,7 @@ fn create(args: CreateArgs) -> Result<()> {
         return Ok(());
     };
     let id = &campaign.id;
-    let hardware: Vec<&str> = campaign.manifests.keys().map(String::as_str).collect();
+    let hardware: Vec<&str> = campaign.images.keys().map(String::as_str).collect();
     println!(
         "campaign {id} is rolling {} out to hardware {}{}",
         campaign.release,
@@ -288,11 +288,11 @@ fn list(args: ServerOnly) -> Result<()> {
     };
     for c in &reply.campaigns {
         println!(
-            "{:<6} {:<12} {:<12} stage {}  {}",
+            "{:<6} {:<12} {:<12} {:<14} {}",
             c.id,
             c.release,
             c.state.as_str(),
-            c.stage,
+            c.step,
             c.name
         );
     }
@@ -314,12 +314,12 @@ fn status(args: StatusArgs) -> Result<()> {
     };
     let c = &p.campaign;
     println!(
-        "campaign {} ({}): release {}, {}, stage {}",
+        "campaign {} ({}): release {}, {}, {}",
         c.id,
         c.name,
         c.release,
         c.state.as_str(),
-        c.stage
+        c.step
     );
     if let Some(reason) = &c.reason {
         println!("  reason: {reason}");
@@ -362,13 +362,8 @@ fn status(args: StatusArgs) -> Result<()> {
         );
     }
     println!("  total: {}; in flight {}", counts(&p.total), p.in_flight);
-    for (i, stage) in p.stages.iter().enumerate() {
-        let name = p
-            .steps
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("stage {i}"));
-        println!("  {name}: {}", counts(stage));
+    for step in &p.steps {
+        println!("  {}: {}", step.name, counts(&step.counts));
     }
     if let Some(gate) = &c.waiting {
         println!(
@@ -533,7 +528,7 @@ fn confirm_override(args: ConfirmOverrideArgs) -> Result<()> {
     Ok(())
 }
 
-fn confirm_critical(args: ActionArgs) -> Result<()> {
+fn confirm_critical(args: CampaignIdArgs) -> Result<()> {
     let client = Client::new(&args.server)?;
     let path = format!("/v1/admin/campaigns/{}/confirm-critical", args.id);
     let Some(c) = client.answer::<Campaign>(args.format, "POST", &path, NO_BODY)? else {
@@ -544,7 +539,7 @@ fn confirm_critical(args: ActionArgs) -> Result<()> {
     Ok(())
 }
 
-fn action(args: ActionArgs, action: &str) -> Result<()> {
+fn action(args: CampaignIdArgs, action: &str) -> Result<()> {
     let client = Client::new(&args.server)?;
     let path = format!("/v1/admin/campaigns/{}/{action}", args.id);
     let Some(c) = client.answer::<Campaign>(args.format, "POST", &path, NO_BODY)? else {

@@ -593,7 +593,7 @@ fn staged_rollout(servers: &Servers, run: &mut Run, timeout: Duration) -> Result
         p.total,
         p.in_flight
     );
-    let stages = p.stages.len();
+    let stages = p.steps.len();
     Ok(format!(
         "campaign {}: {n} of {n} succeeded through {stages} stages in {seconds:.1}s, counted once each",
         run.good_campaign

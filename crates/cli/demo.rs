@@ -372,7 +372,7 @@ fn rollout(
     };
     let stage = u64::from(progress.campaign.stage);
 
-    for (index, counts) in progress.stages.iter().enumerate() {
+    for (index, counts) in progress.steps.iter().map(|s| &s.counts).enumerate() {
         args.format.say(format!(
             "{:<22} offered {:>5}  succeeded {:>5}  failed {:>4}  rolled back {:>4}  rejected {:>4}",
             stages.label(index as u64),

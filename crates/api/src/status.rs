@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A status report: a step of the update, its failure, or the post-update
+/// A status report: a phase the update reached, its failure, or the post-update
 /// health figures.
 ///
 /// ```
@@ -163,7 +163,7 @@ impl Phase {
         }
     }
 
-    /// An end state of the rollout for this device.
+    /// A final phase of the device's rollout.
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -190,7 +190,8 @@ pub struct DownloadProgress {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Failure {
-    /// The step that failed (`download`, `verify`, `install`, `health`, …).
+    /// Where it failed (`download`, `verify`, `install`, `health`, …): a part of
+    /// the update, not a rollout [`Phase`].
     pub phase: String,
     /// A short, stable code, counted per campaign.
     pub code: String,

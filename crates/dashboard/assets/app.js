@@ -285,10 +285,11 @@ function campaignsView(root) {
       el("td", { "data-label": "Name" }, c.name || ""),
       el("td", { "data-label": "Release" }, c.release),
       el("td", { "data-label": "State" }, c.waiting ? badge("waiting") : badge(c.state)),
+      el("td", { "data-label": "Step" }, c.step || ""),
       el("td", { class: "nowrap", "data-label": "Created" }, when(c.created_at)),
       el("td", { "data-label": "" }, c.critical ? "critical" : "")));
       body.replaceChildren(el("div", { class: "panel table-wrap" }, el("table", { class: "stack" },
-        el("thead", {}, el("tr", {}, ["Campaign", "Name", "Release", "State", "Created", ""].map((h) => el("th", {}, h)))),
+        el("thead", {}, el("tr", {}, ["Campaign", "Name", "Release", "State", "Step", "Created", ""].map((h) => el("th", {}, h)))),
         el("tbody", {}, rows))));
     },
     failed: (error) => problem.show(error),
@@ -502,6 +503,7 @@ function drawCampaign(p, history, act) {
     el("h1", {}, `Campaign ${c.id}`, c.name ? el("span", { class: "muted" }, ` · ${c.name}`) : null),
     c.waiting ? badge("waiting") : null,
     el("span", { id: "campaign-state" }, badge(c.state)),
+    c.step ? el("span", { id: "campaign-step", class: "muted" }, c.step) : null,
     el("span", { class: "spacer" }),
     el("div", { class: "actions" },
       c.waiting && mayConfirm(c) ? el("button", { class: "primary big", "data-action": "approve", onclick: () => act("approve") }, "Approve next step") : null,
@@ -567,9 +569,9 @@ function drawCampaign(p, history, act) {
     el("div", { class: "panel" }, el("h2", {}, "Deferred check-ins, by reason"),
       ranked(p.deferrals || {}, "No device has been told to wait."))));
 
-  const stepRows = (p.stages || []).map((s, i) => el("tr", {},
-    el("td", {}, (p.steps || [])[i] || `step ${i}`),
-    ["offered", ...OUTCOMES].map((k) => el("td", { class: "num" }, fmt(s[k])))));
+  const stepRows = (p.steps || []).map((s) => el("tr", {},
+    el("td", {}, s.name),
+    ["offered", ...OUTCOMES].map((k) => el("td", { class: "num" }, fmt(s.counts[k])))));
   parts.push(el("div", { class: "panel table-wrap" }, el("h2", {}, "By step"),
     el("table", { id: "steps" },
       el("thead", {}, el("tr", {}, el("th", {}, "Step"), ["offered", ...OUTCOMES].map((k) => el("th", { class: "num" }, label(k))))),

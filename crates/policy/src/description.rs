@@ -35,7 +35,8 @@ pub struct Description {
     pub windows: Vec<Window>,
     /// No install starts inside these.
     pub blackouts: Vec<Blackout>,
-    /// The most devices of the campaign downloading or installing at once.
+    /// The most devices of the campaign in flight at once (offered and not yet
+    /// finished).
     pub max_in_flight: Option<u64>,
 }
 

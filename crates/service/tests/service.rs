@@ -792,7 +792,7 @@ fn counters_are_exact_after_many_interleaved_concurrent_reports() {
     assert_eq!(p["total"]["offered"], 200);
     assert_eq!(p["total"]["succeeded"], 180);
     assert_eq!(p["total"]["failed"], 20);
-    assert_eq!(p["stages"][0]["succeeded"], 180);
+    assert_eq!(p["steps"][0]["counts"]["succeeded"], 180);
     assert_eq!(p["in_flight"], 0);
     assert_eq!(p["failure_codes"], json!({"E_BOOT": 20}));
 }

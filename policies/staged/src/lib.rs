@@ -68,7 +68,7 @@ pub struct Config {
     /// Halt as soon as any device rejects the release (a security signal).
     #[serde(default = "default_true")]
     pub halt_on_rejected: bool,
-    /// Devices of this campaign downloading or installing at once.
+    /// Devices of this campaign in flight at once (offered and not yet finished).
     #[serde(default)]
     pub max_in_flight: Option<u64>,
 }
@@ -162,23 +162,22 @@ impl Config {
     }
 
     /// Why the campaign must halt given these statistics, if it must.
-    fn halt_reason(&self, campaign: &Campaign, stats: &Stats) -> Option<String> {
+    fn halt_reason(&self, stats: &Stats) -> Option<String> {
         if self.halt_on_rejected && stats.total.rejected > 0 {
             return Some(format!(
                 "{} device(s) rejected the release (signature or compatibility refusal)",
                 stats.total.rejected
             ));
         }
-        let stage = &stats.step;
-        let finished = stage.finished();
+        let step = &stats.step;
+        let finished = step.finished();
         if finished >= self.min_sample.max(1) {
-            let rate = stage.unsuccessful() as f64 / finished as f64;
+            let rate = step.unsuccessful() as f64 / finished as f64;
             if rate > self.max_failure_rate {
                 return Some(format!(
-                    "stage {} failure rate {:.1}% ({} of {}) is above {:.1}%",
-                    campaign.stage,
+                    "the current step's failure rate {:.1}% ({} of {}) is above {:.1}%",
                     rate * 100.0,
-                    stage.unsuccessful(),
+                    step.unsuccessful(),
                     finished,
                     self.max_failure_rate * 100.0
                 ));
@@ -202,7 +201,7 @@ impl Policy for Staged {
         Config::parse(config).map(|_| ())
     }
 
-    /// The plain failure rate of the current stage, every unsuccessful outcome
+    /// The plain failure rate of the current step, every unsuccessful outcome
     /// counted (as [`Config`]'s halt reason counts it); no windows.
     fn describe(&self, config: &str) -> Result<Option<Description>, String> {
         let config = Config::parse(config)?;
@@ -224,7 +223,7 @@ impl Policy for Staged {
             Ok(config) => config,
             Err(e) => return Decision::Skip(e),
         };
-        if let Some(reason) = config.halt_reason(campaign, stats) {
+        if let Some(reason) = config.halt_reason(stats) {
             return Decision::Halt(reason);
         }
         let stage = config.stage(campaign.stage);
@@ -250,7 +249,7 @@ impl Policy for Staged {
             Ok(config) => config,
             Err(e) => return Verdict::Halt(e),
         };
-        if let Some(reason) = config.halt_reason(campaign, stats) {
+        if let Some(reason) = config.halt_reason(stats) {
             return Verdict::Halt(reason);
         }
         let index = campaign.stage as usize;

@@ -12,10 +12,10 @@
 //!   `critical.bypass_windows` is false) but never blackouts unless
 //!   `critical.bypass_blackouts` says so;
 //! - **power**: a minimum battery, unless charging;
-//! - a **cap** on devices downloading or installing at once;
+//! - a **cap** on devices in flight at once (offered and not yet finished);
 //! - **failure gates** with real statistics: halt when the lower Wilson bound of
 //!   the failure rate is above `failures.max_rate` at `failures.confidence`, once
-//!   `failures.min_sample` devices finished, in the stage or the campaign (never
+//!   `failures.min_sample` devices finished, in the current step or the campaign (never
 //!   on one unlucky device), and at once on any rejected (tampered) release;
 //! - **post-update health**: crashes, reboots and a vendor metric after the
 //!   update against the same devices' figures before it; a rise beyond
@@ -113,7 +113,7 @@ fn failures(config: &Config, c: &OutcomeCounts) -> (u64, u64) {
 }
 
 /// Why the campaign must halt on its outcome counts, if it must.
-fn failure_halt(config: &Config, campaign: &Campaign, stats: &Stats) -> Option<String> {
+fn failure_halt(config: &Config, stats: &Stats) -> Option<String> {
     let f = &config.failures;
     if f.halt_on_rejected && stats.total.rejected > 0 {
         return Some(format!(
@@ -122,9 +122,10 @@ fn failure_halt(config: &Config, campaign: &Campaign, stats: &Stats) -> Option<S
         ));
     }
     let z = z_for(f.confidence);
-    let stage_label = format!("stage {}", campaign.stage + 1);
+    // The policy cannot name the step (a pilot ring has a name only the
+    // service knows), so it says which one it means.
     for (label, counts) in [
-        (stage_label.as_str(), &stats.step),
+        ("the current step", &stats.step),
         ("the campaign", &stats.total),
     ] {
         let (failed, finished) = failures(config, counts);
@@ -186,7 +187,7 @@ impl Policy for Standard {
             Ok(config) => config,
             Err(e) => return Decision::Skip(e),
         };
-        if let Some(reason) = failure_halt(&config, campaign, stats) {
+        if let Some(reason) = failure_halt(&config, stats) {
             return Decision::Halt(reason);
         }
         let stage = config.stage(campaign.stage);
@@ -271,7 +272,7 @@ impl Policy for Standard {
             Ok(config) => config,
             Err(e) => return Verdict::Halt(e),
         };
-        if let Some(reason) = failure_halt(&config, campaign, stats) {
+        if let Some(reason) = failure_halt(&config, stats) {
             return Verdict::Halt(reason);
         }
         if let Some((action, reason)) = health_regression(&config, stats) {

@@ -28,6 +28,7 @@ pub struct Entry {
     /// `admin` (or `admin:NAME`) for the operator's token, `policy` or
     /// `schedule` for decisions the service takes itself.
     pub actor: String,
+    /// What was done, as the entry's name: `campaign.pause`, `device.revoke`, ….
     pub action: String,
     pub target: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

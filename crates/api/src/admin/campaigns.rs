@@ -186,8 +186,10 @@ pub struct Campaign {
     pub name: String,
     /// The release version.
     pub release: String,
-    /// The release's images, by hardware id, fixed at creation.
-    pub manifests: BTreeMap<String, ImageRef>,
+    /// The release's images, by hardware id, fixed at creation (on the wire
+    /// under the name the first releases gave them).
+    #[serde(rename = "manifests")]
+    pub images: BTreeMap<String, ImageRef>,
     pub selector: Selector,
     /// The policy configuration, JSON text as given.
     pub policy: String,
@@ -209,8 +211,13 @@ pub struct Campaign {
     /// Why it was halted, rolled back or aborted.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The current step: `ring NAME` while a pilot ring is open, else
+    /// `stage N`.
+    pub step: String,
     /// The policy's percentage stage (0 while pilot rings are open).
     pub stage: u32,
+    /// When the current step began: a ring's opening, a gate's approval or
+    /// the policy's last advance (the name is older than rings).
     pub stage_started_at: u64,
     pub created_at: u64,
     pub updated_at: u64,
@@ -387,6 +394,15 @@ pub struct Difference {
     pub counted: i64,
 }
 
+/// One step of a campaign and the outcomes of the devices offered in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StepCounts {
+    /// `ring NAME` for a pilot ring, `stage N` for the policy's stage `N`.
+    pub name: String,
+    pub counts: OutcomeCounts,
+}
+
 /// What `GET /v1/admin/campaigns/{id}` answers: the campaign and its figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -394,11 +410,9 @@ pub struct Progress {
     pub campaign: Campaign,
     pub total: OutcomeCounts,
     pub in_flight: u64,
-    /// Per step reached so far: pilot rings first, then stages from 0.
-    pub stages: Vec<OutcomeCounts>,
-    /// The names of those steps: `ring NAME`, `stage N`.
-    #[serde(default)]
-    pub steps: Vec<String>,
+    /// Each step reached so far, in order: pilot rings first, then the
+    /// policy's stages from 0.
+    pub steps: Vec<StepCounts>,
     pub failure_codes: BTreeMap<String, i64>,
     /// Check-ins the campaign deferred, by the category of the policy's reason
     /// (`sluice_policy::DEFER_CATEGORIES`).

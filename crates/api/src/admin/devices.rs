@@ -149,8 +149,10 @@ pub struct TrackedState {
 pub struct Rollout {
     pub campaign: String,
     pub release: String,
-    /// The step the device was offered in (its outcome counts there).
-    pub stage: u32,
+    /// The index of the step the device was offered in (its outcome counts
+    /// there): pilot rings first, then the policy's stages.
+    #[serde(alias = "stage")]
+    pub step: u32,
     pub phase: Phase,
     pub offered_at: u64,
     /// The version the device ran when it was offered (what rollback returns to).
@@ -248,9 +250,9 @@ pub struct Event {
     /// The release offered, or the version reported.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
-    /// The step the device was offered in (rollout events).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<u32>,
+    /// The index of the step the device was offered in (rollout events).
+    #[serde(default, alias = "stage", skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
 }
@@ -268,7 +270,7 @@ impl Event {
             what: phase.into(),
             campaign: rollout.campaign.clone(),
             version: rollout.release.clone(),
-            stage: Some(rollout.stage),
+            step: Some(rollout.step),
             failure: failure.map(|mut f| {
                 truncate(&mut f.detail, HISTORY_DETAIL);
                 f
@@ -283,7 +285,7 @@ impl Event {
             what: EventKind::Version,
             campaign: String::new(),
             version: version.to_owned(),
-            stage: None,
+            step: None,
             failure: None,
         }
     }

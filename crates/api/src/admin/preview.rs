@@ -84,6 +84,6 @@ pub struct Point {
     pub updated: f64,
     /// Share of the fleet that installed it (succeeded or failed).
     pub exposed: f64,
-    /// Devices downloading or installing.
+    /// Devices in flight: offered and not yet finished.
     pub in_flight: u64,
 }

@@ -10,14 +10,15 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Release {
     pub version: String,
-    /// Its images (under the name the first releases gave them).
-    pub manifests: Vec<ReleaseImage>,
+    /// Its images (on the wire under the name the first releases gave them).
+    #[serde(rename = "manifests")]
+    pub images: Vec<ReleaseImage>,
 }
 
 impl Release {
     /// The image for `hardware`, if the release has one.
     pub fn for_hardware(&self, hardware: &str) -> Option<&ReleaseImage> {
-        self.manifests
+        self.images
             .iter()
             .find(|m| m.hardware.iter().any(|h| h == hardware))
     }

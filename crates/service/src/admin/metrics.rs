@@ -113,7 +113,7 @@ pub fn render(svc: &Service) -> Result<String, ApiError> {
                 .map(|c| counters::deferral_key(&record.id, c)),
         );
         counter_keys.extend(codes.iter().map(|c| counters::failure_key(&record.id, c)));
-        let stats = counters::read_stats(svc.store, &record.id, record.counter_stage(), now)?;
+        let stats = counters::read_stats(svc.store, &record.id, record.step_index(), now)?;
         campaigns.push(CampaignFigures {
             record,
             stats,
@@ -227,7 +227,7 @@ pub fn render(svc: &Service) -> Result<String, ApiError> {
         "The step a campaign has reached: pilot rings first, then percentage stages.",
     );
     for figures in &campaigns {
-        let step = i64::from(figures.record.counter_stage());
+        let step = i64::from(figures.record.step_index());
         out.per_campaign("sluice_campaign_step", figures, step);
     }
 

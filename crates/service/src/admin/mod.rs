@@ -41,7 +41,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use sluice_api::admin::campaigns::{ApproveRequest, CampaignList, Progress, RecountRequest};
+use sluice_api::admin::campaigns::{
+    ApproveRequest, CampaignList, Progress, RecountRequest, StepCounts,
+};
 use sluice_api::admin::devices::{
     DeviceDetail, EnrolAnswer, EnrolRequest, EnrolledDevice, MAX_ENROL, Revocation, Revoked,
 };
@@ -783,10 +785,16 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
     let now = svc.env.now();
     let campaign = campaign::follow_schedule(svc, &campaign, now)?;
-    let step = campaign.counter_stage();
+    let step = campaign.step_index();
     let stats = counters::read_stats(svc.store, id, step, now)?;
-    let stages = counters::read_stages(svc.store, id, step)?;
-    let steps = (0..=step).map(|s| steps::step_name(&campaign, s)).collect();
+    let steps = counters::read_steps(svc.store, id, step)?
+        .into_iter()
+        .zip(0..)
+        .map(|(counts, index)| StepCounts {
+            name: steps::step_name(&campaign, index),
+            counts,
+        })
+        .collect();
     let codes = read_list(svc, &keys::failure_codes(id))?;
     let code_counts = svc.store.counters(
         &codes
@@ -825,7 +833,6 @@ pub fn progress(svc: &Service, id: &str) -> Result<Progress, ApiError> {
         campaign: campaign.view(),
         total: stats.total,
         in_flight: stats.in_flight,
-        stages,
         steps,
         failure_codes: codes.into_iter().zip(code_counts).collect(),
         deferrals: sluice_policy::DEFER_CATEGORIES

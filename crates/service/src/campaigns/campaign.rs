@@ -36,8 +36,10 @@ pub struct CampaignRecord {
     pub name: String,
     /// The release version.
     pub release: String,
-    /// The release's images, by hardware id, fixed at creation.
-    pub manifests: BTreeMap<String, ImageRef>,
+    /// The release's images, by hardware id, fixed at creation (stored under
+    /// the name the first releases gave them).
+    #[serde(rename = "manifests")]
+    pub images: BTreeMap<String, ImageRef>,
     pub selector: Selector,
     /// The policy configuration, JSON text as given.
     pub policy: String,
@@ -114,7 +116,7 @@ impl CampaignRecord {
             id,
             name,
             release,
-            manifests,
+            images,
             selector,
             policy,
             critical,
@@ -140,11 +142,13 @@ impl CampaignRecord {
             reach,
             recountable: _,
         } = self.clone();
+        let step = crate::campaigns::steps::step_name(self, self.step_index());
         Campaign {
+            step,
             id,
             name,
             release,
-            manifests,
+            images,
             selector,
             policy,
             critical,
@@ -215,9 +219,9 @@ impl CampaignRecord {
         (self.ring as usize) < self.rings.len()
     }
 
-    /// Where the current step counts its outcomes: ring `i` is counter stage
-    /// `i`; percentage stage `s` is counter stage `rings + s`.
-    pub fn counter_stage(&self) -> u32 {
+    /// The index of the current step, where it counts its outcomes: ring `i`
+    /// is step `i`; the policy's stage `s` is step `rings + s`.
+    pub fn step_index(&self) -> u32 {
         if self.in_rings() {
             self.ring
         } else {
@@ -226,7 +230,8 @@ impl CampaignRecord {
     }
 }
 
-/// Operator actions on a campaign.
+/// What an operator can do to a running campaign (the audit entry is
+/// `campaign.NAME`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     Pause,
@@ -284,17 +289,17 @@ pub fn create(svc: &Service, request: NewCampaign, by: &str) -> Result<CampaignR
                 request.release
             ))
         })?;
-    let manifests: BTreeMap<String, ImageRef> = release
-        .manifests
+    let images: BTreeMap<String, ImageRef> = release
+        .images
         .iter()
-        .flat_map(|m| {
-            m.hardware.iter().map(|hw| {
+        .flat_map(|image| {
+            image.hardware.iter().map(|hw| {
                 (
                     hw.clone(),
                     ImageRef {
-                        manifest_id: m.manifest_id.clone(),
-                        security_version: m.security_version,
-                        size: m.size,
+                        manifest_id: image.manifest_id.clone(),
+                        security_version: image.security_version,
+                        size: image.size,
                     },
                 )
             })
@@ -303,7 +308,7 @@ pub fn create(svc: &Service, request: NewCampaign, by: &str) -> Result<CampaignR
             request.selector.hardware.is_empty() || request.selector.hardware.contains(hw)
         })
         .collect();
-    if manifests.is_empty() {
+    if images.is_empty() {
         return Err(ApiError::new(
             422,
             "no_matching_image",
@@ -317,15 +322,14 @@ pub fn create(svc: &Service, request: NewCampaign, by: &str) -> Result<CampaignR
         )));
     }
 
-    let reach =
-        crate::campaigns::reach::reach(svc, &request.selector, &manifests, &request.release)?;
+    let reach = crate::campaigns::reach::reach(svc, &request.selector, &images, &request.release)?;
     let critical_pending = request.critical && four_eyes::required(svc)?;
     let seq = svc.store.increment(keys::CAMPAIGN_SEQ, 1)?;
     let record = CampaignRecord {
         id: format!("c{seq}"),
         name: request.name,
         release: request.release,
-        manifests,
+        images,
         selector: request.selector,
         policy: config,
         critical: request.critical,
@@ -422,13 +426,14 @@ pub fn apply_action(
 /// Changes a campaign's record by compare-and-swap: `change` returns the new
 /// record, or `None` to leave it. When this call wrote it, the campaign is
 /// listed among (or removed from) the active ones and the change is audited as
-/// `action` by `actor`, with `detail` beside the new state. Returns the
+/// `entry` (an audit entry name, e.g. `campaign.pause`) by `actor`, with
+/// `detail` beside the new state. Returns the
 /// campaign as it now stands.
 pub(crate) fn transition(
     svc: &Service,
     id: &str,
     actor: &str,
-    action: &str,
+    entry: &str,
     now: u64,
     detail: Option<serde_json::Value>,
     mut change: impl FnMut(&CampaignRecord) -> Result<Option<CampaignRecord>, ApiError>,
@@ -448,7 +453,7 @@ pub(crate) fn transition(
         })?;
     let record = record.ok_or_else(|| ApiError::not_found(format!("no campaign {id:?}")))?;
     if wrote {
-        finish_change(svc, &record, actor, action, before, detail, now)?;
+        finish_change(svc, &record, actor, entry, before, detail, now)?;
     }
     Ok(record)
 }
@@ -461,7 +466,7 @@ pub fn apply_verdict(
     campaign: &CampaignRecord,
     verdict: &Verdict,
 ) -> Result<CampaignRecord, ApiError> {
-    let action = match verdict {
+    let entry = match verdict {
         Verdict::Proceed => return Ok(campaign.clone()),
         Verdict::Advance(_) => "campaign.advance",
         Verdict::Complete => "campaign.complete",
@@ -470,7 +475,7 @@ pub fn apply_verdict(
     };
     let now = svc.env.now();
     let seen_stage = campaign.stage;
-    transition(svc, &campaign.id, "policy", action, now, None, |current| {
+    transition(svc, &campaign.id, "policy", entry, now, None, |current| {
         // Only a running campaign, at the stage that was reviewed, takes the verdict.
         if current.state != CampaignState::Running || current.stage != seen_stage {
             return Ok(None);
@@ -501,7 +506,7 @@ fn finish_change(
     svc: &Service,
     record: &CampaignRecord,
     actor: &str,
-    action: &str,
+    entry: &str,
     before: Option<serde_json::Value>,
     detail: Option<serde_json::Value>,
     now: u64,
@@ -512,8 +517,7 @@ fn finish_change(
     }
     // The figures at the moment of the change, for the log and its webhooks.
     after["total"] = json!(
-        crate::kernel::counters::read_stats(svc.store, &record.id, record.counter_stage(), now)?
-            .total
+        crate::kernel::counters::read_stats(svc.store, &record.id, record.step_index(), now)?.total
     );
     if record.state.is_active() {
         // e.g. a completed campaign rolled back: check-in must see it again.
@@ -525,7 +529,7 @@ fn finish_change(
         svc.store,
         now,
         actor,
-        action,
+        entry,
         &record.id,
         before,
         Some(after),
@@ -582,18 +586,14 @@ fn end_if_due(
     if !due(campaign) {
         return Ok(campaign.clone());
     }
-    let total = crate::kernel::counters::read_stats(
-        svc.store,
-        &campaign.id,
-        campaign.counter_stage(),
-        now,
-    )?
-    .total;
+    let total =
+        crate::kernel::counters::read_stats(svc.store, &campaign.id, campaign.step_index(), now)?
+            .total;
     let end = i64::try_from(campaign.end_at.unwrap_or(now)).unwrap_or(i64::MAX);
     let reason = format!(
         "its end time {} passed in {}: {} offered, {} succeeded, {} failed, {} rolled back, {} rejected",
         sluice_policy::calendar::format_instant(end),
-        steps::step_name(campaign, campaign.counter_stage()),
+        steps::step_name(campaign, campaign.step_index()),
         total.offered,
         total.succeeded,
         total.failed,

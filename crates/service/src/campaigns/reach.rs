@@ -18,7 +18,7 @@ pub const REACH_PAGES: u64 = 50;
 pub fn reach(
     svc: &Service,
     selector: &Selector,
-    manifests: &BTreeMap<String, ImageRef>,
+    images: &BTreeMap<String, ImageRef>,
     release: &str,
 ) -> Result<Reach, ApiError> {
     let Some(last) = directory::last_page(svc.store)? else {
@@ -47,7 +47,7 @@ pub fn reach(
         let reachable = device.revoked.is_none()
             && state.version != release
             && selection::matches(selector, &device, &state.version)
-            && manifests
+            && images
                 .get(&device.hardware)
                 .is_some_and(|image| state.security_version <= image.security_version);
         if reachable {

@@ -77,10 +77,10 @@ fn contribution(campaign: &str, state: &DeviceState, now: u64) -> (Vec<Increment
         .iter()
         .filter(|e| e.campaign == campaign)
         .collect();
-    let (stage, offered_at, phase, now_in) = match current {
-        Some(r) => (r.stage, Some(r.offered_at), Some(r.phase), Some(r.phase)),
+    let (step, offered_at, phase, now_in) = match current {
+        Some(r) => (r.step, Some(r.offered_at), Some(r.phase), Some(r.phase)),
         None => {
-            let Some(stage) = events.iter().find_map(|e| e.stage) else {
+            let Some(step) = events.iter().find_map(|e| e.step) else {
                 return (increments, false);
             };
             let offered_at = events
@@ -94,7 +94,7 @@ fn contribution(campaign: &str, state: &DeviceState, now: u64) -> (Vec<Increment
                 .and_then(|e| e.what.phase());
             // Where its last event left it (a rollout it never finished).
             let now_in = events.last().and_then(|e| e.what.phase());
-            (stage, offered_at, phase, now_in)
+            (step, offered_at, phase, now_in)
         }
     };
     if let Some(unfinished) = now_in.filter(|p| !p.is_final()) {
@@ -105,13 +105,13 @@ fn contribution(campaign: &str, state: &DeviceState, now: u64) -> (Vec<Increment
     let window = offered_at.map(counters::window);
     let leased = counters::leased_windows(now);
     let in_lease = window.filter(|w| leased.contains(w));
-    for (key, delta) in counters::offer_increments(campaign, stage, window.unwrap_or(0)) {
+    for (key, delta) in counters::offer_increments(campaign, step, window.unwrap_or(0)) {
         if !key.contains("/inflight/") || in_lease.is_some() {
             increments.push((key, delta));
         }
     }
     if let Some(outcome) = phase.and_then(Outcome::of) {
-        increments.extend(counters::outcome_increments(campaign, stage, outcome, 1));
+        increments.extend(counters::outcome_increments(campaign, step, outcome, 1));
         if let Some(w) = in_lease {
             increments.push(counters::leave_flight_increment(campaign, w));
         }
@@ -209,7 +209,7 @@ pub fn recount(svc: &Service, id: &str, apply: bool, actor: &str) -> Result<Reco
         // the devices say it should.
         let codes: Vec<String> =
             records::read(svc.store, &keys::failure_codes(id))?.unwrap_or_default();
-        let mut names: BTreeSet<String> = counters::outcome_keys(id, campaign.counter_stage())
+        let mut names: BTreeSet<String> = counters::outcome_keys(id, campaign.step_index())
             .into_iter()
             .chain(codes.iter().map(|c| counters::failure_key(id, c)))
             .chain(

@@ -16,9 +16,9 @@
 //!   that moment and who approved are kept and audited. A gate never opens by
 //!   itself: while a campaign waits, a policy's advance is ignored.
 //!
-//! Each step counts its outcomes in its own counters: ring `i` in counter stage
-//! `i`, percentage stage `s` in counter stage `rings + s`
-//! ([`CampaignRecord::counter_stage`]).
+//! Steps are numbered in order, and each counts its outcomes in its own
+//! counters: ring `i` is step `i`, the policy's stage `s` is step `rings + s`
+//! ([`CampaignRecord::step_index`]).
 
 use serde_json::json;
 use sluice_policy::{OutcomeCounts, Verdict};
@@ -92,15 +92,15 @@ pub fn validate(rings: Vec<NewRing>, gated_stages: &[u32]) -> Result<Vec<Ring>, 
 /// Where an offer to `device` counts: while rings are open, in the ring that
 /// names it (a straggler of an earlier ring counts there, not in the open
 /// one); otherwise in the campaign's current step.
-pub fn counter_stage_for(campaign: &CampaignRecord, device: &str) -> u32 {
+pub fn step_index_for(campaign: &CampaignRecord, device: &str) -> u32 {
     if !campaign.in_rings() {
-        return campaign.counter_stage();
+        return campaign.step_index();
     }
     campaign
         .rings
         .iter()
         .position(|r| r.ids.iter().any(|id| id == device))
-        .map_or(campaign.counter_stage(), |i| i as u32)
+        .map_or(campaign.step_index(), |i| i as u32)
 }
 
 /// Whether the campaign considers `device` now: while rings are open, only the
@@ -115,11 +115,11 @@ pub fn admits(campaign: &CampaignRecord, device: &str) -> bool {
         .any(|r| r.ids.iter().any(|id| id == device))
 }
 
-/// The name of counter stage `stage` of `campaign`: `ring NAME` or `stage N`.
-pub fn step_name(campaign: &CampaignRecord, stage: u32) -> String {
-    match campaign.rings.get(stage as usize) {
+/// The name of step `index` of `campaign`: `ring NAME` or `stage N`.
+pub fn step_name(campaign: &CampaignRecord, index: u32) -> String {
+    match campaign.rings.get(index as usize) {
         Some(ring) => format!("ring {}", ring.name),
-        None => format!("stage {}", stage as usize - campaign.rings.len()),
+        None => format!("stage {}", index as usize - campaign.rings.len()),
     }
 }
 
@@ -136,7 +136,7 @@ pub fn review(
     if campaign.state != CampaignState::Running {
         return Ok(campaign.clone());
     }
-    let stats = counters::read_stats(svc.store, &campaign.id, campaign.counter_stage(), now)?;
+    let stats = counters::read_stats(svc.store, &campaign.id, campaign.step_index(), now)?;
     let verdict = svc.policy.review(&campaign.policy_view(), &stats, now);
     let free = !campaign.in_rings() && campaign.waiting.is_none();
     let verdict = match verdict {
@@ -313,7 +313,7 @@ pub fn approve(
             gate.opens
         ),
     )?;
-    let stats = counters::read_stats(svc.store, id, current.counter_stage(), now)?;
+    let stats = counters::read_stats(svc.store, id, current.step_index(), now)?;
     let approval = Approval {
         after: gate.after.clone(),
         opened: gate.opens.clone(),

@@ -138,7 +138,7 @@ pub(crate) fn deployment(
             apply(svc, controller, &action, Phase::Succeeded, None, now)?;
             let security_version = action
                 .campaign
-                .manifests
+                .images
                 .get(&controller.device.hardware)
                 .map_or(controller.state.security_version, |m| m.security_version);
             versions::note_version(

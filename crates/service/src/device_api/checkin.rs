@@ -258,7 +258,7 @@ fn continue_rollout(
             // Offered earlier: the device resumes (a pause only stops new offers),
             // unless it has since committed a higher security version than the image.
             let acceptable = campaign
-                .manifests
+                .images
                 .get(&device.hardware)
                 .is_some_and(|image| body.security_version <= image.security_version);
             acceptable.then(|| update(campaign, poll))
@@ -324,7 +324,7 @@ fn consider(
         return Ok(Considered::Pass);
     }
     // Never an image for other hardware, never below the device's security version.
-    let Some(image) = campaign.manifests.get(&device.hardware) else {
+    let Some(image) = campaign.images.get(&device.hardware) else {
         return Ok(Considered::Pass);
     };
     if body.version == campaign.release || body.security_version > image.security_version {
@@ -363,7 +363,7 @@ fn consider(
     if !steps::admits(&campaign, &device.id) {
         return Ok(Considered::Pass);
     }
-    let stats = counters::read_stats(svc.store, &campaign.id, campaign.counter_stage(), now)?;
+    let stats = counters::read_stats(svc.store, &campaign.id, campaign.step_index(), now)?;
 
     let view = sluice_policy::Device {
         id: device.id.clone(),
@@ -424,7 +424,7 @@ fn offer(
     let rollout = Rollout {
         campaign: campaign.id.clone(),
         release: campaign.release.clone(),
-        stage: steps::counter_stage_for(campaign, &device.id),
+        step: steps::step_index_for(campaign, &device.id),
         phase: Phase::Offered,
         offered_at: now,
         from_version: body.version.clone(),
@@ -448,7 +448,7 @@ fn offer(
         state.record(Event::rollout(&rollout, Phase::Offered, now));
         state.updated_at = now;
         let mut increments =
-            counters::offer_increments(&campaign.id, rollout.stage, counters::window(now));
+            counters::offer_increments(&campaign.id, rollout.step, counters::window(now));
         increments.extend(counters::phase_increments(
             &campaign.id,
             None,

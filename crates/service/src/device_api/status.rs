@@ -181,7 +181,7 @@ pub(crate) fn apply(
         }
         let increments = transition_increments(
             &campaign.id,
-            rollout.stage,
+            rollout.step,
             rollout.offered_at,
             rollout.phase,
             phase,
@@ -246,7 +246,7 @@ fn transition_allowed(from: Phase, to: Phase) -> Result<bool, ApiError> {
 /// The counter increments of a device's rollout moving `from` to `to`.
 fn transition_increments(
     campaign: &str,
-    stage: u32,
+    step: u32,
     offered_at: u64,
     from: Phase,
     to: Phase,
@@ -255,12 +255,12 @@ fn transition_increments(
     let mut increments = vec![(counters::report_key(to.as_str()), 1)];
     increments.extend(counters::phase_increments(campaign, Some(from), to));
     if let Some(outcome) = Outcome::of(to) {
-        increments.extend(counters::outcome_increments(campaign, stage, outcome, 1));
+        increments.extend(counters::outcome_increments(campaign, step, outcome, 1));
     }
     if from.is_final() {
         // Succeeded or failed, then rolled back: it counts once, as rolled back.
         if let Some(outcome) = Outcome::of(from) {
-            increments.extend(counters::outcome_increments(campaign, stage, outcome, -1));
+            increments.extend(counters::outcome_increments(campaign, step, outcome, -1));
         }
     } else if to.is_final() {
         increments.push(counters::leave_flight_increment(

@@ -160,7 +160,7 @@ mod history_tests {
         Rollout {
             campaign: campaign.into(),
             release: "2.0".into(),
-            stage: 1,
+            step: 1,
             phase: Phase::Offered,
             offered_at: 0,
             from_version: "1.0".into(),

@@ -4,7 +4,7 @@
 //! | key | counts |
 //! |---|---|
 //! | `cnt/{campaign}/total/{outcome}` | devices per outcome over the whole campaign |
-//! | `cnt/{campaign}/stage/{n}/{outcome}` | the same, for devices offered in stage n |
+//! | `cnt/{campaign}/stage/{n}/{outcome}` | the same, for devices offered in step n (rings first, then the policy's stages) |
 //! | `cnt/{campaign}/inflight/{window}` | devices offered in that 10-minute window and not finished |
 //! | `cnt/{campaign}/fail/{code}` | failures by code |
 //! | `cnt/{campaign}/phase/{phase}` | devices whose rollout is now in an unfinished phase (`offered` … `rebooting`) |
@@ -32,7 +32,7 @@ pub const WINDOW_SECONDS: u64 = 600;
 /// How many windows an offered device counts as in flight without reporting.
 pub const LEASE_WINDOWS: u64 = 12;
 
-/// The outcomes counted per campaign and stage.
+/// The outcomes counted per campaign and step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Offered,
@@ -82,8 +82,10 @@ fn total_key(campaign: &str, outcome: Outcome) -> String {
     format!("cnt/{campaign}/total/{}", outcome.name())
 }
 
-fn stage_key(campaign: &str, stage: u32, outcome: Outcome) -> String {
-    format!("cnt/{campaign}/stage/{stage}/{}", outcome.name())
+/// A step's outcome counter (the key says `stage` for every step, rings
+/// included: it predates rings and stored counters keep it).
+fn step_key(campaign: &str, step: u32, outcome: Outcome) -> String {
+    format!("cnt/{campaign}/stage/{step}/{}", outcome.name())
 }
 
 /// The post-update health figures a device reports, in `HealthStats` order
@@ -214,15 +216,15 @@ fn counts(values: &[i64]) -> OutcomeCounts {
     }
 }
 
-/// Reads a campaign's statistics for `stage` at `now`: one store round trip.
+/// Reads a campaign's statistics for step `step` at `now`: one store round trip.
 pub fn read_stats(
     store: &dyn Store,
     campaign: &str,
-    stage: u32,
+    step: u32,
     now: u64,
 ) -> Result<Stats, ApiError> {
     let mut keys: Vec<String> = OUTCOMES.iter().map(|o| total_key(campaign, *o)).collect();
-    keys.extend(OUTCOMES.iter().map(|o| stage_key(campaign, stage, *o)));
+    keys.extend(OUTCOMES.iter().map(|o| step_key(campaign, step, *o)));
     keys.push(health_key(campaign, "devices"));
     keys.extend(HEALTH_FIELDS.iter().map(|f| health_key(campaign, f)));
     keys.extend(
@@ -242,38 +244,38 @@ pub fn read_stats(
     })
 }
 
-/// Per-stage counts for stages `0..=last` (admin progress reports).
-pub fn read_stages(
+/// Per-step counts for steps `0..=last` (admin progress reports).
+pub fn read_steps(
     store: &dyn Store,
     campaign: &str,
     last: u32,
 ) -> Result<Vec<OutcomeCounts>, ApiError> {
     let keys: Vec<String> = (0..=last)
-        .flat_map(|s| OUTCOMES.iter().map(move |o| stage_key(campaign, s, *o)))
+        .flat_map(|s| OUTCOMES.iter().map(move |o| step_key(campaign, s, *o)))
         .collect();
     let values = store.counters(&keys)?;
     Ok(values.chunks(OUTCOMES.len()).map(counts).collect())
 }
 
-/// Counts an offer made in `stage` at in-flight `window`.
+/// Counts an offer made in step `step` at in-flight `window`.
 pub fn record_offer(
     store: &dyn Store,
     campaign: &str,
-    stage: u32,
+    step: u32,
     window: u64,
 ) -> Result<(), ApiError> {
-    apply(store, &offer_increments(campaign, stage, window))
+    apply(store, &offer_increments(campaign, step, window))
 }
 
-/// Adds `delta` to an outcome's campaign and stage counters.
+/// Adds `delta` to an outcome's campaign and step counters.
 pub fn record_outcome(
     store: &dyn Store,
     campaign: &str,
-    stage: u32,
+    step: u32,
     outcome: Outcome,
     delta: i64,
 ) -> Result<(), ApiError> {
-    apply(store, &outcome_increments(campaign, stage, outcome, delta))
+    apply(store, &outcome_increments(campaign, step, outcome, delta))
 }
 
 /// Takes a device that finished out of its offer window's in-flight count.
@@ -281,34 +283,34 @@ pub fn leave_flight(store: &dyn Store, campaign: &str, window: u64) -> Result<()
     apply(store, &[leave_flight_increment(campaign, window)])
 }
 
-/// The increments an offer in `stage` at `window` makes.
-pub fn offer_increments(campaign: &str, stage: u32, window: u64) -> Vec<Increment> {
+/// The increments an offer in step `step` at `window` makes.
+pub fn offer_increments(campaign: &str, step: u32, window: u64) -> Vec<Increment> {
     vec![
         (total_key(campaign, Outcome::Offered), 1),
-        (stage_key(campaign, stage, Outcome::Offered), 1),
+        (step_key(campaign, step, Outcome::Offered), 1),
         (in_flight_key(campaign, window), 1),
     ]
 }
 
-/// The increments that add `delta` to an outcome's campaign and stage counters.
+/// The increments that add `delta` to an outcome's campaign and step counters.
 pub fn outcome_increments(
     campaign: &str,
-    stage: u32,
+    step: u32,
     outcome: Outcome,
     delta: i64,
 ) -> Vec<Increment> {
     vec![
         (total_key(campaign, outcome), delta),
-        (stage_key(campaign, stage, outcome), delta),
+        (step_key(campaign, step, outcome), delta),
     ]
 }
 
-/// Every outcome counter of `campaign` for steps `0..=last_stage`: what a
+/// Every outcome counter of `campaign` for steps `0..=last_step`: what a
 /// recount compares.
-pub fn outcome_keys(campaign: &str, last_stage: u32) -> Vec<String> {
+pub fn outcome_keys(campaign: &str, last_step: u32) -> Vec<String> {
     let mut keys: Vec<String> = OUTCOMES.iter().map(|o| total_key(campaign, *o)).collect();
-    for stage in 0..=last_stage {
-        keys.extend(OUTCOMES.iter().map(|o| stage_key(campaign, stage, *o)));
+    for step in 0..=last_step {
+        keys.extend(OUTCOMES.iter().map(|o| step_key(campaign, step, *o)));
     }
     keys
 }

@@ -126,13 +126,13 @@ pub fn publish(
         records::update::<Release, _>(svc.store, &keys::release(&version), |current| {
             let mut record = current.cloned().unwrap_or_else(|| Release {
                 version: version.clone(),
-                manifests: Vec::new(),
+                images: Vec::new(),
             });
             if !check_clash(&record, &entry)? {
                 // Already published: only a new file name (or the artifact of a
                 // release published before DDI support) changes anything.
                 let Some(existing) = record
-                    .manifests
+                    .images
                     .iter_mut()
                     .find(|m| m.manifest_id == entry.manifest_id)
                 else {
@@ -145,7 +145,7 @@ pub fn publish(
                 existing.artifact = entry.artifact.clone();
                 return Ok(Some(record));
             }
-            record.manifests.push(entry.clone());
+            record.images.push(entry.clone());
             added = true;
             Ok(Some(record))
         })?;
@@ -249,14 +249,14 @@ fn hex_of(bytes: &[u8]) -> String {
 /// the release already has a different image for any of its hardware.
 fn check_clash(record: &Release, entry: &ReleaseImage) -> Result<bool, ApiError> {
     if record
-        .manifests
+        .images
         .iter()
         .any(|m| m.manifest_id == entry.manifest_id)
     {
         return Ok(false);
     }
     if let Some(clash) = record
-        .manifests
+        .images
         .iter()
         .find(|m| m.hardware.iter().any(|h| entry.hardware.contains(h)))
     {

@@ -101,7 +101,7 @@ fn a_count_applied_twice_is_found_and_corrected_once() {
     assert_eq!(differences(&recount(&fleet, &c, true)).len(), 4);
     let after = fleet.progress(&c);
     assert_eq!(after["total"], before["total"]);
-    assert_eq!(after["stages"], before["stages"]);
+    assert_eq!(after["steps"], before["steps"]);
     assert_eq!(after["failure_codes"], before["failure_codes"]);
     assert_eq!(differences(&recount(&fleet, &c, true)), []);
     let audit = fleet
