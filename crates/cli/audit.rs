@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use sluice_api::admin::audit::{Anchor, Entry, Head, MAX_PAGE, Page, Report, Verifier};
+use sluice_api::admin::audit::{Anchor, ChainVerifier, Entry, Head, MAX_PAGE, Page, Report};
 
 use crate::atomic_file;
 use crate::client::{Client, ServerArgs};
@@ -90,7 +90,7 @@ fn follow(
 }
 
 fn verify(args: VerifyArgs) -> Result<()> {
-    let mut verifier = Verifier::with_anchors(&args.anchor);
+    let mut verifier = ChainVerifier::with_anchors(&args.anchor);
     let report = match &args.file {
         Some(path) => {
             let file =
@@ -127,7 +127,7 @@ fn verify(args: VerifyArgs) -> Result<()> {
 }
 
 /// Checks the server's whole log with `verifier`.
-fn verify_with(client: &Client, mut verifier: Verifier) -> Result<Report> {
+fn verify_with(client: &Client, mut verifier: ChainVerifier) -> Result<Report> {
     let head = follow(client, 0, |position, entry| {
         verifier.push(position, entry);
         Ok(())
@@ -137,7 +137,7 @@ fn verify_with(client: &Client, mut verifier: Verifier) -> Result<Report> {
 
 /// Checks the server's whole log (no anchors).
 pub fn verify_server(client: &Client) -> Result<Report> {
-    verify_with(client, Verifier::with_anchors(&[]))
+    verify_with(client, ChainVerifier::with_anchors(&[]))
 }
 
 /// How many entries after position `after` record `action`.

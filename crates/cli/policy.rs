@@ -214,7 +214,7 @@ fn simulate_command(args: SimulateArgs) -> Result<()> {
             (Some(reason), Some(at)) if report.rolled_back =>
                 format!("rolled back after {at:.1} h: {reason}"),
             (Some(reason), Some(at)) => format!("halted after {at:.1} h: {reason}"),
-            _ => format!("not halted; reached stage {}", report.stage + 1),
+            _ => format!("not halted; reached stage {}", report.stage),
         }
     ));
     args.format.say(format!(

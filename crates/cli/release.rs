@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sluice_api::admin::releases::{KeyStatementStored, Published};
 use sluice_protocol::{
-    DEFAULT_CHUNK_SIZE, DeviceState, Limits, ManifestBuilder, ReleaseInfo, SignedManifest,
+    DEFAULT_CHUNK_SIZE, DeviceFacts, Limits, ManifestBuilder, ReleaseInfo, SignedManifest,
     VerifiedManifest, Verifier,
 };
 
@@ -313,7 +313,7 @@ fn verify(args: VerifyArgs) -> Result<()> {
         .with_context(|| format!("{}", manifest_path.display()))?;
     let manifest = release.manifest();
     if args.hardware.is_some() || args.security_version.is_some() {
-        let device = DeviceState {
+        let device = DeviceFacts {
             hardware: args
                 .hardware
                 .clone()

@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use sluice_api::admin::audit::{Page, Verifier};
+use sluice_api::admin::audit::{ChainVerifier, Page};
 use sluice_api::admin::campaigns::{
     Campaign, CampaignList, CampaignState, NewCampaign, Progress, Recount, Selector,
 };
@@ -249,7 +249,7 @@ fn every_admin_answer_is_exactly_its_api_type() {
     assert!(previewed.bad.halted, "{previewed:?}");
 
     let page: Page = exact(owner.call("GET", "/v1/admin/audit?after=0", None), 200);
-    let mut verifier = Verifier::default();
+    let mut verifier = ChainVerifier::default();
     for (position, entry) in page.positioned(0) {
         verifier.push(position, entry);
     }

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod bench;
 mod change;
+mod clients;
 mod conformance;
 mod crash;
 mod dashboard;

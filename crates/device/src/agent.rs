@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io;
 
 use serde::{Deserialize, Serialize};
-use sluice_protocol::{DeviceState, Manifest, SignedManifest, TrustRoot, Verifier};
+use sluice_protocol::{DeviceFacts, Manifest, SignedManifest, TrustRoot, Verifier};
 
 use crate::health_watch::{HealthCounters, HealthWatch};
 use crate::slots::{Slot, Slots};
@@ -408,7 +408,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         }
         verifier.verify_for_device(
             manifest,
-            &DeviceState {
+            &DeviceFacts {
                 hardware: self.state.hardware.clone(),
                 committed_security_version: self.state.security_version,
                 now: (self.clock)(),

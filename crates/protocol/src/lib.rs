@@ -42,7 +42,7 @@
 //! let signed = SignedManifest::sign(&manifest, &signer, statement).unwrap().to_bytes();
 //!
 //! // Device: verify the manifest, then every chunk as it arrives.
-//! let device = DeviceState {
+//! let device = DeviceFacts {
 //!     hardware: "cam-v2".into(),
 //!     committed_security_version: 5,
 //!     now: 1_800_000_000,
@@ -78,4 +78,4 @@ pub use trust::{
     KEY_STATEMENT_TYPE, KeyStatement, KeyStatus, TrustRoot, decode_statement_file,
     encode_statement_file,
 };
-pub use verify::{ChunkVerifier, DeviceState, ImageVerifier, VerifiedManifest, Verifier};
+pub use verify::{ChunkVerifier, DeviceFacts, ImageVerifier, VerifiedManifest, Verifier};

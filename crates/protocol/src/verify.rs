@@ -8,7 +8,7 @@ use crate::{
 
 /// What a device knows about itself when it decides whether to accept a release.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceState {
+pub struct DeviceFacts {
     /// The device's hardware id.
     pub hardware: String,
     /// The highest security version the device has committed (anti-rollback).
@@ -33,7 +33,7 @@ pub struct DeviceState {
 /// # let manifest = b.finish(info, signer.key_id()).unwrap();
 /// # let bytes = SignedManifest::sign(&manifest, &signer, statement).unwrap().to_bytes();
 /// let verifier = Verifier::new(trust);
-/// let device = DeviceState { hardware: "cam".into(), committed_security_version: 2, now: 100 };
+/// let device = DeviceFacts { hardware: "cam".into(), committed_security_version: 2, now: 100 };
 /// let release = verifier.verify_for_device(&bytes, &device).unwrap();
 ///
 /// // Then, as the image streams into the inactive slot:
@@ -42,7 +42,7 @@ pub struct DeviceState {
 /// image_check.finish().unwrap();
 ///
 /// // A device that committed security version 4 refuses it.
-/// let newer = DeviceState { committed_security_version: 4, ..device };
+/// let newer = DeviceFacts { committed_security_version: 4, ..device };
 /// assert!(matches!(
 ///     verifier.verify_for_device(&bytes, &newer),
 ///     Err(Error::SecurityVersionRollback { manifest: 3, committed: 4 })
@@ -164,7 +164,7 @@ impl Verifier {
     pub fn verify_for_device(
         &self,
         bytes: &[u8],
-        device: &DeviceState,
+        device: &DeviceFacts,
     ) -> Result<VerifiedManifest, Error> {
         let verified = self.verify(bytes, device.now)?;
         verified.check_device(device)?;
@@ -211,7 +211,7 @@ impl VerifiedManifest {
     }
 
     /// Checks hardware compatibility and anti-rollback for a device.
-    pub fn check_device(&self, device: &DeviceState) -> Result<(), Error> {
+    pub fn check_device(&self, device: &DeviceFacts) -> Result<(), Error> {
         if !self.manifest.supports_hardware(&device.hardware) {
             return Err(Error::WrongHardware {
                 device: device.hardware.clone(),

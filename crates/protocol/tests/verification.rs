@@ -38,8 +38,8 @@ fn info() -> ReleaseInfo {
     }
 }
 
-fn device() -> DeviceState {
-    DeviceState {
+fn device() -> DeviceFacts {
+    DeviceFacts {
         hardware: "cam-v2".into(),
         committed_security_version: 7,
         now: NOW,
@@ -401,7 +401,7 @@ fn a_lower_security_version_than_committed_is_refused() {
     let verifier = Verifier::new(op.trust.clone());
     let same = device();
     assert!(verifier.verify_for_device(&bytes, &same).is_ok());
-    let ahead = DeviceState {
+    let ahead = DeviceFacts {
         committed_security_version: 8,
         ..device()
     };
@@ -418,7 +418,7 @@ fn a_lower_security_version_than_committed_is_refused() {
 fn a_wrong_hardware_id_is_refused() {
     let op = operator();
     let (bytes, _) = pack(&image(100), 1024, info(), &op.signer, &op.statement);
-    let other = DeviceState {
+    let other = DeviceFacts {
         hardware: "doorbell-v1".into(),
         ..device()
     };

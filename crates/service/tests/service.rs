@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 use sluice_protocol::{
-    DeviceState as VerifyDevice, Envelope, KeyStatement, Limits, ManifestBuilder, ReleaseInfo,
-    SecretKey, SignedManifest, TrustRoot, Verifier,
+    DeviceFacts, Envelope, KeyStatement, Limits, ManifestBuilder, ReleaseInfo, SecretKey,
+    SignedManifest, TrustRoot, Verifier,
 };
 use sluice_service::kernel::credentials::basic_header;
 use sluice_service::kernel::memory_store::MemoryStore;
@@ -331,7 +331,7 @@ fn a_device_is_offered_downloads_verifies_and_reports_success() {
     let release = verifier
         .verify_for_device(
             &r.body,
-            &VerifyDevice {
+            &DeviceFacts {
                 hardware: "cam-v2".into(),
                 committed_security_version: 1,
                 now: T0,

@@ -194,8 +194,7 @@ impl Policy for Standard {
         if device.bucket >= bucket_limit(stage.percent) {
             return Decision::Skip(format!(
                 "not in the rollout yet: stage {} reaches {}% of devices",
-                campaign.stage + 1,
-                stage.percent
+                campaign.stage, stage.percent
             ));
         }
 
@@ -393,7 +392,7 @@ mod tests {
         );
         assert!(matches!(
             Standard.decide(&device("a", 100), &c, &Stats::default(), now),
-            Decision::Skip(r) if r.contains("stage 1 reaches 1%")
+            Decision::Skip(r) if r.contains("stage 0 reaches 1%")
         ));
         let c = campaign(r#"{"stages":[{"percent":1},{"percent":100}]}"#, 1);
         assert_eq!(

@@ -130,7 +130,7 @@ impl std::str::FromStr for Anchor {
     }
 }
 
-/// Something [`Verifier`] found wrong with a log.
+/// Something [`ChainVerifier`] found wrong with a log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Finding {
     /// Positions `from..=to` hold no entry: deleted (or moved).
@@ -220,7 +220,7 @@ fn short(digest: &str) -> &str {
 /// Checks a log's entries, given in stored order page by page, against its chain.
 ///
 /// ```
-/// use sluice_api::admin::audit::{Entry, GENESIS, Head, Verifier};
+/// use sluice_api::admin::audit::{Entry, GENESIS, Head, ChainVerifier};
 ///
 /// let entry = |seq: i64, prev: String| Entry {
 ///     seq, at: seq as u64, actor: "alice".into(), action: "freeze.add".into(),
@@ -228,7 +228,7 @@ fn short(digest: &str) -> &str {
 /// };
 /// let first = entry(1, GENESIS.into());
 /// let second = entry(2, first.digest());
-/// let mut verifier = Verifier::default();
+/// let mut verifier = ChainVerifier::default();
 /// verifier.push(1, &first);
 /// verifier.push(2, &second);
 /// let report = verifier.finish(Some(&Head { seq: 2, digest: second.digest() }));
@@ -236,13 +236,13 @@ fn short(digest: &str) -> &str {
 /// assert_eq!(report.entries, 2);
 ///
 /// // An edited entry breaks the link the next one holds.
-/// let mut verifier = Verifier::default();
+/// let mut verifier = ChainVerifier::default();
 /// verifier.push(1, &Entry { target: "f2".into(), ..first });
 /// verifier.push(2, &second);
 /// assert_eq!(verifier.finish(None).findings.len(), 1);
 /// ```
 #[derive(Debug, Default)]
-pub struct Verifier {
+pub struct ChainVerifier {
     /// The last position an entry was found at.
     position: i64,
     /// The last entry's number and digest.
@@ -256,7 +256,7 @@ pub struct Verifier {
     findings: Vec<Finding>,
 }
 
-/// What [`Verifier::finish`] concludes.
+/// What [`ChainVerifier::finish`] concludes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Entries checked.
@@ -269,12 +269,12 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-impl Verifier {
+impl ChainVerifier {
     /// A verifier that also checks `anchors`.
-    pub fn with_anchors(anchors: &[Anchor]) -> Verifier {
-        Verifier {
+    pub fn with_anchors(anchors: &[Anchor]) -> ChainVerifier {
+        ChainVerifier {
             anchors: anchors.iter().map(|a| (a.clone(), None)).collect(),
-            ..Verifier::default()
+            ..ChainVerifier::default()
         }
     }
 

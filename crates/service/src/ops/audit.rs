@@ -5,7 +5,7 @@
 //! Each entry names the SHA-256 of the entry before it (`prev`; [`GENESIS`] for
 //! the first), and the head record (`audit/head`) names the last entry and its
 //! digest. Editing, moving or deleting an entry therefore breaks a link that
-//! [`Verifier`] finds (`sluice audit verify`); rewriting the whole chain from an
+//! [`ChainVerifier`] finds (`sluice audit verify`); rewriting the whole chain from an
 //! edited entry on is caught by an anchor, a digest noted earlier
 //! (`--anchor SEQ:DIGEST`).
 //!
@@ -18,7 +18,7 @@
 
 use serde_json::Value;
 pub use sluice_api::admin::audit::{
-    Anchor, Entry, Finding, GENESIS, Head, MAX_PAGE, Page, Report, Verifier,
+    Anchor, ChainVerifier, Entry, Finding, GENESIS, Head, MAX_PAGE, Page, Report,
 };
 
 use crate::kernel::contention::Contention;
@@ -170,7 +170,7 @@ mod tests {
     }
 
     fn verify(store: &MemoryStore, anchors: &[Anchor]) -> Report {
-        let mut verifier = Verifier::with_anchors(anchors);
+        let mut verifier = ChainVerifier::with_anchors(anchors);
         // Page by page, as `sluice audit verify` reads the API.
         let mut after = 0;
         loop {
