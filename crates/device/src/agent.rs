@@ -18,6 +18,11 @@ use crate::transport::{Transport, TransportError};
 pub const MAX_BACKOFF_SECONDS: u64 = 900;
 /// First wait after a failure; it doubles each time.
 pub const FIRST_BACKOFF_SECONDS: u64 = 5;
+/// The longest the agent waits because an answer told it to (the next poll,
+/// a held install): the answers are not signed, so one forged answer must not
+/// park a device for longer. A legitimate longer wait (a window days away)
+/// costs one more check-in a day.
+pub const MAX_WAIT_SECONDS: u64 = 24 * 3600;
 /// Bytes read back at a time when checking the whole written image.
 const READ_BACK: usize = 1 << 20;
 
@@ -226,6 +231,17 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
         (self.persist)(&self.state)
     }
 
+    /// A wait an answer asked for, at least a second and at most
+    /// [`MAX_WAIT_SECONDS`] (said as an event when it is cut).
+    fn bounded_wait(&mut self, what: &str, asked: u64) -> u64 {
+        if asked > MAX_WAIT_SECONDS {
+            self.event(&format!(
+                "{what}: the server asked to wait {asked} s; waiting at most {MAX_WAIT_SECONDS} s"
+            ));
+        }
+        asked.clamp(1, MAX_WAIT_SECONDS)
+    }
+
     fn backoff(&mut self, retry_after: Option<u64>) -> Next {
         self.failures = self.failures.saturating_add(1);
         let exponential =
@@ -295,7 +311,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             }
         };
         self.failures = 0;
-        let poll = u64::from(answer.next_poll_seconds.max(1));
+        let poll = self.bounded_wait("next poll", u64::from(answer.next_poll_seconds));
         match (answer.action, answer.campaign, answer.release) {
             (CheckinAction::Update, Some(campaign), Some(release)) => {
                 self.start_update(campaign, release, poll)
@@ -606,7 +622,8 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
             None,
         )) {
             Ok(answer) if answer.action == StatusAction::Hold => {
-                let wait = answer.hold_seconds.unwrap_or(60).max(1);
+                let wait =
+                    self.bounded_wait("held install", u64::from(answer.hold_seconds.unwrap_or(60)));
                 self.event(&format!(
                     "install of {} held for {wait} s: {}",
                     pending.release,
@@ -615,7 +632,7 @@ impl<S: Slots, T: Transport, H: HealthCheck> Agent<S, T, H> {
                         .as_deref()
                         .unwrap_or("the server asked to wait")
                 ));
-                return Ok(Next::Wait(u64::from(wait)));
+                return Ok(Next::Wait(wait));
             }
             Ok(_) => {}
             Err(TransportError::Refused { code, message, .. }) if code == "campaign_aborted" => {
@@ -808,6 +825,8 @@ mod tests {
         reports: RefCell<Vec<(String, Option<String>)>>,
         /// How many more `downloaded` reports to answer `hold` (a change freeze).
         holds: std::cell::Cell<u32>,
+        /// How long a hold asks to wait (1200 s when unset).
+        hold_seconds: std::cell::Cell<Option<u32>>,
     }
 
     impl Transport for &FakeServer {
@@ -839,7 +858,7 @@ mod tests {
                 self.holds.set(self.holds.get() - 1);
                 return Ok(StatusAnswer {
                     action: StatusAction::Hold,
-                    hold_seconds: Some(1200),
+                    hold_seconds: Some(self.hold_seconds.get().unwrap_or(1200)),
                     reason: Some("change freeze f1".into()),
                     ..StatusAnswer::go_on()
                 });
@@ -955,6 +974,38 @@ mod tests {
             (agent.state.active, agent.state.version.as_str()),
             (Slot::B, "2.0")
         );
+    }
+
+    #[test]
+    fn a_forged_answer_parks_a_device_no_longer_than_the_cap() {
+        let (trust, signer, statement) = keys();
+        let mut server = FakeServer::default();
+        let v2 = publish(&server, &signer, &statement, "2.0", &[2u8; 250]);
+        server.manifests.insert("2.0".into(), v2);
+        let mut agent = Agent::new(
+            AgentState::factory("cam", "1.0", 0),
+            MemorySlots::default(),
+            &server,
+            Healthy,
+            trust,
+        );
+        // "Nothing to do, ask again in 136 years."
+        let nothing = |next_poll_seconds| CheckinAnswer {
+            next_poll_seconds,
+            ..answer(CheckinAction::None, "", "")
+        };
+        *server.answer.borrow_mut() = Some(nothing(u32::MAX));
+        assert_eq!(agent.step(), Next::Wait(MAX_WAIT_SECONDS));
+        // A hold as long: the install is asked about again within the cap.
+        server.holds.set(1);
+        server.hold_seconds.set(Some(u32::MAX));
+        *server.answer.borrow_mut() = Some(answer(CheckinAction::Update, "c1", "2.0"));
+        assert_eq!(agent.step(), Next::Wait(MAX_WAIT_SECONDS));
+        assert_eq!(agent.state.active, Slot::A, "held, nothing installed");
+        // And a zero asks again after a second, not in a busy loop.
+        *server.answer.borrow_mut() = Some(nothing(0));
+        agent.step();
+        assert_eq!(agent.step(), Next::Wait(1));
     }
 
     #[test]
