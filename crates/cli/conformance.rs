@@ -593,9 +593,9 @@ fn staged_rollout(servers: &Servers, run: &mut Run, timeout: Duration) -> Result
         p.total,
         p.in_flight
     );
-    let stages = p.steps.len();
+    let steps = p.steps.len();
     Ok(format!(
-        "campaign {}: {n} of {n} succeeded through {stages} stages in {seconds:.1}s, counted once each",
+        "campaign {}: {n} of {n} succeeded through {steps} steps in {seconds:.1}s, counted once each",
         run.good_campaign
     ))
 }

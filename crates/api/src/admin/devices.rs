@@ -315,3 +315,27 @@ pub struct Seen {
     #[serde(default)]
     pub telemetry: Telemetry,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Event, Rollout};
+
+    /// Rollouts and history events stored before `step` was named so still
+    /// decode, and are written with the new name.
+    #[test]
+    fn a_record_that_says_stage_decodes_as_step() {
+        let rollout: Rollout = serde_json::from_str(
+            r#"{"campaign":"c1","release":"2.0","stage":3,"phase":"offered","offered_at":5,"from_version":"1.0","updated_at":5}"#,
+        )
+        .unwrap();
+        assert_eq!(rollout.step, 3);
+        let written = serde_json::to_value(&rollout).unwrap();
+        assert_eq!(
+            (written["step"].as_u64(), written.get("stage")),
+            (Some(3), None)
+        );
+        let event: Event =
+            serde_json::from_str(r#"{"at":5,"what":"offered","campaign":"c1","stage":2}"#).unwrap();
+        assert_eq!(event.step, Some(2));
+    }
+}
